@@ -1,0 +1,272 @@
+//! Wire types of the HTTP API in `shared/design.md`.
+//!
+//! The server serialises these and the desktop app deserialises them, so the two cannot
+//! drift apart: a field renamed here breaks both builds at once rather than one client
+//! at run time. Error codes live here too, so the browser and the desktop show the same
+//! words for the same refusal.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Stable machine-readable error codes. Clients branch on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The request could not be understood (malformed body, missing field).
+    BadRequest,
+    /// The password failed one or more rules; `failed_rules` lists them.
+    WeakPassword,
+    /// The email address is not a usable address.
+    InvalidEmail,
+    /// A verification or reset token is unknown, used or expired.
+    InvalidToken,
+    /// Email or password is wrong (deliberately not saying which).
+    InvalidCredentials,
+    /// The account exists but its email has not been verified yet.
+    EmailNotVerified,
+    /// Too many requests from this client or for this account; see `Retry-After`.
+    RateLimited,
+    /// Too many failed logins; see `Retry-After`.
+    AccountLocked,
+    /// No valid session or bearer token.
+    Unauthorized,
+    /// Authenticated but not allowed (for example a missing CSRF token).
+    Forbidden,
+    /// The resource does not exist or belongs to someone else.
+    NotFound,
+    /// The body is over the size limit.
+    TooLarge,
+    /// The file is not a JPEG, PNG or GIF.
+    UnsupportedType,
+    /// The file claims to be an image but is not an acceptable one.
+    InvalidImage,
+    /// The `Host` header is not one this server answers for.
+    InvalidHost,
+    /// Storage is out of space.
+    InsufficientStorage,
+    /// A dependency (database, object store) is down; try again.
+    Unavailable,
+    /// Something went wrong on the server; the message carries a request id only.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::WeakPassword => "weak_password",
+            Self::InvalidEmail => "invalid_email",
+            Self::InvalidToken => "invalid_token",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::RateLimited => "rate_limited",
+            Self::AccountLocked => "account_locked",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::TooLarge => "too_large",
+            Self::UnsupportedType => "unsupported_type",
+            Self::InvalidImage => "invalid_image",
+            Self::InvalidHost => "invalid_host",
+            Self::InsufficientStorage => "insufficient_storage",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+/// One failed password rule, as shown next to the password field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedRule {
+    /// Stable rule name (`too_short`, `no_digit`, ...).
+    pub rule: String,
+    /// The sentence to show the user.
+    pub message: String,
+}
+
+/// The body of every error response: `{"error": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Machine-readable code.
+    pub code: ErrorCode,
+    /// A sentence for a person.
+    pub message: String,
+    /// Every failed password rule, for `weak_password` only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_rules: Vec<FailedRule>,
+}
+
+impl ErrorBody {
+    /// An error body without rule details.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+                failed_rules: Vec::new(),
+            },
+        }
+    }
+}
+
+/// `POST /auth/register` and `POST /auth/login`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credentials {
+    /// The account's email address as typed.
+    pub email: String,
+    /// The password as typed; never logged.
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+/// `POST /auth/verify`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRequest {
+    /// The token from the emailed link.
+    pub token: String,
+}
+
+/// `POST /auth/resend-verification`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmailRequest {
+    /// The address to (re)send to.
+    pub email: String,
+}
+
+/// `202 {"status": "verification_sent"}` and similar acknowledgements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusResponse {
+    /// What happened, in snake case.
+    pub status: String,
+}
+
+/// `200` answer to `POST /auth/login`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginResponse {
+    /// Opaque bearer token; only its hash is stored on the server.
+    pub token: String,
+    /// When the token stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// `GET /me`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// The account id.
+    pub id: Uuid,
+    /// The normalised email address.
+    pub email: String,
+    /// When the account was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// The image object of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageObject {
+    /// Random id; also the only thing storage names are derived from.
+    pub id: Uuid,
+    /// Sanitised display name (see [`crate::filename`]).
+    pub filename: String,
+    /// `image/jpeg`, `image/png` or `image/gif`.
+    pub content_type: String,
+    /// Size in bytes of the stored (sanitised) image.
+    pub size: u64,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Upload time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// `GET /images` page, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageList {
+    /// This page's images.
+    pub items: Vec<ImageObject>,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialise_as_their_wire_names() {
+        for code in [
+            ErrorCode::WeakPassword,
+            ErrorCode::AccountLocked,
+            ErrorCode::InvalidImage,
+            ErrorCode::InsufficientStorage,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn error_body_has_the_documented_shape() {
+        let body = ErrorBody::new(ErrorCode::NotFound, "No such image.");
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"error": {"code": "not_found", "message": "No such image."}})
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_secrets() {
+        let creds = Credentials {
+            email: "a@example.com".into(),
+            password: "hunter2-secret".into(),
+        };
+        assert!(!format!("{creds:?}").contains("hunter2"));
+        let login = LoginResponse {
+            token: "tok-secret".into(),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert!(!format!("{login:?}").contains("tok-secret"));
+    }
+
+    #[test]
+    fn image_object_round_trips_with_rfc3339_dates() {
+        let json = r#"{"id":"6f1c2b7e-6d4e-4b8a-9a57-3c1f0e2d4b5a","filename":"a.png",
+            "content_type":"image/png","size":10,"width":2,"height":3,
+            "created_at":"2026-11-28T09:00:00Z"}"#;
+        let image: ImageObject = serde_json::from_str(json).unwrap();
+        assert_eq!(image.width, 2);
+        let back = serde_json::to_value(&image).unwrap();
+        assert_eq!(back["created_at"], "2026-11-28T09:00:00Z");
+    }
+}

@@ -1,0 +1,216 @@
+//! A JPEG marker walk that keeps what decoding needs and nothing else.
+//!
+//! `img-parts` stops parsing at the first SOS and treats the rest of the file as opaque,
+//! but metadata can also sit *between* the scans of a progressive JPEG, and data can
+//! follow the EOI marker (a ZIP, an HTML page, a second image in an MPF file). So the
+//! whole file is walked here, marker by marker (ITU T.81 §B.1), copying entropy-coded
+//! data through untouched: the pixels cannot change because their bytes do not.
+//!
+//! Kept: SOF, DHT, DQT, DRI, DAC, DNL, SOS and scans; the JFIF header without its
+//! thumbnail; an Adobe APP14 (it says how to read the colour channels); ICC profiles up
+//! to [`MAX_ICC_BYTES`]. Replaced: EXIF, by an orientation-only block. Dropped: every
+//! other APPn (XMP, IPTC, MPF, maker notes), COM, and everything after EOI.
+
+use ::image::metadata::Orientation;
+
+use super::exif::{self, JPEG_EXIF_PREFIX};
+use super::{ImageError, MAX_ICC_BYTES, Stripped};
+
+const SOI: u8 = 0xD8;
+const EOI: u8 = 0xD9;
+const SOS: u8 = 0xDA;
+const APP0: u8 = 0xE0;
+const APP1: u8 = 0xE1;
+const APP2: u8 = 0xE2;
+const APP14: u8 = 0xEE;
+const COM: u8 = 0xFE;
+
+/// A marker segment as found in the input.
+struct Segment<'a> {
+    marker: u8,
+    body: &'a [u8],
+}
+
+/// State of the walk: the output and what has been learned so far.
+#[derive(Default)]
+struct Walk {
+    header: Vec<u8>,
+    jfif: Option<Vec<u8>>,
+    orientation: Option<Orientation>,
+    icc_bytes: usize,
+    dimensions: Option<(u32, u32)>,
+}
+
+pub(super) fn strip(data: &[u8]) -> Result<Stripped, ImageError> {
+    let mut walk = Walk {
+        header: Vec::with_capacity(data.len()),
+        ..Walk::default()
+    };
+    let mut pos = 2; // after SOI, checked by sniffing
+    let mut in_scan = false;
+    loop {
+        if in_scan {
+            pos = copy_entropy(data, pos, &mut walk.header)?;
+        }
+        let (marker, after) = read_marker(data, pos)?;
+        match marker {
+            EOI if in_scan => break,
+            EOI => return Err(ImageError::corrupt("it has no image data")),
+            SOI => return Err(ImageError::corrupt("it has a second start marker")),
+            // Restart markers and TEM stand alone.
+            0x01 | 0xD0..=0xD7 => {
+                walk.header.extend_from_slice(&[0xFF, marker]);
+                pos = after;
+            }
+            _ => {
+                let (segment, next) = read_segment(data, marker, after)?;
+                if marker == SOS && walk.dimensions.is_none() {
+                    return Err(ImageError::corrupt("a scan comes before the frame header"));
+                }
+                walk.take(&segment)?;
+                in_scan = in_scan || marker == SOS;
+                pos = next;
+            }
+        }
+    }
+    let (width, height) = walk
+        .dimensions
+        .ok_or_else(|| ImageError::corrupt("it has no frame header"))?;
+    let orientation = walk.orientation.unwrap_or(Orientation::NoTransforms);
+    Ok(Stripped {
+        bytes: walk.assemble(),
+        width,
+        height,
+        orientation,
+        frames: 1,
+    })
+}
+
+impl Walk {
+    /// Decides what happens to one segment.
+    fn take(&mut self, segment: &Segment<'_>) -> Result<(), ImageError> {
+        let body = segment.body;
+        match segment.marker {
+            APP0 if body.starts_with(b"JFIF\0") && body.len() >= 14 && self.jfif.is_none() => {
+                // Version, units and density stay; the embedded thumbnail goes.
+                let mut jfif = body[..14].to_vec();
+                jfif[12] = 0;
+                jfif[13] = 0;
+                self.jfif = Some(jfif);
+            }
+            APP1 if body.starts_with(JPEG_EXIF_PREFIX) && self.orientation.is_none() => {
+                self.orientation = Some(exif::orientation(&body[JPEG_EXIF_PREFIX.len()..]));
+            }
+            APP2 if body.starts_with(b"ICC_PROFILE\0")
+                && self.icc_bytes + body.len() <= MAX_ICC_BYTES =>
+            {
+                self.icc_bytes += body.len();
+                self.push(segment.marker, body);
+            }
+            APP14 if body.starts_with(b"Adobe") && body.len() == 12 => {
+                self.push(segment.marker, body);
+            }
+            APP0..=0xEF | COM => {}
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                if self.dimensions.is_some() {
+                    return Err(ImageError::corrupt("it has more than one frame header"));
+                }
+                self.dimensions = Some(frame_dimensions(body)?);
+                self.push(segment.marker, body);
+            }
+            _ => self.push(segment.marker, body),
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, marker: u8, body: &[u8]) {
+        push_segment(&mut self.header, marker, body);
+    }
+
+    /// SOI, JFIF, the orientation-only EXIF, then everything kept in its original order.
+    fn assemble(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.header.len() + 64);
+        out.extend_from_slice(&[0xFF, SOI]);
+        if let Some(jfif) = &self.jfif {
+            push_segment(&mut out, APP0, jfif);
+        }
+        if let Some(o) = self.orientation.filter(|o| *o != Orientation::NoTransforms) {
+            let mut body = JPEG_EXIF_PREFIX.to_vec();
+            body.extend_from_slice(&exif::orientation_only(o));
+            push_segment(&mut out, APP1, &body);
+        }
+        out.extend_from_slice(&self.header);
+        out.extend_from_slice(&[0xFF, EOI]);
+        out
+    }
+}
+
+fn push_segment(out: &mut Vec<u8>, marker: u8, body: &[u8]) {
+    let len = u16::try_from(body.len() + 2).expect("segment bodies come from u16 lengths");
+    out.extend_from_slice(&[0xFF, marker]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(body);
+}
+
+/// Reads `0xFF` (fill bytes allowed) and a marker code at `pos`; returns it and the
+/// position after it.
+fn read_marker(data: &[u8], mut pos: usize) -> Result<(u8, usize), ImageError> {
+    if data.get(pos) != Some(&0xFF) {
+        return Err(ImageError::corrupt("a segment does not start with a marker"));
+    }
+    while data.get(pos) == Some(&0xFF) {
+        pos += 1;
+    }
+    let marker = *data.get(pos).ok_or_else(ImageError::truncated)?;
+    if marker == 0x00 {
+        return Err(ImageError::corrupt("a segment does not start with a marker"));
+    }
+    Ok((marker, pos + 1))
+}
+
+/// Reads a length-prefixed segment body starting at `pos`.
+fn read_segment(data: &[u8], marker: u8, pos: usize) -> Result<(Segment<'_>, usize), ImageError> {
+    let len_bytes = data.get(pos..pos + 2).ok_or_else(ImageError::truncated)?;
+    let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+    if len < 2 {
+        return Err(ImageError::corrupt("a segment has an impossible length"));
+    }
+    let body = data
+        .get(pos + 2..pos + len)
+        .ok_or_else(ImageError::truncated)?;
+    Ok((Segment { marker, body }, pos + len))
+}
+
+/// Copies entropy-coded data from `pos` up to the next real marker, returning its
+/// position. Inside a scan `FF 00` is an escaped data byte and `FF D0`–`FF D7` are
+/// restart markers; any other `FF xx` ends the scan.
+fn copy_entropy(data: &[u8], start: usize, out: &mut Vec<u8>) -> Result<usize, ImageError> {
+    let mut pos = start;
+    loop {
+        let ff = pos + memchr::memchr(0xFF, &data[pos..]).ok_or_else(ImageError::truncated)?;
+        match data.get(ff + 1) {
+            None => return Err(ImageError::truncated()),
+            Some(0x00 | 0xD0..=0xD7) => pos = ff + 2,
+            Some(0xFF) => pos = ff + 1,
+            Some(_) => {
+                out.extend_from_slice(&data[start..ff]);
+                return Ok(ff);
+            }
+        }
+    }
+}
+
+/// Height and width from a SOFn body (precision, height, width, components...).
+fn frame_dimensions(body: &[u8]) -> Result<(u32, u32), ImageError> {
+    let b = body
+        .get(..5)
+        .ok_or_else(|| ImageError::corrupt("its frame header is too short"))?;
+    let height = u32::from(u16::from_be_bytes([b[1], b[2]]));
+    let width = u32::from(u16::from_be_bytes([b[3], b[4]]));
+    if height == 0 {
+        // Height defined later by a DNL marker: legal, rare, and a way to hide the size
+        // from header checks.
+        return Err(ImageError::corrupt("its height is not given in the frame header"));
+    }
+    Ok((width, height))
+}

@@ -1,0 +1,102 @@
+//! PNG chunk filtering with `img-parts`: keep what draws the default image, drop the rest.
+//!
+//! Kept: the critical chunks (IHDR, PLTE, IDAT, IEND) and the ancillary chunks that
+//! change how pixels look (tRNS, gAMA, cHRM, sRGB, sBIT, bKGD, pHYs), plus iCCP when it
+//! inflates to at most [`MAX_ICC_BYTES`]. Replaced: eXIf, by an orientation-only block.
+//! Dropped: text (tEXt, zTXt, iTXt), tIME, APNG animation (acTL, fcTL, fdAT; the default
+//! image stays), private and unknown ancillary chunks, and anything after IEND.
+//!
+//! Filtering happens *before* decoding on purpose: the `png` decoder inflates iCCP and
+//! zTXt eagerly while reading the header, so a small file with a 1 GiB compressed text
+//! chunk would cost hundreds of MB before any of our checks ran.
+
+use std::io::Read;
+
+use ::image::metadata::Orientation;
+use bytes::Bytes;
+use img_parts::png::{Png, PngChunk};
+
+use super::exif;
+use super::{ImageError, MAX_ICC_BYTES, Stripped};
+
+const KEPT: &[&[u8; 4]] = &[
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"bKGD",
+    b"pHYs",
+];
+
+pub(super) fn strip(data: &[u8]) -> Result<Stripped, ImageError> {
+    let png = Png::from_bytes(Bytes::copy_from_slice(data))
+        .map_err(|_| ImageError::corrupt("its chunk structure is broken or truncated"))?;
+    let chunks = png.chunks();
+    let (width, height) = header_dimensions(chunks)?;
+    if chunks.last().map(PngChunk::kind) != Some(*b"IEND") {
+        return Err(ImageError::truncated());
+    }
+    if !chunks.iter().any(|c| &c.kind() == b"IDAT") {
+        return Err(ImageError::corrupt("it has no image data"));
+    }
+    let mut orientation = Orientation::NoTransforms;
+    let mut kept: Vec<PngChunk> = Vec::with_capacity(chunks.len());
+    for chunk in chunks {
+        let kind = chunk.kind();
+        if KEPT.contains(&&kind) || (&kind == b"iCCP" && small_profile(chunk.contents())) {
+            kept.push(chunk.clone());
+        } else if &kind == b"eXIf" {
+            orientation = exif::orientation(chunk.contents());
+        } else if is_critical(kind) {
+            return Err(ImageError::corrupt(format!(
+                "it has an unknown critical chunk {:?}",
+                String::from_utf8_lossy(&kind)
+            )));
+        }
+    }
+    if orientation != Orientation::NoTransforms {
+        let exif = PngChunk::new(*b"eXIf", Bytes::from(exif::orientation_only(orientation)));
+        kept.insert(1, exif); // eXIf must precede IDAT; right after IHDR is always valid.
+    }
+    let mut bytes = Vec::with_capacity(data.len());
+    bytes.extend_from_slice(b"\x89PNG\r\n\x1a\n");
+    for chunk in kept {
+        bytes.extend_from_slice(&chunk.encoder().bytes());
+    }
+    Ok(Stripped {
+        bytes,
+        width,
+        height,
+        orientation,
+        frames: 1,
+    })
+}
+
+fn header_dimensions(chunks: &[PngChunk]) -> Result<(u32, u32), ImageError> {
+    let ihdr = chunks
+        .first()
+        .filter(|c| &c.kind() == b"IHDR" && c.contents().len() == 13)
+        .ok_or_else(|| ImageError::corrupt("it does not start with an image header"))?;
+    let c = ihdr.contents();
+    let width = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+    let height = u32::from_be_bytes([c[4], c[5], c[6], c[7]]);
+    Ok((width, height))
+}
+
+/// An upper-case first letter marks a chunk a decoder may not ignore.
+fn is_critical(kind: [u8; 4]) -> bool {
+    kind[0].is_ascii_uppercase()
+}
+
+/// Whether an iCCP chunk (name, NUL, method, zlib data) inflates to a small profile.
+/// Inflation stops one byte past the limit, so a bomb costs at most that much.
+fn small_profile(contents: &[u8]) -> bool {
+    let Some(nul) = contents.iter().take(80).position(|b| *b == 0) else {
+        return false;
+    };
+    let Some(compressed) = contents.get(nul + 2..) else {
+        return false;
+    };
+    let limit = u64::try_from(MAX_ICC_BYTES).unwrap_or(u64::MAX) + 1;
+    let mut profile = Vec::new();
+    let inflated = flate2::read::ZlibDecoder::new(compressed)
+        .take(limit)
+        .read_to_end(&mut profile);
+    matches!(inflated, Ok(n) if n > 0 && n <= MAX_ICC_BYTES)
+}
