@@ -142,14 +142,28 @@ pub fn failed_rules(candidate: &str, email: &EmailAddress) -> Vec<PasswordRule> 
     };
     check(chars < MIN_PASSWORD_CHARS, PasswordRule::TooShort);
     check(chars > MAX_PASSWORD_CHARS, PasswordRule::TooLong);
-    check(!candidate.chars().any(char::is_uppercase), PasswordRule::NoUppercase);
-    check(!candidate.chars().any(char::is_lowercase), PasswordRule::NoLowercase);
-    check(!candidate.chars().any(|c| c.is_ascii_digit()), PasswordRule::NoDigit);
     check(
-        !candidate.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()),
+        !candidate.chars().any(char::is_uppercase),
+        PasswordRule::NoUppercase,
+    );
+    check(
+        !candidate.chars().any(char::is_lowercase),
+        PasswordRule::NoLowercase,
+    );
+    check(
+        !candidate.chars().any(|c| c.is_ascii_digit()),
+        PasswordRule::NoDigit,
+    );
+    check(
+        !candidate
+            .chars()
+            .any(|c| !c.is_alphanumeric() && !c.is_whitespace()),
         PasswordRule::NoSpecial,
     );
-    check(contains_email(candidate, email), PasswordRule::ContainsEmail);
+    check(
+        contains_email(candidate, email),
+        PasswordRule::ContainsEmail,
+    );
     // The estimator's cost grows with length; past the maximum the password is refused
     // anyway, so hostile megabyte passwords never reach it.
     if chars <= MAX_PASSWORD_CHARS && !candidate.is_empty() {
@@ -224,7 +238,14 @@ mod tests {
     fn empty_password_fails_every_applicable_rule() {
         assert_eq!(
             rules(""),
-            vec![TooShort, NoUppercase, NoLowercase, NoDigit, NoSpecial, TooCommon]
+            vec![
+                TooShort,
+                NoUppercase,
+                NoLowercase,
+                NoDigit,
+                NoSpecial,
+                TooCommon
+            ]
         );
     }
 

@@ -2,6 +2,7 @@
 
 mod support;
 
+use image::ImageDecoder;
 use imagevault_common::api::ErrorCode;
 use imagevault_common::image::{ImageError, ImageFormat, MAX_IMAGE_BYTES, validate};
 use support::*;
@@ -34,10 +35,24 @@ fn jpeg_metadata_is_gone_and_pixels_are_identical() {
     let original = jpeg_with_metadata(96, 64, 1);
     let checked = validate(&original, "camera.jpeg").unwrap();
     let stored = checked.bytes();
-    for secret in [GPS_SECRET, CAMERA_SERIAL, XMP_SECRET, IPTC_SECRET, COMMENT_SECRET, ZIP_TAIL] {
-        assert!(!contains(stored, secret), "{} survived", String::from_utf8_lossy(secret));
+    for secret in [
+        GPS_SECRET,
+        CAMERA_SERIAL,
+        XMP_SECRET,
+        IPTC_SECRET,
+        COMMENT_SECRET,
+        ZIP_TAIL,
+    ] {
+        assert!(
+            !contains(stored, secret),
+            "{} survived",
+            String::from_utf8_lossy(secret)
+        );
     }
-    assert!(!contains(stored, b"Exif"), "orientation 1 needs no EXIF at all");
+    assert!(
+        !contains(stored, b"Exif"),
+        "orientation 1 needs no EXIF at all"
+    );
     assert!(stored.ends_with(&[0xFF, 0xD9]), "nothing may follow EOI");
     let before = image::load_from_memory(&original).unwrap().to_rgb8();
     let after = image::load_from_memory(stored).unwrap().to_rgb8();
@@ -48,15 +63,21 @@ fn jpeg_metadata_is_gone_and_pixels_are_identical() {
 fn jpeg_orientation_survives_alone() {
     let original = jpeg_with_metadata(80, 40, 6);
     let checked = validate(&original, "portrait.jpg").unwrap();
-    assert_eq!(checked.display_dimensions(), (40, 80), "rotated 90° for display");
+    assert_eq!(
+        checked.display_dimensions(),
+        (40, 80),
+        "rotated 90° for display"
+    );
     assert!(!contains(checked.bytes(), GPS_SECRET));
     let mut decoder = image::ImageReader::new(std::io::Cursor::new(checked.bytes()))
         .with_guessed_format()
         .unwrap()
         .into_decoder()
         .unwrap();
-    use image::ImageDecoder;
-    assert_eq!(decoder.orientation().unwrap(), image::metadata::Orientation::Rotate90);
+    assert_eq!(
+        decoder.orientation().unwrap(),
+        image::metadata::Orientation::Rotate90
+    );
     let thumb = checked.thumbnail().unwrap();
     assert!(thumb.height > thumb.width, "thumbnail is shown upright");
 }
@@ -69,12 +90,15 @@ fn png_metadata_chunks_and_trailing_data_are_gone() {
         let mut p = png_insert_after_ihdr(
             &png(40, 30),
             &[
-                png_chunk(b"tEXt", b"Comment\0TEXT-SECRET"),
-                png_chunk(b"zTXt", &[b"Comment\0\0".as_slice(), &zlib(b"ZTXT-SECRET")].concat()),
-                png_chunk(b"iTXt", &itxt),
-                png_chunk(b"tIME", &[7, 234, 11, 28, 9, 0, 0]),
-                png_chunk(b"eXIf", &exif_tiff(1)),
-                png_chunk(b"prVt", b"PRIVATE-SECRET"),
+                png_chunk(*b"tEXt", b"Comment\0TEXT-SECRET"),
+                png_chunk(
+                    *b"zTXt",
+                    &[b"Comment\0\0".as_slice(), &zlib(b"ZTXT-SECRET")].concat(),
+                ),
+                png_chunk(*b"iTXt", &itxt),
+                png_chunk(*b"tIME", &[7, 234, 11, 28, 9, 0, 0]),
+                png_chunk(*b"eXIf", &exif_tiff(1)),
+                png_chunk(*b"prVt", b"PRIVATE-SECRET"),
             ],
         );
         p.extend_from_slice(b"TRAILING-SECRET");
@@ -92,7 +116,11 @@ fn png_metadata_chunks_and_trailing_data_are_gone() {
         b"TRAILING-SECRET",
         b"zTXt",
     ] {
-        assert!(!contains(stored, secret), "{} survived", String::from_utf8_lossy(secret));
+        assert!(
+            !contains(stored, secret),
+            "{} survived",
+            String::from_utf8_lossy(secret)
+        );
     }
     let before = image::load_from_memory(&original).unwrap();
     let after = image::load_from_memory(stored).unwrap();
@@ -101,7 +129,7 @@ fn png_metadata_chunks_and_trailing_data_are_gone() {
 
 #[test]
 fn png_exif_orientation_is_kept_without_the_rest() {
-    let original = png_insert_after_ihdr(&png(40, 20), &[png_chunk(b"eXIf", &exif_tiff(8))]);
+    let original = png_insert_after_ihdr(&png(40, 20), &[png_chunk(*b"eXIf", &exif_tiff(8))]);
     let checked = validate(&original, "x.png").unwrap();
     assert_eq!(checked.display_dimensions(), (20, 40));
     assert!(contains(checked.bytes(), b"eXIf"));
@@ -112,13 +140,16 @@ fn png_exif_orientation_is_kept_without_the_rest() {
 fn small_icc_profiles_stay_and_bombs_are_dropped() {
     let mut small = b"sRGB-ish\0\0".to_vec();
     small.extend_from_slice(&zlib(&[7u8; 3000]));
-    let kept = validate(&png_insert_after_ihdr(&png(8, 8), &[png_chunk(b"iCCP", &small)]), "a.png");
+    let kept = validate(
+        &png_insert_after_ihdr(&png(8, 8), &[png_chunk(*b"iCCP", &small)]),
+        "a.png",
+    );
     assert!(contains(kept.unwrap().bytes(), b"iCCP"));
 
     // 256 MiB of zeros compresses to ~250 KB: accepted as an image, profile dropped.
     let mut bomb = b"bomb\0\0".to_vec();
     bomb.extend_from_slice(&zlib_zeros(256 << 20));
-    let original = png_insert_after_ihdr(&png(8, 8), &[png_chunk(b"iCCP", &bomb)]);
+    let original = png_insert_after_ihdr(&png(8, 8), &[png_chunk(*b"iCCP", &bomb)]);
     let checked = validate(&original, "a.png").unwrap();
     assert!(!contains(checked.bytes(), b"iCCP"));
 }
@@ -127,7 +158,7 @@ fn small_icc_profiles_stay_and_bombs_are_dropped() {
 fn ztxt_bomb_costs_nothing_because_it_is_never_inflated() {
     let mut bomb = b"Comment\0\0".to_vec();
     bomb.extend_from_slice(&zlib_zeros(512 << 20));
-    let original = png_insert_after_ihdr(&png(8, 8), &[png_chunk(b"zTXt", &bomb)]);
+    let original = png_insert_after_ihdr(&png(8, 8), &[png_chunk(*b"zTXt", &bomb)]);
     let checked = validate(&original, "a.png").unwrap();
     assert!(checked.bytes().len() < 2000);
 }
@@ -138,7 +169,10 @@ fn gif_comments_and_foreign_extensions_are_gone_looping_stays() {
         &gif(8, 8, 2),
         &[
             gif_extension(0xFE, b"GIF-COMMENT-SECRET"),
-            gif_extension(0xFF, &[b"\x0bXMP DataXMP".as_slice(), b"XMP-GIF-SECRET"].concat()),
+            gif_extension(
+                0xFF,
+                &[b"\x0bXMP DataXMP".as_slice(), b"XMP-GIF-SECRET"].concat(),
+            ),
         ]
         .concat(),
     );
@@ -170,7 +204,10 @@ fn thumbnails_are_small_and_keep_aspect() {
     let decoded = image::load_from_memory(&thumb.bytes).unwrap();
     assert_eq!((decoded.width(), decoded.height()), (320, 240));
 
-    let alpha = validate(&png_rgba(400, 100), "a.png").unwrap().thumbnail().unwrap();
+    let alpha = validate(&png_rgba(400, 100), "a.png")
+        .unwrap()
+        .thumbnail()
+        .unwrap();
     assert_eq!(alpha.format, ImageFormat::Png, "transparency needs PNG");
     assert_eq!((alpha.width, alpha.height), (320, 80));
 }
@@ -199,7 +236,10 @@ fn html_and_svg_with_an_image_extension_are_refused() {
     let html = refusal(b"<!doctype html><script>alert(1)</script>", "cat.png");
     assert_eq!(html.code(), ErrorCode::UnsupportedType);
     assert!(html.to_string().contains("HTML"), "{html}");
-    let svg = refusal(b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>", "cat.jpg");
+    let svg = refusal(
+        b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>",
+        "cat.jpg",
+    );
     assert_eq!(svg.code(), ErrorCode::UnsupportedType);
     assert!(svg.to_string().contains("SVG"), "{svg}");
 }
@@ -218,7 +258,11 @@ fn webp_bmp_and_tiff_are_refused_and_named() {
     let webp = [b"RIFF\x24\0\0\0WEBPVP8 ".as_slice(), &[0; 24]].concat();
     let bmp = [b"BM".as_slice(), &[0; 60]].concat();
     let tiff = [b"II*\0\x08\0\0\0".as_slice(), &[0; 30]].concat();
-    for (data, name, word) in [(webp, "a.webp", "WEBP"), (bmp, "a.bmp", "BMP"), (tiff, "a.tif", "TIF")] {
+    for (data, name, word) in [
+        (webp, "a.webp", "WEBP"),
+        (bmp, "a.bmp", "BMP"),
+        (tiff, "a.tif", "TIF"),
+    ] {
         let err = refusal(&data, name);
         assert_eq!(err.code(), ErrorCode::UnsupportedType);
         assert!(err.to_string().contains(word), "{err}");
@@ -230,24 +274,42 @@ fn png_named_gif_is_an_extension_mismatch() {
     let err = refusal(&png(4, 4), "sneaky.gif");
     assert_eq!(
         err,
-        ImageError::ExtensionMismatch { format: ImageFormat::Png, extension: Some("gif".into()) }
+        ImageError::ExtensionMismatch {
+            format: ImageFormat::Png,
+            extension: Some("gif".into())
+        }
     );
     assert!(err.to_string().contains("rename it to .png"), "{err}");
-    assert!(matches!(refusal(&jpeg(4, 4), "noextension"), ImageError::ExtensionMismatch { .. }));
+    assert!(matches!(
+        refusal(&jpeg(4, 4), "noextension"),
+        ImageError::ExtensionMismatch { .. }
+    ));
 }
 
 #[test]
 fn jpeg_header_claiming_65535_square_is_refused_before_decoding() {
     let claimed = jpeg_with_claimed_size(&jpeg(16, 16), 65_535, 65_535);
     let err = refusal(&claimed, "huge.jpg");
-    assert_eq!(err, ImageError::TooManyPixels { width: 65_535, height: 65_535 });
+    assert_eq!(
+        err,
+        ImageError::TooManyPixels {
+            width: 65_535,
+            height: 65_535
+        }
+    );
 }
 
 #[test]
 fn pixel_flood_pngs_are_refused_from_the_header() {
     for (w, h) in [(100_000, 100_000), (10_001, 10), (7_000, 7_000)] {
         let err = refusal(&png_pixel_flood(w, h), "flood.png");
-        assert_eq!(err, ImageError::TooManyPixels { width: w, height: h });
+        assert_eq!(
+            err,
+            ImageError::TooManyPixels {
+                width: w,
+                height: h
+            }
+        );
     }
 }
 
@@ -259,7 +321,11 @@ fn truncated_files_are_refused_not_half_decoded() {
     for (data, name) in [(&j, "a.jpg"), (&p, "a.png"), (&g, "a.gif")] {
         for cut in [data.len() / 2, data.len() - 1, 20] {
             let err = refusal(&data[..cut], name);
-            assert_eq!(err.code(), ErrorCode::InvalidImage, "{name} cut at {cut}: {err}");
+            assert_eq!(
+                err.code(),
+                ErrorCode::InvalidImage,
+                "{name} cut at {cut}: {err}"
+            );
         }
     }
 }
@@ -269,7 +335,10 @@ fn truncated_jpeg_that_image_decodes_leniently_is_refused() {
     // The trap: `image`'s default JPEG path decodes a cut file without complaint.
     let j = jpeg(400, 300);
     let cut = &j[..j.len() * 2 / 3];
-    assert!(image::load_from_memory(cut).is_ok(), "the trap this test guards against");
+    assert!(
+        image::load_from_memory(cut).is_ok(),
+        "the trap this test guards against"
+    );
     let err = refusal(cut, "a.jpg");
     assert_eq!(err.code(), ErrorCode::InvalidImage, "{err}");
 }

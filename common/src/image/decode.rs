@@ -47,7 +47,11 @@ fn decode_jpeg(data: &[u8]) -> Result<DynamicImage, ImageError> {
     let mut decoder = JpegDecoder::new_with_options(ZCursor::new(data), options);
     decoder.decode_headers().map_err(jpeg_error)?;
     let grey = matches!(decoder.input_colorspace(), Some(ColorSpace::Luma));
-    let out = if grey { ColorSpace::Luma } else { ColorSpace::RGB };
+    let out = if grey {
+        ColorSpace::Luma
+    } else {
+        ColorSpace::RGB
+    };
     decoder.set_options(options.jpeg_set_out_colorspace(out));
     let (w, h) = decoder.dimensions().ok_or_else(ImageError::truncated)?;
     let (w, h) = (
@@ -63,6 +67,7 @@ fn decode_jpeg(data: &[u8]) -> Result<DynamicImage, ImageError> {
     image.ok_or_else(|| ImageError::corrupt("it decoded to fewer pixels than it claims"))
 }
 
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(jpeg_error)`
 fn jpeg_error(err: zune_jpeg::errors::DecodeErrors) -> ImageError {
     ImageError::corrupt(format!("the JPEG data could not be decoded ({err})"))
 }

@@ -42,7 +42,9 @@ pub enum ImageError {
         height: u32,
     },
     /// An animated GIF over its frame or drawing budget.
-    #[error("The animation has too many frames ({frames}); the limit is {MAX_GIF_FRAMES} frames of modest size.")]
+    #[error(
+        "The animation has too many frames ({frames}); the limit is {MAX_GIF_FRAMES} frames of modest size."
+    )]
     TooManyFrames {
         /// Frames counted (possibly a lower bound when the walk stopped early).
         frames: usize,

@@ -61,7 +61,11 @@ impl ImageFormat {
 /// A short description of a refused file for the error message.
 fn describe(data: &[u8]) -> Option<String> {
     if let Some(kind) = infer::get(data) {
-        return Some(format!("{} ({})", kind.extension().to_uppercase(), kind.mime_type()));
+        return Some(format!(
+            "{} ({})",
+            kind.extension().to_uppercase(),
+            kind.mime_type()
+        ));
     }
     let head = String::from_utf8_lossy(&data[..data.len().min(512)]).to_lowercase();
     let text = head.trim_start_matches('\u{feff}').trim_start();

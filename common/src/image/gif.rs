@@ -14,9 +14,7 @@
 
 use ::image::metadata::Orientation;
 
-use super::{
-    ImageError, MAX_GIF_FRAMES, MAX_GIF_TOTAL_PIXELS, MAX_PIXELS, MAX_SIDE, Stripped,
-};
+use super::{ImageError, MAX_GIF_FRAMES, MAX_GIF_TOTAL_PIXELS, MAX_PIXELS, MAX_SIDE, Stripped};
 
 const EXTENSION: u8 = 0x21;
 const IMAGE: u8 = 0x2C;

@@ -6,10 +6,11 @@
 //! whole file is walked here, marker by marker (ITU T.81 §B.1), copying entropy-coded
 //! data through untouched: the pixels cannot change because their bytes do not.
 //!
-//! Kept: SOF, DHT, DQT, DRI, DAC, DNL, SOS and scans; the JFIF header without its
+//! Kept (an allow-list): SOF, DHT, DQT, DRI, DAC, DNL, SOS and scans; the JFIF header without its
 //! thumbnail; an Adobe APP14 (it says how to read the colour channels); ICC profiles up
 //! to [`MAX_ICC_BYTES`]. Replaced: EXIF, by an orientation-only block. Dropped: every
-//! other APPn (XMP, IPTC, MPF, maker notes), COM, and everything after EOI.
+//! other APPn (XMP, IPTC, MPF, maker notes), COM, JPG extensions, and everything after
+//! EOI. Refused: reserved markers (`0x02`–`0xBF`), which no valid file contains.
 
 use ::image::metadata::Orientation;
 
@@ -24,6 +25,11 @@ const APP1: u8 = 0xE1;
 const APP2: u8 = 0xE2;
 const APP14: u8 = 0xEE;
 const COM: u8 = 0xFE;
+const DHT: u8 = 0xC4;
+const DAC: u8 = 0xCC;
+const DQT: u8 = 0xDB;
+const DNL: u8 = 0xDC;
+const DRI: u8 = 0xDD;
 
 /// A marker segment as found in the input.
 struct Segment<'a> {
@@ -118,7 +124,11 @@ impl Walk {
                 self.dimensions = Some(frame_dimensions(body)?);
                 self.push(segment.marker, body);
             }
-            _ => self.push(segment.marker, body),
+            DHT | DAC | DQT | DNL | SOS | DRI => self.push(segment.marker, body),
+            0x02..=0xBF => return Err(ImageError::corrupt("it uses a reserved marker")),
+            // JPG extensions and hierarchical-mode markers: nothing a baseline or
+            // progressive decoder needs, and a place to hide data.
+            _ => {}
         }
         Ok(())
     }
@@ -156,14 +166,18 @@ fn push_segment(out: &mut Vec<u8>, marker: u8, body: &[u8]) {
 /// position after it.
 fn read_marker(data: &[u8], mut pos: usize) -> Result<(u8, usize), ImageError> {
     if data.get(pos) != Some(&0xFF) {
-        return Err(ImageError::corrupt("a segment does not start with a marker"));
+        return Err(ImageError::corrupt(
+            "a segment does not start with a marker",
+        ));
     }
     while data.get(pos) == Some(&0xFF) {
         pos += 1;
     }
     let marker = *data.get(pos).ok_or_else(ImageError::truncated)?;
     if marker == 0x00 {
-        return Err(ImageError::corrupt("a segment does not start with a marker"));
+        return Err(ImageError::corrupt(
+            "a segment does not start with a marker",
+        ));
     }
     Ok((marker, pos + 1))
 }
@@ -193,8 +207,14 @@ fn copy_entropy(data: &[u8], start: usize, out: &mut Vec<u8>) -> Result<usize, I
             Some(0x00 | 0xD0..=0xD7) => pos = ff + 2,
             Some(0xFF) => pos = ff + 1,
             Some(_) => {
-                out.extend_from_slice(&data[start..ff]);
-                return Ok(ff);
+                // Fill bytes before the marker belong to it, not to the scan: copying them
+                // would glue them to whatever follows once a dropped segment is gone.
+                let mut marker_start = ff;
+                while marker_start > start && data[marker_start - 1] == 0xFF {
+                    marker_start -= 1;
+                }
+                out.extend_from_slice(&data[start..marker_start]);
+                return Ok(marker_start);
             }
         }
     }
@@ -210,7 +230,57 @@ fn frame_dimensions(body: &[u8]) -> Result<(u32, u32), ImageError> {
     if height == 0 {
         // Height defined later by a DNL marker: legal, rare, and a way to hide the size
         // from header checks.
-        return Err(ImageError::corrupt("its height is not given in the frame header"));
+        return Err(ImageError::corrupt(
+            "its height is not given in the frame header",
+        ));
     }
     Ok((width, height))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal structurally valid JPEG around `scan`, for walking (not decoding).
+    fn with_scan(scan: &[u8]) -> Vec<u8> {
+        let mut j = vec![0xFF, SOI];
+        push_segment(&mut j, 0xC0, &[8, 0, 1, 0, 1, 1, 1, 0x11, 0]);
+        push_segment(&mut j, SOS, &[1, 1, 0, 0, 63, 0]);
+        j.extend_from_slice(scan);
+        j.extend_from_slice(&[0xFF, EOI]);
+        j
+    }
+
+    #[test]
+    fn fill_bytes_before_a_dropped_segment_do_not_glue_to_the_next_scan() {
+        // Found by fuzzing: "FF FF <COM ...> FA" became "FF FA" after the first pass.
+        let mut scan = vec![0x12, 0x34, 0xFF, 0xFF, 0xFF];
+        scan.extend_from_slice(&[COM, 0, 4, b'h', b'i']);
+        scan.extend_from_slice(&[0xFA, 0x56]);
+        let once = strip(&with_scan(&scan)).unwrap().bytes;
+        let twice = strip(&once).unwrap().bytes;
+        assert_eq!(once, twice);
+        assert!(!once.windows(2).any(|w| w == [0xFF, 0xFA]));
+    }
+
+    #[test]
+    fn stuffed_bytes_and_restart_markers_stay_in_the_scan() {
+        let scan = [0x01, 0xFF, 0x00, 0x02, 0xFF, 0xD0, 0x03, 0xFF, 0xD7, 0x04];
+        let out = strip(&with_scan(&scan)).unwrap().bytes;
+        assert!(out.windows(scan.len()).any(|w| w == scan));
+    }
+
+    #[test]
+    fn reserved_markers_are_refused() {
+        let scan = [0x01, 0xFF, 0x7A, 0, 4, 1, 2, 0x03];
+        assert!(strip(&with_scan(&scan)).is_err());
+    }
+
+    #[test]
+    fn a_scan_before_the_frame_header_is_refused() {
+        let mut j = vec![0xFF, SOI];
+        push_segment(&mut j, SOS, &[1, 1, 0, 0, 63, 0]);
+        j.extend_from_slice(&[0x00, 0xFF, EOI]);
+        assert!(strip(&j).is_err());
+    }
 }

@@ -153,7 +153,9 @@ pub fn validate(data: &[u8], filename: &str) -> Result<CheckedImage, ImageError>
     check_dimensions(stripped.width, stripped.height)?;
     let pixels = decode::decode(format, &stripped.bytes)?;
     if (pixels.width(), pixels.height()) != (stripped.width, stripped.height) {
-        return Err(ImageError::corrupt("its header and its pixels disagree on its size"));
+        return Err(ImageError::corrupt(
+            "its header and its pixels disagree on its size",
+        ));
     }
     Ok(CheckedImage {
         format,
@@ -181,8 +183,7 @@ fn check_dimensions(width: u32, height: u32) -> Result<(), ImageError> {
     if width == 0 || height == 0 {
         return Err(ImageError::corrupt("it claims to have no pixels"));
     }
-    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS
-    {
+    if width > MAX_SIDE || height > MAX_SIDE || u64::from(width) * u64::from(height) > MAX_PIXELS {
         return Err(ImageError::TooManyPixels { width, height });
     }
     Ok(())

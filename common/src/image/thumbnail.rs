@@ -44,7 +44,10 @@ impl std::fmt::Debug for Thumbnail {
     }
 }
 
-pub(super) fn make(image: &DynamicImage, orientation: Orientation) -> Result<Thumbnail, ImageError> {
+pub(super) fn make(
+    image: &DynamicImage,
+    orientation: Orientation,
+) -> Result<Thumbnail, ImageError> {
     let alpha = image.color().has_alpha();
     let source = to_8bit(image, alpha);
     let (w, h) = fit(source.width(), source.height());

@@ -1,6 +1,7 @@
 //! Test images made in code, so no binary fixture can drift from what a test claims.
 //! Shared by the integration tests and the benchmarks.
-#![allow(dead_code, missing_docs)]
+// Pixel maths wraps on purpose (patterns, not values), and fixture sizes are tiny.
+#![allow(dead_code, missing_docs, clippy::cast_possible_truncation)]
 
 use std::io::Cursor;
 
@@ -17,18 +18,31 @@ pub fn photo(width: u32, height: u32, noise: u8) -> RgbImage {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let n = if noise == 0 { 0 } else { (state % u64::from(noise)) as u8 };
+        let n = if noise == 0 {
+            0
+        } else {
+            (state % u64::from(noise)) as u8
+        };
         let r = ((x * 255) / width.max(1)) as u8;
         let g = ((y * 255) / height.max(1)) as u8;
         let b = (((x + y) * 127) / (width + height).max(1)) as u8 + 64;
-        Rgb([r.wrapping_add(n), g.wrapping_add(n / 2), b.wrapping_sub(n / 3)])
+        Rgb([
+            r.wrapping_add(n),
+            g.wrapping_add(n / 2),
+            b.wrapping_sub(n / 3),
+        ])
     })
 }
 
 pub fn jpeg_from(image: &RgbImage, quality: u8) -> Vec<u8> {
     let mut out = Vec::new();
     JpegEncoder::new_with_quality(Cursor::new(&mut out), quality)
-        .write_image(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            image::ExtendedColorType::Rgb8,
+        )
         .unwrap();
     out
 }
@@ -48,7 +62,9 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
 
 pub fn png_rgba(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
-    let img = RgbaImage::from_fn(width, height, |x, y| Rgba([x as u8, y as u8, 90, (x ^ y) as u8]));
+    let img = RgbaImage::from_fn(width, height, |x, y| {
+        Rgba([x as u8, y as u8, 90, (x ^ y) as u8])
+    });
     PngEncoder::new(Cursor::new(&mut out))
         .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgba8)
         .unwrap();
@@ -95,7 +111,7 @@ pub fn jpeg_insert_after_soi(jpeg: &[u8], segments: &[Vec<u8>]) -> Vec<u8> {
 pub const GPS_SECRET: &[u8] = b"GPS-SECRET-51.4779N-0.0015W";
 pub const CAMERA_SERIAL: &[u8] = b"SERIAL-CAM-00042";
 
-/// A big-endian TIFF/EXIF block with Orientation, a camera serial (BodySerialNumber in
+/// A big-endian TIFF/EXIF block with Orientation, a camera serial (`BodySerialNumber` in
 /// the IFD0 for simplicity) and a GPS IFD whose processing method carries [`GPS_SECRET`].
 pub fn exif_tiff(orientation: u16) -> Vec<u8> {
     let mut t = b"MM\0\x2a".to_vec();
@@ -104,26 +120,44 @@ pub fn exif_tiff(orientation: u16) -> Vec<u8> {
     let serial_off = 50u32;
     let gps_ifd_off = serial_off + CAMERA_SERIAL.len() as u32;
     t.extend_from_slice(&3u16.to_be_bytes());
-    entry(&mut t, 0x0112, 3, 1, &(u32::from(orientation) << 16).to_be_bytes());
-    entry(&mut t, 0xA431, 2, CAMERA_SERIAL.len() as u32, &serial_off.to_be_bytes());
-    entry(&mut t, 0x8825, 4, 1, &gps_ifd_off.to_be_bytes());
+    entry(
+        &mut t,
+        0x0112,
+        3,
+        1,
+        (u32::from(orientation) << 16).to_be_bytes(),
+    );
+    entry(
+        &mut t,
+        0xA431,
+        2,
+        CAMERA_SERIAL.len() as u32,
+        serial_off.to_be_bytes(),
+    );
+    entry(&mut t, 0x8825, 4, 1, gps_ifd_off.to_be_bytes());
     t.extend_from_slice(&0u32.to_be_bytes());
     t.extend_from_slice(CAMERA_SERIAL);
     // GPS IFD: 2 entries: LatitudeRef 'N', ProcessingMethod (UNDEFINED) -> secret.
     let secret_off = gps_ifd_off + 2 + 2 * 12 + 4;
     t.extend_from_slice(&2u16.to_be_bytes());
-    entry(&mut t, 0x0001, 2, 2, b"N\0\0\0");
-    entry(&mut t, 0x001B, 7, GPS_SECRET.len() as u32, &secret_off.to_be_bytes());
+    entry(&mut t, 0x0001, 2, 2, *b"N\0\0\0");
+    entry(
+        &mut t,
+        0x001B,
+        7,
+        GPS_SECRET.len() as u32,
+        secret_off.to_be_bytes(),
+    );
     t.extend_from_slice(&0u32.to_be_bytes());
     t.extend_from_slice(GPS_SECRET);
     t
 }
 
-fn entry(t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: &[u8; 4]) {
+fn entry(t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: [u8; 4]) {
     t.extend_from_slice(&tag.to_be_bytes());
     t.extend_from_slice(&kind.to_be_bytes());
     t.extend_from_slice(&count.to_be_bytes());
-    t.extend_from_slice(value);
+    t.extend_from_slice(&value);
 }
 
 pub const XMP_SECRET: &[u8] = b"<x:xmpmeta>XMP-SECRET-creator</x:xmpmeta>";
@@ -163,11 +197,11 @@ pub fn jpeg_with_claimed_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------
 // PNG surgery
 
-pub fn png_chunk(kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+pub fn png_chunk(kind: [u8; 4], data: &[u8]) -> Vec<u8> {
     let mut c = u32::try_from(data.len()).unwrap().to_be_bytes().to_vec();
-    c.extend_from_slice(kind);
+    c.extend_from_slice(&kind);
     c.extend_from_slice(data);
-    let mut hasher = crc32(kind, data);
+    let mut hasher = crc32(&kind, data);
     c.extend_from_slice(&std::mem::take(&mut hasher).to_be_bytes());
     c
 }
@@ -177,7 +211,11 @@ fn crc32(kind: &[u8], data: &[u8]) -> u32 {
     for b in kind.iter().chain(data) {
         crc ^= u32::from(*b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -222,9 +260,9 @@ pub fn png_pixel_flood(width: u32, height: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    out.extend(png_chunk(b"IHDR", &ihdr));
-    out.extend(png_chunk(b"IDAT", &zlib(&[0; 64])));
-    out.extend(png_chunk(b"IEND", &[]));
+    out.extend(png_chunk(*b"IHDR", &ihdr));
+    out.extend(png_chunk(*b"IDAT", &zlib(&[0; 64])));
+    out.extend(png_chunk(*b"IEND", &[]));
     out
 }
 
@@ -234,7 +272,11 @@ pub fn png_pixel_flood(width: u32, height: u32) -> Vec<u8> {
 /// Inserts raw blocks before the first image/extension block (after header, LSD, GCT).
 pub fn gif_insert_blocks(gif: &[u8], blocks: &[u8]) -> Vec<u8> {
     let packed = gif[10];
-    let gct = if packed & 0x80 != 0 { 3 << ((packed & 7) + 1) } else { 0 };
+    let gct = if packed & 0x80 != 0 {
+        3 << ((packed & 7) + 1)
+    } else {
+        0
+    };
     let at = 13 + gct;
     let mut out = gif[..at].to_vec();
     out.extend_from_slice(blocks);
