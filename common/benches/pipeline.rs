@@ -1,0 +1,43 @@
+//! Cost of the upload gate against a plain `image` decode of the same file.
+//!
+//! `cargo bench -p imagevault-common --bench pipeline`
+#![allow(missing_docs)]
+
+mod fixtures;
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use imagevault_common::image::validate;
+
+fn pipeline(c: &mut Criterion) {
+    for input in fixtures::pipeline_inputs() {
+        eprintln!("{}: {} bytes", input.label, input.bytes.len());
+        let mut group = c.benchmark_group(input.label);
+        group.sample_size(20);
+        group.throughput(Throughput::Bytes(input.bytes.len() as u64));
+        group.bench_function("plain_image_decode", |b| {
+            b.iter(|| image::load_from_memory(black_box(&input.bytes)).unwrap());
+        });
+        group.bench_function("validate_sanitise_thumbnail", |b| {
+            b.iter(|| {
+                let checked = validate(black_box(&input.bytes), input.filename).unwrap();
+                checked.thumbnail().unwrap()
+            });
+        });
+        group.finish();
+    }
+}
+
+fn bombs(c: &mut Criterion) {
+    let mut group = c.benchmark_group("refuse");
+    for input in fixtures::bomb_inputs() {
+        group.bench_function(input.label, |b| {
+            b.iter(|| validate(black_box(&input.bytes), input.filename));
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, bombs);
+criterion_main!(benches);
