@@ -2,7 +2,7 @@
 //! counting global allocator. Prints one line per input.
 //!
 //! `cargo bench -p imagevault-common --bench bomb_memory`
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::cast_precision_loss)] // MiB figures for display
 
 mod fixtures;
 

@@ -5,7 +5,10 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use support::*;
+use support::{
+    exif_tiff, gif, gif_extension, gif_insert_blocks, gif_many_frames, jpeg, jpeg_from,
+    jpeg_with_metadata, photo, png, png_chunk, png_insert_after_ihdr, png_rgba,
+};
 
 fn main() -> std::io::Result<()> {
     let dir = std::env::args()
