@@ -314,6 +314,24 @@ fn pixel_flood_pngs_are_refused_from_the_header() {
 }
 
 #[test]
+fn pixel_floods_under_the_pixel_limit_are_refused_before_decoding() {
+    // 6000×6000 passes the 40 MP limit, but 64 zero bytes of image data cannot fill it.
+    let err = refusal(&png_pixel_flood(6_000, 6_000), "flood.png");
+    assert!(
+        err.to_string()
+            .contains("more pixels than its data can hold"),
+        "{err}"
+    );
+    let jpeg_flood = jpeg_with_claimed_size(&jpeg(16, 16), 6_000, 6_000);
+    let err = refusal(&jpeg_flood, "flood.jpg");
+    assert!(
+        err.to_string()
+            .contains("more pixels than its data can hold"),
+        "{err}"
+    );
+}
+
+#[test]
 fn truncated_files_are_refused_not_half_decoded() {
     let j = jpeg(200, 150);
     let p = png(200, 150);

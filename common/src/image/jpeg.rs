@@ -15,7 +15,7 @@
 use ::image::metadata::Orientation;
 
 use super::exif::{self, JPEG_EXIF_PREFIX};
-use super::{ImageError, MAX_ICC_BYTES, Stripped};
+use super::{ImageError, MAX_ICC_BYTES, Stripped, check_dimensions};
 
 const SOI: u8 = 0xD8;
 const EOI: u8 = 0xD9;
@@ -45,6 +45,9 @@ struct Walk {
     orientation: Option<Orientation>,
     icc_bytes: usize,
     dimensions: Option<(u32, u32)>,
+    /// Blocks of the first component: each needs at least one bit of scan data.
+    min_blocks: u64,
+    scan_bytes: usize,
 }
 
 pub(super) fn strip(data: &[u8]) -> Result<Stripped, ImageError> {
@@ -56,7 +59,9 @@ pub(super) fn strip(data: &[u8]) -> Result<Stripped, ImageError> {
     let mut in_scan = false;
     loop {
         if in_scan {
+            let before = walk.header.len();
             pos = copy_entropy(data, pos, &mut walk.header)?;
+            walk.scan_bytes += walk.header.len() - before;
         }
         let (marker, after) = read_marker(data, pos)?;
         match marker {
@@ -82,6 +87,14 @@ pub(super) fn strip(data: &[u8]) -> Result<Stripped, ImageError> {
     let (width, height) = walk
         .dimensions
         .ok_or_else(|| ImageError::corrupt("it has no frame header"))?;
+    // Every block's DC coefficient costs at least one bit, so a header claiming far more
+    // blocks than the scans have bits is a pixel flood (or a truncated file), refused
+    // before the decoder allocates the frame.
+    if (walk.scan_bytes as u64).saturating_mul(8) < walk.min_blocks {
+        return Err(ImageError::corrupt(
+            "it claims more pixels than its data can hold",
+        ));
+    }
     let orientation = walk.orientation.unwrap_or(Orientation::NoTransforms);
     Ok(Stripped {
         bytes: walk.assemble(),
@@ -121,7 +134,10 @@ impl Walk {
                 if self.dimensions.is_some() {
                     return Err(ImageError::corrupt("it has more than one frame header"));
                 }
-                self.dimensions = Some(frame_dimensions(body)?);
+                let (width, height) = frame_dimensions(body)?;
+                check_dimensions(width, height)?;
+                self.dimensions = Some((width, height));
+                self.min_blocks = first_component_blocks(body, width, height)?;
                 self.push(segment.marker, body);
             }
             DHT | DAC | DQT | DNL | SOS | DRI => self.push(segment.marker, body),
@@ -220,6 +236,30 @@ fn copy_entropy(data: &[u8], start: usize, out: &mut Vec<u8>) -> Result<usize, I
     }
 }
 
+/// Number of 8×8 blocks of the first component, from a SOFn body's sampling factors.
+fn first_component_blocks(body: &[u8], width: u32, height: u32) -> Result<u64, ImageError> {
+    let count = usize::from(*body.get(5).unwrap_or(&0));
+    let components = body
+        .get(6..6 + 3 * count)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ImageError::corrupt("its frame header lists no components"))?;
+    let factors: Vec<(u32, u32)> = components
+        .chunks_exact(3)
+        .map(|c| (u32::from(c[1] >> 4), u32::from(c[1] & 0x0F)))
+        .collect();
+    if factors.iter().any(|&(h, v)| h == 0 || v == 0) {
+        return Err(ImageError::corrupt(
+            "its frame header has a zero sampling factor",
+        ));
+    }
+    let h_max = factors.iter().map(|f| f.0).max().unwrap_or(1);
+    let v_max = factors.iter().map(|f| f.1).max().unwrap_or(1);
+    let (h1, v1) = factors[0];
+    let cols = (width * h1).div_ceil(h_max).div_ceil(8);
+    let rows = (height * v1).div_ceil(v_max).div_ceil(8);
+    Ok(u64::from(cols) * u64::from(rows))
+}
+
 /// Height and width from a SOFn body (precision, height, width, components...).
 fn frame_dimensions(body: &[u8]) -> Result<(u32, u32), ImageError> {
     let b = body
@@ -244,7 +284,7 @@ mod tests {
     /// A minimal structurally valid JPEG around `scan`, for walking (not decoding).
     fn with_scan(scan: &[u8]) -> Vec<u8> {
         let mut j = vec![0xFF, SOI];
-        push_segment(&mut j, 0xC0, &[8, 0, 1, 0, 1, 1, 1, 0x11, 0]);
+        push_segment(&mut j, 0xC0, &[8, 0, 8, 0, 8, 1, 1, 0x11, 0]);
         push_segment(&mut j, SOS, &[1, 1, 0, 0, 63, 0]);
         j.extend_from_slice(scan);
         j.extend_from_slice(&[0xFF, EOI]);
@@ -268,6 +308,29 @@ mod tests {
         let scan = [0x01, 0xFF, 0x00, 0x02, 0xFF, 0xD0, 0x03, 0xFF, 0xD7, 0x04];
         let out = strip(&with_scan(&scan)).unwrap().bytes;
         assert!(out.windows(scan.len()).any(|w| w == scan));
+    }
+
+    #[test]
+    fn more_blocks_than_scan_bits_is_a_flood() {
+        let mut j = vec![0xFF, SOI];
+        // 4096×4096 grey: 262,144 blocks need at least 32 KiB of scan data.
+        push_segment(&mut j, 0xC0, &[8, 0x10, 0, 0x10, 0, 1, 1, 0x11, 0]);
+        push_segment(&mut j, SOS, &[1, 1, 0, 0, 63, 0]);
+        j.extend_from_slice(&[0x55; 1000]);
+        j.extend_from_slice(&[0xFF, EOI]);
+        let err = strip(&j).err().expect("flood must be refused");
+        assert!(
+            err.to_string().contains("more pixels than its data"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn sampling_factors_shrink_the_bound_for_subsampled_components() {
+        // First component sampled at half the maximum in both directions.
+        let body = [8, 0, 32, 0, 32, 2, 1, 0x11, 0, 2, 0x22, 0];
+        assert_eq!(first_component_blocks(&body, 32, 32).unwrap(), 4);
+        assert!(first_component_blocks(&[8, 0, 8, 0, 8, 1, 1, 0x10, 0], 8, 8).is_err());
     }
 
     #[test]

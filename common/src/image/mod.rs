@@ -178,7 +178,8 @@ fn check_extension(format: ImageFormat, filename: &str) -> Result<(), ImageError
     }
 }
 
-/// Refuses images too large to decode safely; used on header values, before decoding.
+/// Refuses images too large to decode safely; used on header values, before decoding
+/// (the walkers call it as soon as they read a header, so it wins over later checks).
 fn check_dimensions(width: u32, height: u32) -> Result<(), ImageError> {
     if width == 0 || height == 0 {
         return Err(ImageError::corrupt("it claims to have no pixels"));

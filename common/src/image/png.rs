@@ -17,7 +17,7 @@ use bytes::Bytes;
 use img_parts::png::{Png, PngChunk};
 
 use super::exif;
-use super::{ImageError, MAX_ICC_BYTES, Stripped};
+use super::{ImageError, MAX_ICC_BYTES, Stripped, check_dimensions};
 
 const KEPT: &[&[u8; 4]] = &[
     b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"bKGD",
@@ -35,6 +35,8 @@ pub(super) fn strip(data: &[u8]) -> Result<Stripped, ImageError> {
     if !chunks.iter().any(|c| &c.kind() == b"IDAT") {
         return Err(ImageError::corrupt("it has no image data"));
     }
+    check_dimensions(width, height)?;
+    check_data_can_hold_pixels(chunks, width, height)?;
     let mut orientation = Orientation::NoTransforms;
     let mut kept: Vec<PngChunk> = Vec::with_capacity(chunks.len());
     for chunk in chunks {
@@ -77,6 +79,39 @@ fn header_dimensions(chunks: &[PngChunk]) -> Result<(u32, u32), ImageError> {
     let width = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
     let height = u32::from_be_bytes([c[4], c[5], c[6], c[7]]);
     Ok((width, height))
+}
+
+/// Deflate cannot compress better than 1032:1 (a 258-byte match in two 1-bit codes), so
+/// image data smaller than its raw size ÷ that ratio cannot be complete: a pixel flood or
+/// a truncated file, refused before the decoder allocates the frame.
+fn check_data_can_hold_pixels(
+    chunks: &[PngChunk],
+    width: u32,
+    height: u32,
+) -> Result<(), ImageError> {
+    const MAX_DEFLATE_RATIO: u64 = 1032;
+    let ihdr = chunks[0].contents();
+    let channels = match ihdr[9] {
+        0 | 3 => 1,
+        4 => 2,
+        2 => 3,
+        6 => 4,
+        _ => return Err(ImageError::corrupt("it has an unknown colour type")),
+    };
+    let bits_per_pixel = u64::from(ihdr[8]) * channels;
+    let row_bytes = (u64::from(width) * bits_per_pixel).div_ceil(8);
+    let raw = u64::from(height) * row_bytes;
+    let compressed: u64 = chunks
+        .iter()
+        .filter(|c| &c.kind() == b"IDAT")
+        .map(|c| c.contents().len() as u64)
+        .sum();
+    if compressed.saturating_mul(MAX_DEFLATE_RATIO) < raw {
+        return Err(ImageError::corrupt(
+            "it claims more pixels than its data can hold",
+        ));
+    }
+    Ok(())
 }
 
 /// An upper-case first letter marks a chunk a decoder may not ignore.
