@@ -1,53 +1,91 @@
-//! Building the application separately from running it, so the listener is bound (and
-//! its real port known) before the first request; tests bind port 0 and ask.
+//! Building the application separately from running it: configuration is checked, the
+//! database migrated and the listener bound (its real port known) before the first
+//! request. Tests bind port 0 and ask.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use salvo::conn::tcp::TcpAcceptor;
+use salvo::catcher::Catcher;
+use salvo::conn::rustls::{Keycert, RustlsConfig};
+use salvo::conn::tcp::{DynTcpAcceptor, DynTcpAcceptors};
 use salvo::conn::{Acceptor, TcpListener};
+use salvo::fuse::FuseConfig;
 use salvo::prelude::*;
 use salvo::server::ServerHandle;
 
 use crate::config::Config;
+use crate::db::{Db, DbError};
+use crate::email::{EmailError, Mailer};
+use crate::error::uniform_errors;
+use crate::http::{headers, hosts};
+use crate::passwords::Hasher;
 use crate::routes;
+use crate::secret::load_or_create_key_file;
+use crate::state::AppState;
+
+/// Largest request head (request line and headers) accepted.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
 /// A bound, not yet running, server.
 pub struct Application {
-    server: Server<TcpAcceptor>,
+    server: Server<DynTcpAcceptors>,
+    service: Service,
     local_addr: SocketAddr,
+    state: AppState,
 }
 
-/// Why the application could not be built.
+/// Why the application could not be built; each names what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// The listen address is taken or not ours.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("BIND_ADDR: cannot listen on {addr}: {source}")]
     Bind {
         /// The address from `BIND_ADDR`.
         addr: SocketAddr,
         /// The operating system's reason.
         source: salvo::Error,
     },
+    /// The database could not be reached or migrated.
+    #[error("DATABASE_URL: {0}")]
+    Database(#[from] DbError),
+    /// The email configuration could not be used.
+    #[error("EMAIL_*: {0}")]
+    Email(#[from] EmailError),
+    /// The generated secret key could not be read or written.
+    #[error("SECRET_KEY: {0}")]
+    SecretKey(std::io::Error),
+    /// The TLS files are not a usable certificate and key.
+    #[error("TLS_CERT_FILE/TLS_KEY_FILE: {0}")]
+    Tls(std::io::Error),
 }
 
 impl Application {
-    /// Binds the listener described by `config`.
-    pub async fn build(config: &Config) -> Result<Self, BuildError> {
-        let acceptor = TcpListener::new(config.bind_addr)
-            .try_bind()
-            .await
-            .map_err(|source| BuildError::Bind {
-                addr: config.bind_addr,
-                source,
-            })?;
-        let local_addr = acceptor
-            .holdings()
+    /// Connects, migrates and binds as `config` says.
+    pub async fn build(config: Config) -> Result<Self, BuildError> {
+        let db = Db::connect(&config.database_url).await?;
+        db.migrate().await?;
+        let state = state(config, db)?;
+        let acceptor = bind(&state.config).await?;
+        let local_addr = Acceptor::holdings(&acceptor)
             .first()
             .and_then(|h| h.local_addr.clone().into_std())
-            .unwrap_or(config.bind_addr);
+            .unwrap_or(state.config.bind_addr);
+        let mut server = Server::new(acceptor).fuse_config(
+            FuseConfig::default()
+                .with_http1_header_timeout(Duration::from_secs(10))
+                .with_request_body_timeout(Duration::from_secs(30))
+                .with_connection_idle_timeout(Duration::from_secs(75)),
+        );
+        server
+            .http1_mut()
+            .max_buf_size(MAX_HEADER_BYTES.max(8192))
+            .max_headers(64);
+        let service = service(state.clone());
         Ok(Self {
-            server: Server::new(acceptor),
+            server,
+            service,
             local_addr,
+            state,
         })
     }
 
@@ -56,14 +94,67 @@ impl Application {
         self.local_addr
     }
 
-    /// A handle that stops the server gracefully.
+    /// The shared state (for the command line and tests).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A handle that stops the server.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
     }
 
     /// Serves until stopped through [`Application::handle`].
     pub async fn run(self) {
-        tracing::info!(addr = %self.local_addr, "listening");
-        self.server.serve(routes::router()).await;
+        tracing::info!(addr = %self.local_addr, https = self.state.config.tls.is_some(), "listening");
+        self.server.serve(self.service).await;
     }
+}
+
+/// Everything but the listener: what the command line needs too.
+pub fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
+    let secret_key = match &config.secret_key {
+        Some(key) => key.clone(),
+        None => load_or_create_key_file(&config.data_dir.join("secret.key"))
+            .map_err(BuildError::SecretKey)?,
+    };
+    let mailer = Mailer::new(&config)?;
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    Ok(AppState::new(
+        config,
+        db,
+        mailer,
+        Hasher::new(cores),
+        secret_key,
+    ))
+}
+
+/// The router with the hoops every response goes through, 404s included.
+pub fn service(state: AppState) -> Service {
+    Service::new(routes::router())
+        .hoop(state)
+        .hoop(headers::security_headers)
+        .hoop(hosts::allowed_hosts)
+        .catcher(Catcher::default().hoop(uniform_errors))
+}
+
+async fn bind(config: &Config) -> Result<DynTcpAcceptors, BuildError> {
+    let addr = config.bind_addr;
+    let bind_error = |source| BuildError::Bind { addr, source };
+    let listener = TcpListener::new(addr);
+    let acceptor: Box<dyn DynTcpAcceptor> = match &config.tls {
+        None => listener.try_bind().await.map_err(bind_error)?.into_boxed(),
+        Some(files) => {
+            let cert = std::fs::read(&files.cert).map_err(BuildError::Tls)?;
+            let key = std::fs::read(&files.key).map_err(BuildError::Tls)?;
+            let tls = RustlsConfig::new(Keycert::new().cert(cert).key(key));
+            listener
+                .rustls(tls)
+                .try_bind()
+                .await
+                .map_err(bind_error)?
+                .into_boxed()
+        }
+    };
+    Ok(DynTcpAcceptors::new(vec![acceptor]))
 }

@@ -1,66 +1,399 @@
-//! Configuration from environment variables, with the names and defaults of
-//! `shared/design.md`. Anything invalid stops start-up with one line naming the variable,
-//! because a server that starts with a half-understood configuration is worse than one
-//! that does not start.
+//! Configuration from environment variables (and a `.env` file), with the names and
+//! defaults of `shared/design.md`. Anything invalid stops start-up with one line naming
+//! the variable, because a server that starts with a half-understood configuration is
+//! worse than one that does not start.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::secret::Secret;
 
 /// Default listen address: loopback only, so a fresh `cargo run` exposes nothing.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 
-/// The resolved configuration.
+/// The resolved configuration. Secrets are wrapped so logging this is safe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// Where to listen (`BIND_ADDR`).
+    /// `SECRET_KEY`; `None` means "generate into `DATA_DIR` on first run".
+    pub secret_key: Option<Secret>,
+    /// `DEBUG`: plain HTTP allowed on loopback.
+    pub debug: bool,
+    /// `DATABASE_URL`: `sqlite:` or `postgres:`.
+    pub database_url: String,
+    /// `ALLOWED_HOSTS`, lower-cased, without ports.
+    pub allowed_hosts: Vec<String>,
+    /// `EMAIL_*`: `None` writes messages to `DATA_DIR/outbox`.
+    pub email: Option<SmtpConfig>,
+    /// `EMAIL_FROM`.
+    pub email_from: String,
+    /// `PUBLIC_URL` without a trailing slash.
+    pub public_url: String,
+    /// `BIND_ADDR`.
     pub bind_addr: SocketAddr,
+    /// `DATA_DIR`.
+    pub data_dir: PathBuf,
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE`, both or neither.
+    pub tls: Option<TlsFiles>,
+    /// `BEHIND_TLS_PROXY`.
+    pub behind_tls_proxy: bool,
+    /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
-/// A configuration value that cannot be used.
+/// An SMTP relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// `EMAIL_HOST`.
+    pub host: String,
+    /// `EMAIL_PORT` (default 587 with TLS, 25 without).
+    pub port: u16,
+    /// `EMAIL_USE_TLS`: STARTTLS required.
+    pub use_tls: bool,
+    /// `EMAIL_HOST_USER` and `EMAIL_HOST_PASSWORD`.
+    pub credentials: Option<(String, Secret)>,
+}
+
+/// Certificate chain and private key, PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `TLS_CERT_FILE`.
+    pub cert: PathBuf,
+    /// `TLS_KEY_FILE`.
+    pub key: PathBuf,
+}
+
+/// A configuration value that cannot be used; the message names the variable.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A variable is set to something unusable.
-    #[error("{variable} is invalid: {reason}")]
-    Invalid {
-        /// The environment variable.
-        variable: &'static str,
-        /// Why, for the operator.
-        reason: String,
-    },
+#[error("{variable}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub variable: &'static str,
+    /// What is wrong and what to do, for the operator.
+    pub reason: String,
+}
+
+fn invalid(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads `.env` (if present in the working directory) and the process environment;
+    /// real environment variables win over `.env`.
     pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(invalid(".env", format!("cannot be read: {e}"))),
+        }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads configuration through `lookup`, so tests need not touch the process
     /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let raw = lookup("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND_ADDR.to_owned());
-        let bind_addr = raw.trim().parse().map_err(|_| ConfigError::Invalid {
-            variable: "BIND_ADDR",
-            reason: format!("{raw:?} is not an address like 127.0.0.1:8080"),
-        })?;
-        Ok(Self { bind_addr })
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let debug = flag(&get, "DEBUG")?;
+        let bind_addr = parse_bind_addr(get("BIND_ADDR"))?;
+        let tls = tls_files(&get)?;
+        let behind_tls_proxy = flag(&get, "BEHIND_TLS_PROXY")?;
+        if tls.is_none() && !behind_tls_proxy {
+            require_dev_loopback(debug, bind_addr)?;
+        }
+        Ok(Self {
+            secret_key: secret_key(get("SECRET_KEY"))?,
+            debug,
+            database_url: database_url(get("DATABASE_URL"), &data_dir)?,
+            allowed_hosts: allowed_hosts(get("ALLOWED_HOSTS"))?,
+            email: smtp(&get)?,
+            email_from: email_from(get("EMAIL_FROM"))?,
+            public_url: public_url(get("PUBLIC_URL"))?,
+            bind_addr,
+            data_dir,
+            tls,
+            behind_tls_proxy,
+            trusted_proxies: trusted_proxies(get("TRUSTED_PROXIES"))?,
+        })
     }
+
+    /// Whether clients reach us over HTTPS (directly or through a TLS proxy): decides
+    /// HSTS and the `Secure`/`__Host-` cookie attributes.
+    pub fn https(&self) -> bool {
+        self.tls.is_some() || self.behind_tls_proxy
+    }
+}
+
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(invalid(name, format!("{other:?} is not True or False"))),
+    }
+}
+
+fn parse_bind_addr(raw: Option<String>) -> Result<SocketAddr, ConfigError> {
+    let raw = raw.unwrap_or_else(|| DEFAULT_BIND_ADDR.to_owned());
+    raw.parse().map_err(|_| {
+        invalid(
+            "BIND_ADDR",
+            format!("{raw:?} is not an address like 127.0.0.1:8080"),
+        )
+    })
+}
+
+fn require_dev_loopback(debug: bool, bind_addr: SocketAddr) -> Result<(), ConfigError> {
+    if !debug {
+        return Err(invalid(
+            "DEBUG",
+            "is False, so plain HTTP is refused: set TLS_CERT_FILE and TLS_KEY_FILE, or \
+             BEHIND_TLS_PROXY=True, or DEBUG=True for development on loopback",
+        ));
+    }
+    if !bind_addr.ip().is_loopback() {
+        return Err(invalid(
+            "BIND_ADDR",
+            format!(
+                "{bind_addr} is not loopback; plain HTTP in DEBUG mode is only served on loopback"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn tls_files(get: &impl Fn(&str) -> Option<String>) -> Result<Option<TlsFiles>, ConfigError> {
+    match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(invalid("TLS_KEY_FILE", "must be set when TLS_CERT_FILE is")),
+        (None, Some(_)) => Err(invalid("TLS_CERT_FILE", "must be set when TLS_KEY_FILE is")),
+        (Some(cert), Some(key)) => {
+            for (name, path) in [("TLS_CERT_FILE", &cert), ("TLS_KEY_FILE", &key)] {
+                std::fs::File::open(path)
+                    .map_err(|e| invalid(name, format!("{path} cannot be read: {e}")))?;
+            }
+            Ok(Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }))
+        }
+    }
+}
+
+fn secret_key(raw: Option<String>) -> Result<Option<Secret>, ConfigError> {
+    match raw {
+        Some(key) if key.len() < 32 => Err(invalid(
+            "SECRET_KEY",
+            "is shorter than 32 characters; use a long random value",
+        )),
+        other => Ok(other.map(Secret::new)),
+    }
+}
+
+fn database_url(raw: Option<String>, data_dir: &std::path::Path) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| format!("sqlite://{}/imagevault.db", data_dir.display()));
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        Ok(url)
+    } else {
+        Err(invalid(
+            "DATABASE_URL",
+            "must start with sqlite: or postgres://",
+        ))
+    }
+}
+
+fn allowed_hosts(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let raw = raw.unwrap_or_else(|| "localhost,127.0.0.1".into());
+    let hosts: Vec<String> = raw
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.is_empty() || hosts.iter().any(|h| h.contains(['/', ' ', '@'])) {
+        return Err(invalid(
+            "ALLOWED_HOSTS",
+            "must be a comma list of host names",
+        ));
+    }
+    Ok(hosts)
+}
+
+fn smtp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SmtpConfig>, ConfigError> {
+    let Some(host) = get("EMAIL_HOST") else {
+        return Ok(None);
+    };
+    let use_tls = flag(get, "EMAIL_USE_TLS")?;
+    let port = match get("EMAIL_PORT") {
+        None => {
+            if use_tls {
+                587
+            } else {
+                25
+            }
+        }
+        Some(p) => p
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| invalid("EMAIL_PORT", format!("{p:?} is not a port number")))?,
+    };
+    let credentials = match (get("EMAIL_HOST_USER"), get("EMAIL_HOST_PASSWORD")) {
+        (Some(user), Some(password)) => Some((user, Secret::new(password))),
+        (None, None) => None,
+        _ => {
+            return Err(invalid(
+                "EMAIL_HOST_USER",
+                "and EMAIL_HOST_PASSWORD must be set together",
+            ));
+        }
+    };
+    Ok(Some(SmtpConfig {
+        host,
+        port,
+        use_tls,
+        credentials,
+    }))
+}
+
+fn email_from(raw: Option<String>) -> Result<String, ConfigError> {
+    let from = raw.unwrap_or_else(|| "ImageVault <no-reply@localhost>".into());
+    from.parse::<lettre::message::Mailbox>()
+        .map_err(|e| invalid("EMAIL_FROM", format!("{from:?} is not a mailbox: {e}")))?;
+    Ok(from)
+}
+
+fn public_url(raw: Option<String>) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("PUBLIC_URL", "must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(invalid("PUBLIC_URL", format!("{url:?} is not a base URL")));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+fn trusted_proxies(raw: Option<String>) -> Result<Vec<IpAddr>, ConfigError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse()
+                .map_err(|_| invalid("TRUSTED_PROXIES", format!("{p:?} is not an IP address")))
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
-    #[test]
-    fn defaults_to_loopback_8080() {
-        let config = Config::from_lookup(|_| None).unwrap();
-        assert_eq!(config.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    fn dev(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars = vec![("DEBUG", "True")];
+        vars.extend_from_slice(extra);
+        config(&vars)
     }
 
     #[test]
-    fn invalid_bind_addr_names_the_variable() {
-        for bad in ["localhost", "127.0.0.1", "1.2.3.4:99999", "", "::1:80"] {
-            let err = Config::from_lookup(|_| Some(bad.to_owned())).unwrap_err();
-            assert!(err.to_string().starts_with("BIND_ADDR is invalid"), "{err}");
+    fn defaults_follow_the_design() {
+        let c = dev(&[]).unwrap();
+        assert_eq!(c.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+        assert_eq!(c.database_url, "sqlite://./data/imagevault.db");
+        assert_eq!(c.allowed_hosts, ["localhost", "127.0.0.1"]);
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.email, None);
+        assert!(!c.https());
+    }
+
+    #[test]
+    fn plain_http_without_debug_is_refused_with_one_clear_line() {
+        let err = config(&[]).unwrap_err();
+        assert_eq!(err.variable, "DEBUG");
+        assert!(!err.to_string().contains('\n'));
+        assert!(err.to_string().contains("TLS_CERT_FILE"));
+        assert!(config(&[("BEHIND_TLS_PROXY", "True")]).is_ok());
+    }
+
+    #[test]
+    fn debug_plain_http_only_on_loopback() {
+        let err = dev(&[("BIND_ADDR", "0.0.0.0:8080")]).unwrap_err();
+        assert_eq!(err.variable, "BIND_ADDR");
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("BIND_ADDR", "localhost", "BIND_ADDR"),
+            ("DEBUG", "maybe", "DEBUG"),
+            ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+            ("SECRET_KEY", "short", "SECRET_KEY"),
+            ("PUBLIC_URL", "ftp://x", "PUBLIC_URL"),
+            ("EMAIL_FROM", "not an address", "EMAIL_FROM"),
+            ("TRUSTED_PROXIES", "10.0.0.1,nope", "TRUSTED_PROXIES"),
+            ("ALLOWED_HOSTS", " , ", "ALLOWED_HOSTS"),
+            ("TLS_CERT_FILE", "/nonexistent/cert.pem", "TLS_KEY_FILE"),
+        ];
+        for (name, value, blamed) in cases {
+            let err = dev(&[(name, value)]).unwrap_err();
+            assert_eq!(err.variable, *blamed, "{name}={value}: {err}");
         }
+        let err = dev(&[("EMAIL_HOST", "smtp.example.com"), ("EMAIL_PORT", "0")]).unwrap_err();
+        assert_eq!(err.variable, "EMAIL_PORT");
+        let err = dev(&[("EMAIL_HOST", "smtp.example.com"), ("EMAIL_HOST_USER", "u")]).unwrap_err();
+        assert_eq!(err.variable, "EMAIL_HOST_USER");
+    }
+
+    #[test]
+    fn unreadable_tls_files_are_named() {
+        let err = dev(&[
+            ("TLS_CERT_FILE", "/nonexistent/c.pem"),
+            ("TLS_KEY_FILE", "/nonexistent/k.pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "TLS_CERT_FILE");
+        assert!(err.reason.contains("/nonexistent/c.pem"));
+    }
+
+    #[test]
+    fn smtp_port_defaults_depend_on_tls() {
+        let plain = dev(&[("EMAIL_HOST", "mx")]).unwrap().email.unwrap();
+        assert_eq!((plain.port, plain.use_tls), (25, false));
+        let tls = dev(&[("EMAIL_HOST", "mx"), ("EMAIL_USE_TLS", "True")])
+            .unwrap()
+            .email
+            .unwrap();
+        assert_eq!((tls.port, tls.use_tls), (587, true));
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let c = dev(&[
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef-very-secret"),
+            ("EMAIL_HOST", "mx"),
+            ("EMAIL_HOST_USER", "u"),
+            ("EMAIL_HOST_PASSWORD", "smtp-password-secret"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("very-secret") && !shown.contains("smtp-password-secret"));
     }
 }

@@ -1,13 +1,27 @@
 //! The ImageVault server.
 //!
-//! One binary, several jobs (`imagevault-server serve|migrate|create-user|rotate-keys|sweep`
-//! as the design lists); this crate is their library so integration tests can start the
-//! real application on port 0 and talk to it over TCP, exactly as clients do.
+//! One binary, several jobs (`imagevault-server serve|migrate|create-user`, with
+//! `rotate-keys` and `sweep` to come with storage); this crate is their library so
+//! integration tests can start the real application on port 0 and talk to it over TCP,
+//! exactly as clients do.
 //!
 //! - [`config`]: configuration from the environment, validated before anything starts.
 //! - [`app`]: building and running the HTTP application.
-//! - [`routes`]: the handlers.
+//! - [`db`]: the data-access layer (SQLite and PostgreSQL).
+//! - [`accounts`]: registration, verification, login, lockout, reset — the rules.
+//! - [`routes`] and [`http`]: the HTTP adapters and cross-cutting concerns.
+//! - [`error`]: the one place errors become responses.
 
+pub mod accounts;
 pub mod app;
 pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod email;
+pub mod error;
+pub mod http;
+pub mod passwords;
 pub mod routes;
+pub mod secret;
+pub mod state;
+pub mod throttle;

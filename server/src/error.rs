@@ -1,0 +1,191 @@
+//! The one API error type, and the one place errors become HTTP responses.
+//!
+//! Client errors carry their code and a sentence for the person; everything else
+//! (database, email, hashing, bugs) is logged with its cause and answered with an opaque
+//! message and a request id to quote — internal details never reach the client.
+
+use imagevault_common::api::{ErrorBody, ErrorCode};
+use imagevault_common::password::WeakPassword;
+use salvo::http::StatusCode;
+use salvo::http::header::{HeaderValue, RETRY_AFTER};
+use salvo::prelude::*;
+
+use crate::db::DbError;
+use crate::passwords::HashError;
+
+/// Every answer other than success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Malformed request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Body over its route's limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// Body of the wrong content type.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Unusable email address.
+    #[error("Enter a valid email address, like name@example.com.")]
+    InvalidEmail,
+    /// Password policy failures.
+    #[error("{0}")]
+    WeakPassword(WeakPassword),
+    /// Unknown, used or expired email token.
+    #[error("This link is invalid or has expired. Ask for a new one.")]
+    InvalidToken,
+    /// Wrong email or password (deliberately not saying which).
+    #[error("The email or password is wrong.")]
+    InvalidCredentials,
+    /// Correct password, unverified address.
+    #[error("Confirm your email address first: follow the link we sent you.")]
+    EmailNotVerified,
+    /// Too many requests; retry after this many seconds.
+    #[error("Too many attempts. Try again in {0} seconds.")]
+    RateLimited(i64),
+    /// Locked after failed logins; retry after this many seconds.
+    #[error("Too many wrong passwords: sign-in is blocked for {0} seconds.")]
+    AccountLocked(i64),
+    /// No valid session.
+    #[error("Sign in to continue.")]
+    Unauthorized,
+    /// Authenticated but not allowed (bad CSRF token).
+    #[error("{0}")]
+    Forbidden(String),
+    /// Missing, or someone else's.
+    #[error("Not found.")]
+    NotFound,
+    /// A `Host` header not in `ALLOWED_HOSTS`.
+    #[error("This server does not answer for that host name.")]
+    InvalidHost,
+    /// A dependency is down; the request can be retried.
+    #[error("The service is temporarily unavailable. Try again shortly.")]
+    Unavailable(String),
+    /// A bug or unexpected failure.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
+        use ErrorCode as C;
+        match self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, C::BadRequest),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, C::TooLarge),
+            Self::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, C::BadRequest),
+            Self::InvalidEmail => (StatusCode::UNPROCESSABLE_ENTITY, C::InvalidEmail),
+            Self::WeakPassword(_) => (StatusCode::UNPROCESSABLE_ENTITY, C::WeakPassword),
+            Self::InvalidToken => (StatusCode::BAD_REQUEST, C::InvalidToken),
+            Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, C::InvalidCredentials),
+            Self::EmailNotVerified => (StatusCode::FORBIDDEN, C::EmailNotVerified),
+            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, C::RateLimited),
+            Self::AccountLocked(_) => (StatusCode::LOCKED, C::AccountLocked),
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, C::Unauthorized),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, C::Forbidden),
+            Self::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
+            Self::InvalidHost => (StatusCode::BAD_REQUEST, C::InvalidHost),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, C::Unavailable),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::Internal),
+        }
+    }
+
+    /// The body to send, after logging what must not be sent.
+    fn body(&self) -> ErrorBody {
+        let (_, code) = self.status_and_code();
+        match self {
+            Self::Internal(cause) | Self::Unavailable(cause) => {
+                let id = &crate::crypto::random_token()[..12];
+                tracing::error!(request_id = id, cause = %cause, code = code.as_str(), "request failed");
+                let message = if matches!(self, Self::Internal(_)) {
+                    format!("Something went wrong on our side (request {id}).")
+                } else {
+                    format!("{self} (request {id})")
+                };
+                ErrorBody::new(code, message)
+            }
+            Self::WeakPassword(weak) => {
+                let mut body = ErrorBody::new(code, "Choose a stronger password.");
+                body.error.failed_rules = weak.failed_rules();
+                body
+            }
+            other => ErrorBody::new(code, other.to_string()),
+        }
+    }
+
+    fn retry_after(&self) -> Option<i64> {
+        match self {
+            Self::RateLimited(s) | Self::AccountLocked(s) => Some((*s).max(1)),
+            _ => None,
+        }
+    }
+
+    /// Writes this error as the response.
+    pub fn render(&self, res: &mut Response) {
+        let (status, _) = self.status_and_code();
+        res.status_code(status);
+        if let Some(seconds) = self.retry_after() {
+            res.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        res.render(Json(self.body()));
+    }
+}
+
+#[async_trait]
+impl Writer for ApiError {
+    async fn write(self, _req: &mut Request, _depot: &mut Depot, res: &mut Response) {
+        self.render(res);
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match &err {
+            DbError::Sqlx(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolClosed,
+            ) => Self::Unavailable(err.to_string()),
+            _ => Self::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        DbError::from(err).into()
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        Self::Internal(err.to_string())
+    }
+}
+
+/// Turns responses salvo produced itself (unmatched routes, wrong methods, its own
+/// parse failures) into the documented error shape.
+#[handler]
+pub async fn uniform_errors(res: &mut Response, ctrl: &mut FlowCtrl) {
+    let status = res.status_code.unwrap_or(StatusCode::NOT_FOUND);
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ApiError::BadRequest("That method is not allowed here.".into())
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::TooLarge("The request body is too large.".into())
+        }
+        s if s.is_client_error() => {
+            ApiError::BadRequest("The request could not be understood.".into())
+        }
+        s => ApiError::Internal(format!("unhandled status {s}")),
+    };
+    let (wanted, _) = error.status_and_code();
+    error.render(res);
+    if wanted != status && status.is_client_error() {
+        res.status_code(status);
+    }
+    ctrl.skip_rest();
+}

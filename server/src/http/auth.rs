@@ -1,0 +1,115 @@
+//! Who is asking: a bearer token (API clients) or a session cookie (browsers).
+//!
+//! A request with an `Authorization` header is judged by it alone — a bad bearer token
+//! never falls back to a cookie — and needs no CSRF token, because a browser never adds
+//! that header to a cross-site request on its own. A cookie is ambient, so every
+//! state-changing cookie request must also present the CSRF token bound to its session.
+
+use salvo::http::header::AUTHORIZATION;
+use salvo::prelude::*;
+
+use crate::config::Config;
+use crate::crypto::{hash_token, same, sign};
+use crate::db::now;
+use crate::db::sessions::SessionKind;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Cookie name over HTTPS: `__Host-` makes browsers insist on Secure, Path=/ and no
+/// Domain, so a sibling subdomain cannot plant or read it.
+pub const SESSION_COOKIE_HTTPS: &str = "__Host-imagevault_session";
+/// Cookie name in loopback development over plain HTTP.
+pub const SESSION_COOKIE_DEV: &str = "imagevault_session";
+/// Header carrying the CSRF token for scripts.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Form field carrying the CSRF token.
+pub const CSRF_FIELD: &str = "csrf_token";
+/// Longest token worth hashing; anything longer is not ours.
+const MAX_TOKEN_LEN: usize = 256;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Account id.
+    pub user_id: String,
+    /// Hash of the session token (identifies the session for logout).
+    pub token_hash: String,
+    /// Bearer or cookie.
+    pub kind: SessionKind,
+}
+
+/// The session cookie's name for this deployment.
+pub fn session_cookie_name(config: &Config) -> &'static str {
+    if config.https() {
+        SESSION_COOKIE_HTTPS
+    } else {
+        SESSION_COOKIE_DEV
+    }
+}
+
+/// The CSRF token of a cookie session: an HMAC of its hash under `SECRET_KEY`, so it
+/// needs no storage and any instance can check it.
+pub fn csrf_token(state: &AppState, session_hash: &str) -> String {
+    sign(
+        state.secret_key.expose_secret().as_bytes(),
+        format!("csrf:{session_hash}").as_bytes(),
+    )
+}
+
+/// Authenticates the request (and checks CSRF for unsafe cookie requests).
+pub async fn authenticate(req: &mut Request, state: &AppState) -> Result<Caller, ApiError> {
+    if let Some(header) = req.headers().get(AUTHORIZATION) {
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
+            .ok_or(ApiError::Unauthorized)?;
+        return caller(state, hash_token(token), SessionKind::Bearer).await;
+    }
+    let token = req
+        .cookie(session_cookie_name(&state.config))
+        .map(|c| c.value().to_owned())
+        .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
+        .ok_or(ApiError::Unauthorized)?;
+    let caller = caller(state, hash_token(&token), SessionKind::Cookie).await?;
+    if !req.method().is_safe() {
+        check_csrf(req, &csrf_token(state, &caller.token_hash)).await?;
+    }
+    Ok(caller)
+}
+
+async fn caller(
+    state: &AppState,
+    token_hash: String,
+    kind: SessionKind,
+) -> Result<Caller, ApiError> {
+    let user_id = state
+        .db
+        .session_user(&token_hash, kind, now())
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(Caller {
+        user_id,
+        token_hash,
+        kind,
+    })
+}
+
+/// Accepts the request if it carries `expected` in the CSRF header or form field.
+pub async fn check_csrf(req: &mut Request, expected: &str) -> Result<(), ApiError> {
+    let presented = match req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
+        Some(header) => Some(header.to_owned()),
+        None => req.form::<String>(CSRF_FIELD).await,
+    };
+    if presented.is_some_and(|p| same(&p, expected)) {
+        Ok(())
+    } else {
+        tracing::warn!(target: "security", event = "csrf_refused", path = %req.uri().path(), "CSRF token missing or wrong");
+        Err(ApiError::Forbidden(
+            "This form has expired or did not come from ImageVault. Reload the page and try again."
+                .into(),
+        ))
+    }
+}

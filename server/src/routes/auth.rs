@@ -1,0 +1,175 @@
+//! `/api/v1/auth/*` and `/api/v1/me`: thin JSON adapters over [`crate::accounts`].
+
+use imagevault_common::api::{
+    Credentials, EmailRequest, LoginResponse, Me, StatusResponse, TokenRequest,
+};
+use salvo::prelude::*;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::json;
+use crate::accounts;
+use crate::db::sessions::SessionKind;
+use crate::error::ApiError;
+use crate::http::auth::authenticate;
+use crate::http::client::client_ip;
+use crate::state::AppState;
+
+/// The auth routes.
+pub fn router() -> Router {
+    Router::new()
+        .push(
+            Router::with_path("auth")
+                .push(Router::with_path("register").post(register))
+                .push(Router::with_path("verify").post(verify))
+                .push(Router::with_path("resend-verification").post(resend_verification))
+                .push(Router::with_path("login").post(login))
+                .push(Router::with_path("logout").post(logout))
+                .push(Router::with_path("logout-all").post(logout_all))
+                .push(Router::with_path("forgot-password").post(forgot_password))
+                .push(Router::with_path("reset-password").post(reset_password)),
+        )
+        .push(Router::with_path("me").get(me))
+}
+
+fn accepted(res: &mut Response, status: &str) {
+    res.status_code(StatusCode::ACCEPTED);
+    res.render(Json(StatusResponse {
+        status: status.into(),
+    }));
+}
+
+#[handler]
+async fn register(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let body: Credentials = json(req).await?;
+    accounts::register(
+        &state,
+        &body.email,
+        &body.password,
+        client_ip(req, &state.config),
+    )
+    .await?;
+    accepted(res, "verification_sent");
+    Ok(())
+}
+
+#[handler]
+async fn verify(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let body: TokenRequest = json(req).await?;
+    accounts::verify_email(&state, &body.token).await?;
+    res.render(Json(StatusResponse {
+        status: "verified".into(),
+    }));
+    Ok(())
+}
+
+#[handler]
+async fn resend_verification(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let body: EmailRequest = json(req).await?;
+    accounts::resend_verification(&state, &body.email, client_ip(req, &state.config)).await?;
+    accepted(res, "verification_sent");
+    Ok(())
+}
+
+#[handler]
+async fn login(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let body: Credentials = json(req).await?;
+    let ip = client_ip(req, &state.config);
+    let session =
+        accounts::login(&state, &body.email, &body.password, ip, SessionKind::Bearer).await?;
+    res.render(Json(LoginResponse {
+        token: session.token,
+        expires_at: session.expires_at,
+    }));
+    Ok(())
+}
+
+#[handler]
+async fn logout(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let caller = authenticate(req, &state).await?;
+    accounts::logout(&state, &caller.token_hash, &caller.user_id).await?;
+    res.status_code(StatusCode::NO_CONTENT);
+    Ok(())
+}
+
+#[handler]
+async fn logout_all(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let caller = authenticate(req, &state).await?;
+    accounts::logout_everywhere(&state, &caller.user_id).await?;
+    res.status_code(StatusCode::NO_CONTENT);
+    Ok(())
+}
+
+#[handler]
+async fn forgot_password(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let body: EmailRequest = json(req).await?;
+    accounts::forgot_password(&state, &body.email, client_ip(req, &state.config)).await?;
+    accepted(res, "reset_sent");
+    Ok(())
+}
+
+/// `POST /auth/reset-password` body.
+#[derive(Deserialize)]
+struct ResetRequest {
+    token: String,
+    password: String,
+}
+
+#[handler]
+async fn reset_password(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let body: ResetRequest = json(req).await?;
+    accounts::reset_password(&state, &body.token, &body.password).await?;
+    res.render(Json(StatusResponse {
+        status: "password_reset".into(),
+    }));
+    Ok(())
+}
+
+#[handler]
+async fn me(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let caller = authenticate(req, &state).await?;
+    let user = state
+        .db
+        .user_by_id(&caller.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    res.render(Json(Me {
+        id: user
+            .id
+            .parse()
+            .map_err(|e: uuid::Error| ApiError::Internal(e.to_string()))?,
+        email: user.email,
+        created_at: OffsetDateTime::from_unix_timestamp(user.created_at)
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    }));
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! HTTP handlers and the router that joins them.
+
+pub mod auth;
+pub mod health;
+
+use salvo::http::ParseError;
+use salvo::prelude::*;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// Largest JSON body of the auth endpoints: a password is at most 128 characters.
+const MAX_JSON_BYTES: usize = 16 * 1024;
+
+/// The full router of the application.
+pub fn router() -> Router {
+    Router::new()
+        .push(Router::with_path("healthz").get(health::healthz))
+        .push(Router::with_path("readyz").get(health::readyz))
+        .push(Router::with_path("api/v1").push(auth::router()))
+}
+
+/// Parses a JSON body, mapping each failure to the documented 4xx.
+pub async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    req.parse_json_with_max_size::<T>(MAX_JSON_BYTES)
+        .await
+        .map_err(|e| match e {
+            ParseError::PayloadTooLarge => ApiError::TooLarge(format!(
+                "The request body is over {} KiB.",
+                MAX_JSON_BYTES / 1024
+            )),
+            ParseError::InvalidContentType => ApiError::UnsupportedMediaType(
+                "Send JSON with Content-Type: application/json.".into(),
+            ),
+            ParseError::SerdeJson(e) => ApiError::BadRequest(format!(
+                "The request body is not what this endpoint expects: {e}."
+            )),
+            _ => ApiError::BadRequest("The request body could not be read.".into()),
+        })
+}

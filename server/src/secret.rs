@@ -1,0 +1,101 @@
+//! Secrets that cannot leak by accident: no `Display`, a `Debug` that prints
+//! `[redacted]`, zeroised on drop, and one alarmingly named accessor.
+
+use std::fmt;
+
+use zeroize::Zeroizing;
+
+/// A secret string (a key, a password).
+#[derive(Clone)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(Zeroizing::new(value.into()))
+    }
+
+    /// The secret itself. Every call site is a place to review.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
+
+impl Eq for Secret {}
+
+/// Reads `path`, or creates it with a fresh random key (0600) when it does not exist:
+/// `SECRET_KEY`'s default, generated into `DATA_DIR` on first run.
+pub fn load_or_create_key_file(path: &std::path::Path) -> std::io::Result<Secret> {
+    use std::io::Write;
+    match std::fs::read_to_string(path) {
+        Ok(key) if key.trim().len() >= 32 => return Ok(Secret::new(key.trim())),
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} holds less than 32 characters", path.display()),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let key = hex::encode({
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
+        bytes
+    });
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(key.as_bytes())?;
+    file.sync_all()?;
+    Ok(Secret::new(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert_eq!(s.expose_secret(), "hunter2");
+    }
+
+    #[test]
+    fn key_file_is_created_private_once_and_then_reused() {
+        let dir = std::env::temp_dir().join(format!("iv-secret-{}", uuid::Uuid::new_v4()));
+        let path = dir.join("secret.key");
+        let first = load_or_create_key_file(&path).unwrap();
+        let again = load_or_create_key_file(&path).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first.expose_secret().len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::write(&path, "short").unwrap();
+        assert!(load_or_create_key_file(&path).is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,71 @@
+//! What every request handler shares: configuration, database, mailer, hasher and the
+//! signing key. Cheap to clone (everything inside is shared).
+
+use std::sync::Arc;
+
+use salvo::prelude::*;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::email::Mailer;
+use crate::passwords::Hasher;
+use crate::secret::Secret;
+
+/// The application state.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The fields of [`AppState`].
+pub struct Inner {
+    /// Resolved configuration.
+    pub config: Config,
+    /// The database.
+    pub db: Db,
+    /// Outgoing email.
+    pub mailer: Mailer,
+    /// Argon2id, bounded.
+    pub hasher: Hasher,
+    /// `SECRET_KEY` (configured or generated): signs CSRF tokens.
+    pub secret_key: Secret,
+}
+
+impl AppState {
+    /// Bundles the parts.
+    pub fn new(config: Config, db: Db, mailer: Mailer, hasher: Hasher, secret_key: Secret) -> Self {
+        Self(Arc::new(Inner {
+            config,
+            db,
+            mailer,
+            hasher,
+            secret_key,
+        }))
+    }
+
+    /// Fetches the state a hoop put in the depot.
+    pub fn from_depot(depot: &Depot) -> &Self {
+        depot
+            .get_typed::<Self>()
+            .ok()
+            .expect("the state hoop runs before every handler")
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+#[async_trait]
+impl Handler for AppState {
+    async fn handle(
+        &self,
+        _req: &mut Request,
+        depot: &mut Depot,
+        _res: &mut Response,
+        _ctrl: &mut FlowCtrl,
+    ) {
+        depot.insert_typed(self.clone());
+    }
+}

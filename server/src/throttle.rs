@@ -1,0 +1,74 @@
+//! Rate limits: how many attempts of each kind, per client address and per account, in
+//! which window. Counters live in the database (see `db::throttle`), so limits hold
+//! across every server instance.
+
+use crate::db::{Db, now};
+use crate::error::ApiError;
+
+/// One limit: at most `max` hits per `window` seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// Name used in bucket keys.
+    pub name: &'static str,
+    /// Hits allowed per window.
+    pub max: i64,
+    /// Window length in seconds.
+    pub window: i64,
+}
+
+/// Login attempts from one address.
+pub const LOGIN_PER_IP: Limit = Limit {
+    name: "login-ip",
+    max: 30,
+    window: 60,
+};
+/// Login attempts on one account (lockout is the stronger guard; this caps bursts).
+pub const LOGIN_PER_ACCOUNT: Limit = Limit {
+    name: "login-account",
+    max: 10,
+    window: 60,
+};
+/// Registrations from one address.
+pub const REGISTER_PER_IP: Limit = Limit {
+    name: "register-ip",
+    max: 20,
+    window: 3600,
+};
+/// Verification emails to one address.
+pub const RESEND_PER_EMAIL: Limit = Limit {
+    name: "resend-email",
+    max: 3,
+    window: 3600,
+};
+/// Verification email requests from one address.
+pub const RESEND_PER_IP: Limit = Limit {
+    name: "resend-ip",
+    max: 20,
+    window: 3600,
+};
+/// Reset emails to one address.
+pub const RESET_PER_EMAIL: Limit = Limit {
+    name: "reset-email",
+    max: 3,
+    window: 3600,
+};
+/// Reset requests from one address.
+pub const RESET_PER_IP: Limit = Limit {
+    name: "reset-ip",
+    max: 20,
+    window: 3600,
+};
+
+/// Counts a hit on `limit` for `key`; past the limit, answers 429 with the seconds until
+/// the window ends.
+pub async fn check(db: &Db, limit: Limit, key: &str) -> Result<(), ApiError> {
+    let now = now();
+    let window_start = now - now.rem_euclid(limit.window);
+    let bucket = format!("{}:{key}", limit.name);
+    let hits = db.hit(&bucket, window_start).await?;
+    if hits > limit.max {
+        tracing::warn!(target: "security", event = "rate_limited", limit = limit.name, key, "rate limit hit");
+        return Err(ApiError::RateLimited(window_start + limit.window - now));
+    }
+    Ok(())
+}

@@ -1,0 +1,264 @@
+//! `TestApp`: the real server on a random port with a fresh database (SQLite file or a
+//! new PostgreSQL database) and a real SMTP sink, plus one method per endpoint.
+#![allow(dead_code)]
+
+pub mod smtp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use imagevault_server::app::Application;
+use imagevault_server::config::Config;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use sqlx::Executor;
+
+pub use smtp::SmtpSink;
+
+/// Which database engine a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the PostgreSQL server for tests is (the machine's default otherwise).
+fn pg_admin_url() -> String {
+    std::env::var("IMAGEVAULT_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database for one test: a temp SQLite file, or a new PostgreSQL database.
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn create(engine: Engine, dir: &std::path::Path) -> Self {
+        match engine {
+            Engine::Sqlite => Self {
+                url: format!("sqlite://{}/test.db", dir.display()),
+                pg_name: None,
+            },
+            Engine::Postgres => {
+                let name = format!("iv_test_{}", uuid::Uuid::new_v4().simple());
+                sqlx::any::install_default_drivers();
+                let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_admin_url())
+                    .await
+                    .expect("PostgreSQL for tests is reachable (IMAGEVAULT_TEST_PG_URL)");
+                admin
+                    .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .unwrap();
+                let base = pg_admin_url();
+                let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+                Self {
+                    url,
+                    pg_name: Some(name),
+                }
+            }
+        }
+    }
+
+    pub async fn drop_database(&self) {
+        if let Some(name) = &self.pg_name {
+            let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&pg_admin_url())
+                .await
+                .unwrap();
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .await;
+        }
+    }
+}
+
+/// A running server and its surroundings.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub smtp: SmtpSink,
+    pub dir: PathBuf,
+    pub db: TestDb,
+    handle: salvo::server::ServerHandle,
+}
+
+pub const PASSWORD: &str = "Correct-Horse-7-Battery-Staple";
+
+impl TestApp {
+    pub async fn spawn(engine: Engine) -> Self {
+        Self::spawn_with(engine, &[]).await
+    }
+
+    /// Starts with extra configuration variables.
+    pub async fn spawn_with(engine: Engine, extra: &[(&str, &str)]) -> Self {
+        let smtp = SmtpSink::start().await;
+        let dir = std::env::temp_dir().join(format!("iv-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = TestDb::create(engine, &dir).await;
+        let app = Self::start_on(&db.url, &dir, &smtp, extra).await;
+        Self::into_test_app(app, smtp, dir, db)
+    }
+
+    /// A second instance sharing this one's database (scale-out tests).
+    pub async fn sibling(&self) -> (SocketAddr, salvo::server::ServerHandle) {
+        let app = Self::start_on(&self.db.url, &self.dir, &self.smtp, &[]).await;
+        let addr = app.local_addr();
+        let handle = app.handle();
+        tokio::spawn(app.run());
+        (addr, handle)
+    }
+
+    async fn start_on(
+        url: &str,
+        dir: &std::path::Path,
+        smtp: &SmtpSink,
+        extra: &[(&str, &str)],
+    ) -> Application {
+        let port = smtp.port.to_string();
+        let data_dir = dir.display().to_string();
+        let mut vars: HashMap<&str, String> = HashMap::from([
+            ("DEBUG", "True".into()),
+            ("BIND_ADDR", "127.0.0.1:0".into()),
+            ("DATA_DIR", data_dir),
+            ("DATABASE_URL", url.to_owned()),
+            ("EMAIL_HOST", "127.0.0.1".into()),
+            ("EMAIL_PORT", port),
+            (
+                "SECRET_KEY",
+                "test-secret-key-0123456789abcdef-0123456789".into(),
+            ),
+            ("PUBLIC_URL", "http://app.test".into()),
+        ]);
+        for (k, v) in extra {
+            vars.insert(k, (*v).to_owned());
+        }
+        let config =
+            Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
+        Application::build(config)
+            .await
+            .expect("application builds")
+    }
+
+    fn into_test_app(self_app: Application, smtp: SmtpSink, dir: PathBuf, db: TestDb) -> Self {
+        let addr = self_app.local_addr();
+        let handle = self_app.handle();
+        tokio::spawn(self_app.run());
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            smtp,
+            dir,
+            db,
+            handle,
+        }
+    }
+
+    /// Stops the server and removes its database and files.
+    pub async fn finish(self) {
+        self.handle.stop_forceful();
+        self.db.drop_database().await;
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/register",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn verify(&self, token: &str) -> Response {
+        self.post_json("/api/v1/auth/verify", json!({"token": token}))
+            .await
+    }
+
+    pub async fn me(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post_bearer(&self, path: &str, token: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Registers, verifies through the emailed link, logs in; returns the bearer token.
+    pub async fn signed_up_user(&self, email: &str) -> String {
+        assert_eq!(
+            self.register(email, PASSWORD).await.status(),
+            StatusCode::ACCEPTED
+        );
+        let mail = self.smtp.wait_for(email, "/verify?token=", 1).await;
+        assert_eq!(self.verify(&mail.token()).await.status(), StatusCode::OK);
+        let res = self.login(email, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+/// The `error.code` of an error response.
+pub async fn error_code(res: Response) -> String {
+    let body: Value = res.json().await.expect("error bodies are JSON");
+    body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_owned()
+}
+
+/// Runs an async test body against both engines: `both_engines!(name);` expects
+/// `async fn name(engine: Engine)` in scope.
+#[macro_export]
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Engine::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::support::Engine::Postgres).await })*
+        }
+    };
+}
