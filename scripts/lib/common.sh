@@ -38,3 +38,31 @@ ensure_rust() {
     return 1
   fi
 }
+
+# port_open HOST PORT: whether something listens there (no client tools needed).
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# ensure_postgres: a PostgreSQL server on 127.0.0.1:5432 that the `postgres` user reaches
+# without a password, as the tests expect (IMAGEVAULT_TEST_PG_URL overrides the address).
+# Machines of this project's kind already run one; elsewhere it is installed and started.
+ensure_postgres() {
+  if [ -n "${IMAGEVAULT_TEST_PG_URL:-}" ] || port_open 127.0.0.1 5432; then
+    return 0
+  fi
+  apt_install postgresql
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  local hba="/etc/postgresql/$version/main/pg_hba.conf"
+  if ! grep -q "imagevault-tests" "$hba"; then
+    say "allowing password-less loopback connections for tests in $hba"
+    sed -i '1i host all postgres 127.0.0.1/32 trust # imagevault-tests' "$hba"
+  fi
+  say "starting PostgreSQL $version"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  for _ in $(seq 30); do
+    port_open 127.0.0.1 5432 && return 0
+    sleep 1
+  done
+  say "PostgreSQL did not start on 127.0.0.1:5432"
+  return 1
+}

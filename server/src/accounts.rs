@@ -133,10 +133,10 @@ pub async fn resend_verification(
         return Ok(());
     };
     limit(state, throttle::RESEND_PER_EMAIL, email.as_str()).await?;
-    if let Some(user) = state.db.user_by_email(email.as_str()).await? {
-        if !user.verified() {
-            send_verification(state, &user.id, &email).await?;
-        }
+    if let Some(user) = state.db.user_by_email(email.as_str()).await?
+        && !user.verified()
+    {
+        send_verification(state, &user.id, &email).await?;
     }
     Ok(())
 }

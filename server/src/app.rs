@@ -43,7 +43,7 @@ pub enum BuildError {
         /// The address from `BIND_ADDR`.
         addr: SocketAddr,
         /// The operating system's reason.
-        source: salvo::Error,
+        source: Box<salvo::Error>,
     },
     /// The database could not be reached or migrated.
     #[error("DATABASE_URL: {0}")]
@@ -140,7 +140,10 @@ pub fn service(state: AppState) -> Service {
 
 async fn bind(config: &Config) -> Result<DynTcpAcceptors, BuildError> {
     let addr = config.bind_addr;
-    let bind_error = |source| BuildError::Bind { addr, source };
+    let bind_error = |source| BuildError::Bind {
+        addr,
+        source: Box::new(source),
+    };
     let listener = TcpListener::new(addr);
     let acceptor: Box<dyn DynTcpAcceptor> = match &config.tls {
         None => listener.try_bind().await.map_err(bind_error)?.into_boxed(),

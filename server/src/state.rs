@@ -43,10 +43,10 @@ impl AppState {
 
     /// Fetches the state a hoop put in the depot.
     pub fn from_depot(depot: &Depot) -> &Self {
-        depot
-            .get_typed::<Self>()
-            .ok()
-            .expect("the state hoop runs before every handler")
+        match depot.get_typed::<Self>() {
+            Ok(state) => state,
+            Err(_) => unreachable!("the state hoop runs before every handler"),
+        }
     }
 }
 

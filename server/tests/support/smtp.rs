@@ -126,12 +126,11 @@ impl SmtpSink {
             if found.len() >= n {
                 return found[n - 1].clone();
             }
-            if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                panic!(
-                    "no email #{n} to {to} containing {needle:?}; got {:?}",
-                    self.mails_to(to)
-                );
-            }
+            assert!(
+                tokio::time::timeout_at(deadline, arrived).await.is_ok(),
+                "no email #{n} to {to} containing {needle:?}; got {:?}",
+                self.mails_to(to)
+            );
         }
     }
 }
