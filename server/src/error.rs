@@ -89,6 +89,11 @@ impl ApiError {
         }
     }
 
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
     /// The body to send, after logging what must not be sent.
     fn body(&self) -> ErrorBody {
         let (_, code) = self.status_and_code();

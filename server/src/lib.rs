@@ -9,7 +9,8 @@
 //! - [`app`]: building and running the HTTP application.
 //! - [`db`]: the data-access layer (SQLite and PostgreSQL).
 //! - [`accounts`]: registration, verification, login, lockout, reset — the rules.
-//! - [`routes`] and [`http`]: the HTTP adapters and cross-cutting concerns.
+//! - [`routes`], [`pages`] and [`http`]: the JSON API, the browser pages and the
+//!   cross-cutting HTTP concerns.
 //! - [`error`]: the one place errors become responses.
 
 pub mod accounts;
@@ -20,6 +21,7 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod pages;
 pub mod passwords;
 pub mod routes;
 pub mod secret;

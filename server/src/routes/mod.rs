@@ -18,6 +18,7 @@ pub fn router() -> Router {
         .push(Router::with_path("healthz").get(health::healthz))
         .push(Router::with_path("readyz").get(health::readyz))
         .push(Router::with_path("api/v1").push(auth::router()))
+        .push(crate::pages::router())
 }
 
 /// Parses a JSON body, mapping each failure to the documented 4xx.

@@ -1,0 +1,237 @@
+//! The browser side of sessions: sign-in, home and sign-out pages with cookie sessions
+//! and CSRF tokens. (The gallery pages build on these.)
+//!
+//! Two CSRF mechanisms, both stateless so any instance can check them:
+//! - before sign-in, a random `imagevault_csrf` cookie (SameSite=Strict) and a form
+//!   field carrying its HMAC under `SECRET_KEY` — a cross-site form cannot read the
+//!   cookie, so it cannot forge the field (signed double submit);
+//! - after sign-in, a field carrying the HMAC of the session (see `http::auth`).
+
+use askama::Template;
+use salvo::http::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use salvo::http::header::{CACHE_CONTROL, HeaderValue, LOCATION};
+use salvo::prelude::*;
+use serde::Deserialize;
+
+use crate::accounts::{self, SESSION_TTL};
+use crate::crypto::{random_token, same, sign};
+use crate::db::sessions::SessionKind;
+use crate::error::ApiError;
+use crate::http::auth::{authenticate, csrf_token, session_cookie_name};
+use crate::http::client::client_ip;
+use crate::state::AppState;
+
+/// Pre-session CSRF cookie.
+const LOGIN_CSRF_COOKIE: &str = "imagevault_csrf";
+
+/// The page routes.
+pub fn router() -> Router {
+    Router::new()
+        .push(Router::new().get(home))
+        .push(
+            Router::with_path("login")
+                .get(login_page)
+                .post(login_submit),
+        )
+        .push(Router::with_path("logout").post(logout_submit))
+        .push(Router::with_path("logout-everywhere").post(logout_everywhere_submit))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    csrf: &'a str,
+    email: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    email: &'a str,
+    csrf: &'a str,
+}
+
+fn render_html(res: &mut Response, page: &impl Template) -> Result<(), ApiError> {
+    let html = page
+        .render()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.render(Text::Html(html));
+    Ok(())
+}
+
+fn redirect(res: &mut Response, to: &'static str) {
+    res.status_code(StatusCode::SEE_OTHER);
+    res.headers_mut()
+        .insert(LOCATION, HeaderValue::from_static(to));
+}
+
+/// The pre-session CSRF cookie value, creating one if the browser has none.
+fn login_csrf_cookie(req: &Request, res: &mut Response, state: &AppState) -> String {
+    if let Some(existing) = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() == 43)
+    {
+        return existing;
+    }
+    let value = random_token();
+    res.add_cookie(
+        Cookie::build((LOGIN_CSRF_COOKIE, value.clone()))
+            .http_only(true)
+            .secure(state.config.https())
+            .same_site(SameSite::Strict)
+            .path("/")
+            .build(),
+    );
+    value
+}
+
+fn login_csrf_field(state: &AppState, cookie: &str) -> String {
+    sign(
+        state.secret_key.expose_secret().as_bytes(),
+        format!("login:{cookie}").as_bytes(),
+    )
+}
+
+#[handler]
+async fn home(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let Ok(caller) = authenticate(req, &state).await else {
+        redirect(res, "/login");
+        return Ok(());
+    };
+    let user = state
+        .db
+        .user_by_id(&caller.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    render_html(
+        res,
+        &HomePage {
+            email: &user.email,
+            csrf: &csrf_token(&state, &caller.token_hash),
+        },
+    )
+}
+
+#[handler]
+async fn login_page(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let cookie = login_csrf_cookie(req, res, &state);
+    render_html(
+        res,
+        &LoginPage {
+            csrf: &login_csrf_field(&state, &cookie),
+            email: "",
+            error: None,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+#[handler]
+async fn login_submit(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let form: LoginForm = req
+        .parse_form()
+        .await
+        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
+    let cookie = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    if cookie.is_empty() || !same(&form.csrf_token, &login_csrf_field(&state, &cookie)) {
+        tracing::warn!(target: "security", event = "csrf_refused", path = "/login", "CSRF token missing or wrong");
+        return Err(ApiError::Forbidden(
+            "This form has expired or did not come from ImageVault. Reload the page and try again."
+                .into(),
+        ));
+    }
+    let ip = client_ip(req, &state.config);
+    match accounts::login(&state, &form.email, &form.password, ip, SessionKind::Cookie).await {
+        Ok(session) => {
+            res.add_cookie(session_cookie(&state, session.token));
+            redirect(res, "/");
+            Ok(())
+        }
+        Err(
+            err @ (ApiError::InvalidCredentials
+            | ApiError::EmailNotVerified
+            | ApiError::AccountLocked(_)
+            | ApiError::RateLimited(_)),
+        ) => {
+            let message = err.to_string();
+            let status = err.status();
+            res.status_code(status);
+            render_html(
+                res,
+                &LoginPage {
+                    csrf: &form.csrf_token,
+                    email: &form.email,
+                    error: Some(&message),
+                },
+            )
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The session cookie: `HttpOnly` (scripts never see it), `SameSite=Lax` (not sent on
+/// cross-site subrequests or form posts), `Secure` with the `__Host-` name over HTTPS.
+fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((session_cookie_name(&state.config), token))
+        .http_only(true)
+        .secure(state.config.https())
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(CookieDuration::seconds(SESSION_TTL))
+        .build()
+}
+
+#[handler]
+async fn logout_submit(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let caller = authenticate(req, &state).await?;
+    accounts::logout(&state, &caller.token_hash, &caller.user_id).await?;
+    res.remove_cookie(session_cookie_name(&state.config));
+    redirect(res, "/login");
+    Ok(())
+}
+
+#[handler]
+async fn logout_everywhere_submit(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let caller = authenticate(req, &state).await?;
+    accounts::logout_everywhere(&state, &caller.user_id).await?;
+    res.remove_cookie(session_cookie_name(&state.config));
+    redirect(res, "/login");
+    Ok(())
+}

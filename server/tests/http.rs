@@ -1,0 +1,272 @@
+//! HTTP hygiene: security headers on every kind of answer, the host allow-list, hostile
+//! bodies and headers, slow clients, readiness.
+
+mod support;
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sqlx::Executor;
+use support::{Engine, TestApp, error_code};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn assert_security_headers(res: &reqwest::Response) {
+    let h = res.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    for part in [
+        "default-src 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(part), "CSP lacks {part}: {csp}");
+    }
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["referrer-policy"], "no-referrer");
+    assert!(h.contains_key("permissions-policy"));
+    assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+    assert_eq!(h["cross-origin-resource-policy"], "same-origin");
+    assert!(h["cache-control"].to_str().unwrap().contains("no-store"));
+    assert!(
+        !h.contains_key("strict-transport-security"),
+        "no HSTS over plain HTTP"
+    );
+}
+
+#[tokio::test]
+async fn security_headers_are_on_successes_and_errors() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let ok = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_security_headers(&ok);
+    let missing = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert_security_headers(&missing);
+    let unauthorized = app.client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    assert_security_headers(&unauthorized);
+    let bad_host = app
+        .client
+        .get(app.url("/healthz"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_security_headers(&bad_host);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn server_errors_carry_headers_and_no_internals() {
+    // Make the database disappear under a running server: every query now fails.
+    let app = TestApp::spawn(Engine::Postgres).await;
+    let token = app.signed_up_user("olga@example.com").await;
+    app.db.drop_database().await;
+    let res = app.me(&token).await;
+    assert!(res.status().is_server_error(), "{}", res.status());
+    assert_security_headers(&res);
+    let body: Value = res.json().await.unwrap();
+    let code = body["error"]["code"].as_str().unwrap();
+    assert!(code == "unavailable" || code == "internal", "{code}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("request "),
+        "a request id to quote: {message}"
+    );
+    for leak in ["sqlx", "postgres", "SELECT", "database \""] {
+        assert!(!message.contains(leak), "internal detail leaked: {message}");
+    }
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn readiness_and_liveness_answer() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            app.client.get(app.url(path)).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn hosts_outside_allowed_hosts_get_400() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    for host in ["evil.example", "localhost.evil.example", "127.0.0.2", ""] {
+        let res = app
+            .client
+            .get(app.url("/healthz"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{host}");
+        assert_eq!(error_code(res).await, "invalid_host");
+    }
+    for host in ["localhost", "LOCALHOST:8080", "127.0.0.1:1"] {
+        let res = app
+            .client
+            .get(app.url("/healthz"))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{host}");
+    }
+    app.finish().await;
+}
+
+async fn post_raw(app: &TestApp, content_type: Option<&str>, body: Vec<u8>) -> reqwest::Response {
+    let mut req = app.client.post(app.url("/api/v1/auth/login")).body(body);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn hostile_json_bodies_get_4xx_never_5xx() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let json = Some("application/json");
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let cases: Vec<(Option<&str>, Vec<u8>, StatusCode)> = vec![
+        (json, b"{".to_vec(), StatusCode::BAD_REQUEST),
+        (json, b"".to_vec(), StatusCode::BAD_REQUEST),
+        (json, b"null".to_vec(), StatusCode::BAD_REQUEST),
+        (json, b"[]".to_vec(), StatusCode::BAD_REQUEST),
+        (
+            json,
+            br#"{"email": 1, "password": []}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json,
+            br#"{"email": "a@example.com"}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json,
+            b"{\"email\": \"\xff\xfe\", \"password\": \"x\"}".to_vec(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (json, nested.into_bytes(), StatusCode::PAYLOAD_TOO_LARGE),
+        (
+            json,
+            vec![b' '; 10 * 1024 * 1024],
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            Some("text/plain"),
+            br#"{"email":"a@example.com","password":"x"}"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            None,
+            br#"{"email":"a@example.com","password":"x"}"#.to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            Some("application/x-www-form-urlencoded"),
+            b"email=a&password=b".to_vec(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ];
+    for (ct, body, expected) in cases {
+        let len = body.len();
+        let res = post_raw(&app, ct, body).await;
+        assert_eq!(res.status(), expected, "{ct:?}, {len} bytes");
+        let body: Value = res.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().len() > 10);
+    }
+    // Deep nesting under the size limit is refused by the parser's recursion limit.
+    let deep = format!("{}{}", "[".repeat(4_000), "]".repeat(4_000));
+    assert_eq!(
+        post_raw(&app, json, deep.into_bytes()).await.status(),
+        StatusCode::BAD_REQUEST
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn wrong_methods_and_huge_headers_get_4xx() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let res = app
+        .client
+        .get(app.url("/api/v1/auth/login"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-filler", "a".repeat(64 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let mut many = reqwest::header::HeaderMap::new();
+    for i in 0..200 {
+        many.insert(
+            reqwest::header::HeaderName::from_bytes(format!("x-h{i}").as_bytes()).unwrap(),
+            "v".parse().unwrap(),
+        );
+    }
+    let res = app
+        .client
+        .get(app.url("/healthz"))
+        .headers(many)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn slow_header_senders_are_dropped_and_others_unaffected() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // Meanwhile a normal client is served at once.
+    let res = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The server gives up on the slow one after its header timeout (10 s).
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), slow.read_to_end(&mut buf)).await;
+    assert!(
+        read.is_ok(),
+        "the slow connection was still open after 20 s"
+    );
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn sqlite_file_is_in_wal_mode() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.db.url)
+        .await
+        .unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    conn.execute("SELECT 1").await.unwrap();
+    app.finish().await;
+}

@@ -1,0 +1,95 @@
+//! HTTPS with rustls, verified against a test CA the client trusts (TLS verification is
+//! never turned off): HSTS and `__Host-`/`Secure` cookies appear only here.
+
+mod support;
+
+use std::collections::HashMap;
+
+use imagevault_server::app::Application;
+use imagevault_server::config::Config;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn serves_https_with_hsts_and_host_prefixed_secure_cookies() {
+    let dir = std::env::temp_dir().join(format!("iv-tls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert_pem = certified.cert.pem();
+    std::fs::write(dir.join("cert.pem"), &cert_pem).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).unwrap();
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("BIND_ADDR", "127.0.0.1:0".to_owned()),
+        ("DATA_DIR", dir.display().to_string()),
+        ("TLS_CERT_FILE", dir.join("cert.pem").display().to_string()),
+        ("TLS_KEY_FILE", dir.join("key.pem").display().to_string()),
+    ]);
+    // DEBUG is unset (False): TLS files are what allow serving.
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let app = Application::build(config).await.unwrap();
+    imagevault_server::accounts::create_user(
+        app.state(),
+        "tls@example.com",
+        support::PASSWORD,
+        false,
+    )
+    .await
+    .unwrap();
+    let addr = app.local_addr();
+    let handle = app.handle();
+    tokio::spawn(app.run());
+
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap()])
+        .resolve("localhost", addr)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{}", addr.port());
+    let res = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let hsts = res.headers()["strict-transport-security"].to_str().unwrap();
+    assert!(hsts.contains("max-age=63072000"), "{hsts}");
+
+    let login = client.get(format!("{base}/login")).send().await.unwrap();
+    let csrf_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
+    let html = login.text().await.unwrap();
+    let start = html.find("name=\"csrf_token\" value=\"").unwrap() + 25;
+    let csrf = html[start..].split('"').next().unwrap();
+    let signed_in = client
+        .post(format!("{base}/login"))
+        .header("cookie", csrf_cookie.split(';').next().unwrap())
+        .form(&[
+            ("email", "tls@example.com"),
+            ("password", support::PASSWORD),
+            ("csrf_token", csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let session = signed_in.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        session.starts_with("__Host-imagevault_session="),
+        "{session}"
+    );
+    assert!(
+        session.contains("Secure") && session.contains("HttpOnly"),
+        "{session}"
+    );
+
+    // A client that does not trust the test CA is refused by TLS itself.
+    let untrusting = reqwest::Client::builder()
+        .resolve("localhost", addr)
+        .build()
+        .unwrap();
+    assert!(
+        untrusting
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_err()
+    );
+    handle.stop_forceful();
+    std::fs::remove_dir_all(dir).unwrap();
+}
