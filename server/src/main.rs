@@ -89,7 +89,9 @@ async fn create_user(config: Config, email: &str, admin: bool) -> anyhow::Result
     let state = app::state(config, db)?;
     match imagevault_server::accounts::create_user(&state, email, &password, admin).await {
         Ok(id) => {
-            println!("created {email} ({id})");
+            let shown = imagevault_common::email::EmailAddress::parse(email)
+                .map_or_else(|_| email.to_owned(), |e| e.to_string());
+            println!("created {shown} ({id})");
             Ok(())
         }
         Err(imagevault_server::error::ApiError::WeakPassword(weak)) => {
