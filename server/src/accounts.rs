@@ -207,7 +207,8 @@ async fn login_failed(state: &AppState, email: &str, ip: IpAddr) -> ApiError {
 
 /// Lockout for addresses without an account, so that five wrong passwords answer 423
 /// whether or not the account exists (otherwise lockout would reveal which addresses
-/// are registered). Counted in a 15-minute window of the shared rate-limit table;
+/// are registered). Counted in a 15-minute window of the shared rate-limit table
+/// (opened by the first failure);
 /// `count` records a failure, otherwise the counter is only read. Returns when the
 /// phantom lock ends, if it is on.
 async fn phantom_lock(
@@ -216,14 +217,15 @@ async fn phantom_lock(
     now: i64,
     count: bool,
 ) -> Result<Option<i64>, ApiError> {
-    let window_start = now - now.rem_euclid(LOCKOUT_BASE);
     let bucket = format!("phantom-lock:{email}");
-    let failures = if count {
-        state.db.hit(&bucket, window_start).await?
+    let window = if count {
+        Some(state.db.hit(&bucket, now, LOCKOUT_BASE).await?)
     } else {
-        state.db.hits(&bucket, window_start).await?
+        state.db.hits(&bucket, now, LOCKOUT_BASE).await?
     };
-    Ok((failures >= LOCKOUT_THRESHOLD).then_some(window_start + LOCKOUT_BASE))
+    Ok(window
+        .filter(|(failures, _)| *failures >= LOCKOUT_THRESHOLD)
+        .map(|(_, start)| start + LOCKOUT_BASE))
 }
 
 /// 15 minutes, doubling with each earlier lockout, at most a day.

@@ -63,9 +63,8 @@ pub const RESET_PER_IP: Limit = Limit {
 /// the window ends.
 pub async fn check(db: &Db, limit: Limit, key: &str) -> Result<(), ApiError> {
     let now = now();
-    let window_start = now - now.rem_euclid(limit.window);
     let bucket = format!("{}:{key}", limit.name);
-    let hits = db.hit(&bucket, window_start).await?;
+    let (hits, window_start) = db.hit(&bucket, now, limit.window).await?;
     if hits > limit.max {
         tracing::warn!(target: "security", event = "rate_limited", limit = limit.name, key, "rate limit hit");
         return Err(ApiError::RateLimited(window_start + limit.window - now));

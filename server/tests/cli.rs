@@ -36,9 +36,21 @@ fn configuration_errors_are_one_line_naming_the_variable() {
     let dir = temp_dir();
     for (vars, variable) in [
         (vec![], "DEBUG"),
-        (vec![("DEBUG", "True"), ("BIND_ADDR", "nonsense")], "BIND_ADDR"),
-        (vec![("DEBUG", "True"), ("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
-        (vec![("TLS_CERT_FILE", "/nonexistent.pem"), ("TLS_KEY_FILE", "/nonexistent.key")], "TLS_CERT_FILE"),
+        (
+            vec![("DEBUG", "True"), ("BIND_ADDR", "nonsense")],
+            "BIND_ADDR",
+        ),
+        (
+            vec![("DEBUG", "True"), ("DATABASE_URL", "mysql://x")],
+            "DATABASE_URL",
+        ),
+        (
+            vec![
+                ("TLS_CERT_FILE", "/nonexistent.pem"),
+                ("TLS_KEY_FILE", "/nonexistent.key"),
+            ],
+            "TLS_CERT_FILE",
+        ),
     ] {
         let out = server(&dir, &vars).arg("serve").output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{vars:?}");
@@ -64,18 +76,32 @@ fn create_user(dir: &Path, email: &str, password: &str) -> std::process::Output 
 #[test]
 fn migrate_then_create_user_from_stdin() {
     let dir = temp_dir();
-    let migrated = server(&dir, &[("DEBUG", "True")]).arg("migrate").output().unwrap();
-    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    let migrated = server(&dir, &[("DEBUG", "True")])
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        migrated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrated.stderr)
+    );
     assert!(dir.join("imagevault.db").exists());
 
     let created = create_user(&dir, "Admin@Example.com", PASSWORD);
-    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     assert!(String::from_utf8_lossy(&created.stdout).contains("created admin@example.com"));
 
     let weak = create_user(&dir, "weak@example.com", "password");
     assert!(!weak.status.success());
     let stderr = String::from_utf8_lossy(&weak.stderr);
-    assert!(stderr.contains("Use at least 12 characters.") && stderr.contains("Add a digit."), "{stderr}");
+    assert!(
+        stderr.contains("Use at least 12 characters.") && stderr.contains("Add a digit."),
+        "{stderr}"
+    );
 
     let duplicate = create_user(&dir, "admin@example.com", PASSWORD);
     assert!(!duplicate.status.success());
@@ -92,12 +118,15 @@ struct Served {
 
 fn serve_json_logs(dir: &Path) -> Served {
     // Behind a TLS proxy DEBUG may stay False, so logs are JSON, as in production.
-    let mut child = server(dir, &[("BEHIND_TLS_PROXY", "True"), ("BIND_ADDR", "127.0.0.1:0")])
-        .arg("serve")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+    let mut child = server(
+        dir,
+        &[("BEHIND_TLS_PROXY", "True"), ("BIND_ADDR", "127.0.0.1:0")],
+    )
+    .arg("serve")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .spawn()
+    .unwrap();
     let (tx, lines) = std::sync::mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -108,7 +137,9 @@ fn serve_json_logs(dir: &Path) -> Served {
         }
     });
     let port = loop {
-        let line = lines.recv_timeout(Duration::from_secs(30)).expect("server starts");
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server starts");
         let event: Value = serde_json::from_str(&line).expect("log lines are JSON");
         if event["fields"]["message"] == "listening" {
             let addr = event["fields"]["addr"].as_str().unwrap();
@@ -143,33 +174,72 @@ async fn security_events_are_json_with_ids_and_no_secrets() {
     let client = reqwest::Client::new();
     let post = |path: &str, body: Value| client.post(format!("{base}{path}")).json(&body).send();
     let creds = json!({"email": "log@example.com", "password": PASSWORD});
-    assert_eq!(post("/auth/register", creds.clone()).await.unwrap().status(), 202);
+    assert_eq!(
+        post("/auth/register", creds.clone())
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
     let token = outbox_token(&dir);
-    assert_eq!(post("/auth/verify", json!({"token": token})).await.unwrap().status(), 200);
+    assert_eq!(
+        post("/auth/verify", json!({"token": token}))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     let wrong = json!({"email": "log@example.com", "password": "Wrong-Password-1!"});
     assert_eq!(post("/auth/login", wrong).await.unwrap().status(), 401);
-    let session: Value = post("/auth/login", creds).await.unwrap().json().await.unwrap();
+    let session: Value = post("/auth/login", creds)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let bearer = session["token"].as_str().unwrap().to_owned();
-    let logout = client.post(format!("{base}/auth/logout")).bearer_auth(&bearer).send().await.unwrap();
+    let logout = client
+        .post(format!("{base}/auth/logout"))
+        .bearer_auth(&bearer)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(logout.status(), 204);
 
     std::thread::sleep(Duration::from_millis(300));
     served.child.kill().unwrap();
     served.child.wait().unwrap();
     let lines: Vec<String> = served.lines.try_iter().collect();
-    let events: Vec<Value> = lines.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    let security: Vec<&Value> = events.iter().filter(|e| e["target"] == "security").collect();
+    let events: Vec<Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let security: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["target"] == "security")
+        .collect();
     for expected in ["register", "verify", "login_failed", "login", "logout"] {
         let event = security
             .iter()
             .find(|e| e["fields"]["event"] == expected)
             .unwrap_or_else(|| panic!("no {expected} event in {security:?}"));
-        assert!(event["fields"]["user.id"].is_string(), "{expected} names the user: {event}");
+        assert!(
+            event["fields"]["user.id"].is_string(),
+            "{expected} names the user: {event}"
+        );
     }
-    let login = security.iter().find(|e| e["fields"]["event"] == "login").unwrap();
+    let login = security
+        .iter()
+        .find(|e| e["fields"]["event"] == "login")
+        .unwrap();
     assert_eq!(login["fields"]["ip"], "127.0.0.1");
     let all = lines.join("\n");
-    for secret in [PASSWORD, "Wrong-Password-1!", token.as_str(), bearer.as_str()] {
+    for secret in [
+        PASSWORD,
+        "Wrong-Password-1!",
+        token.as_str(),
+        bearer.as_str(),
+    ] {
         assert!(!all.contains(secret), "a secret reached the log");
     }
     std::fs::remove_dir_all(dir).unwrap();

@@ -1,35 +1,46 @@
-//! Fixed-window rate-limit counters kept in the database, so every server instance sees
+//! Rate-limit counters kept in the database, so every server instance sees
 //! the same counts (a limit held in one process's memory is a limit per instance).
 
 use super::{Db, DbError};
 
 impl Db {
-    /// Counts one hit on `bucket` in the window starting at `window_start` and returns the
-    /// hits so far in that window. One atomic upsert: concurrent hits never lose counts.
-    pub async fn hit(&self, bucket: &str, window_start: i64) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar(
+    /// Counts one hit on `bucket` and returns the hits so far in its current window and
+    /// when that window started. A window opens at the first hit after the previous one
+    /// ended and lasts `window` seconds, so a burst is judged the same whenever it
+    /// starts. One atomic upsert: concurrent hits never lose counts.
+    pub async fn hit(&self, bucket: &str, now: i64, window: i64) -> Result<(i64, i64), DbError> {
+        let row: (i64, i64) = sqlx::query_as(
             "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ($1, $2, 1) \
              ON CONFLICT (bucket) DO UPDATE SET \
-               hits = CASE WHEN rate_limits.window_start = excluded.window_start \
+               hits = CASE WHEN rate_limits.window_start > $2 - $3 \
                            THEN rate_limits.hits + 1 ELSE 1 END, \
-               window_start = excluded.window_start \
-             RETURNING hits",
+               window_start = CASE WHEN rate_limits.window_start > $2 - $3 \
+                                   THEN rate_limits.window_start ELSE $2 END \
+             RETURNING hits, window_start",
         )
         .bind(bucket)
-        .bind(window_start)
+        .bind(now)
+        .bind(window)
         .fetch_one(self.pool())
-        .await?)
+        .await?;
+        Ok(row)
     }
 
-    /// Hits so far on `bucket` in the window starting at `window_start`, without counting.
-    pub async fn hits(&self, bucket: &str, window_start: i64) -> Result<i64, DbError> {
-        let hits: Option<i64> = sqlx::query_scalar(
-            "SELECT hits FROM rate_limits WHERE bucket = $1 AND window_start = $2",
+    /// Hits so far on `bucket` in a window still open at `now`, without counting, and
+    /// when that window started.
+    pub async fn hits(
+        &self,
+        bucket: &str,
+        now: i64,
+        window: i64,
+    ) -> Result<Option<(i64, i64)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT hits, window_start FROM rate_limits WHERE bucket = $1 AND window_start > $2 - $3",
         )
         .bind(bucket)
-        .bind(window_start)
+        .bind(now)
+        .bind(window)
         .fetch_optional(self.pool())
-        .await?;
-        Ok(hits.unwrap_or(0))
+        .await?)
     }
 }
