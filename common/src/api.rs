@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 /// Stable machine-readable error codes. Clients branch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -80,6 +81,7 @@ impl ErrorCode {
 
 /// One failed password rule, as shown next to the password field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct FailedRule {
     /// Stable rule name (`too_short`, `no_digit`, ...).
     pub rule: String,
@@ -89,6 +91,7 @@ pub struct FailedRule {
 
 /// The body of every error response: `{"error": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: ErrorDetail,
@@ -96,6 +99,7 @@ pub struct ErrorBody {
 
 /// The inside of [`ErrorBody`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct ErrorDetail {
     /// Machine-readable code.
     pub code: ErrorCode,
@@ -121,6 +125,7 @@ impl ErrorBody {
 
 /// `POST /auth/register` and `POST /auth/login`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct Credentials {
     /// The account's email address as typed.
     pub email: String,
@@ -139,6 +144,7 @@ impl std::fmt::Debug for Credentials {
 
 /// `POST /auth/verify`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct TokenRequest {
     /// The token from the emailed link.
     pub token: String,
@@ -146,6 +152,7 @@ pub struct TokenRequest {
 
 /// `POST /auth/resend-verification`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct EmailRequest {
     /// The address to (re)send to.
     pub email: String,
@@ -153,6 +160,7 @@ pub struct EmailRequest {
 
 /// `202 {"status": "verification_sent"}` and similar acknowledgements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct StatusResponse {
     /// What happened, in snake case.
     pub status: String,
@@ -160,6 +168,7 @@ pub struct StatusResponse {
 
 /// `200` answer to `POST /auth/login`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct LoginResponse {
     /// Opaque bearer token; only its hash is stored on the server.
     pub token: String,
@@ -179,6 +188,7 @@ impl std::fmt::Debug for LoginResponse {
 
 /// `GET /me`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct Me {
     /// The account id.
     pub id: Uuid,
@@ -191,6 +201,7 @@ pub struct Me {
 
 /// The image object of the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct ImageObject {
     /// Random id; also the only thing storage names are derived from.
     pub id: Uuid,
@@ -211,6 +222,7 @@ pub struct ImageObject {
 
 /// `GET /images` page, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct ImageList {
     /// This page's images.
     pub items: Vec<ImageObject>,

@@ -8,7 +8,12 @@
 //! comes from this process's other runtime over loopback. Simulated clients carry
 //! distinct `X-Forwarded-For` addresses from a trusted proxy so per-address limits
 //! apply per client, not to the whole benchmark.
-#![allow(missing_docs, clippy::cast_precision_loss)]
+#![allow(
+    missing_docs,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)] // percentile indices and rates for display
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -136,6 +136,33 @@ impl ApiError {
     }
 }
 
+/// Documents the error answers of every endpoint that can fail, with the one body shape.
+impl salvo_oapi::EndpointOutRegister for ApiError {
+    fn register(components: &mut salvo_oapi::Components, operation: &mut salvo_oapi::Operation) {
+        use salvo_oapi::ToSchema;
+        for (code, description) in [
+            ("400", "Malformed request, or an invalid token or host"),
+            ("401", "Not signed in, or wrong email or password"),
+            ("403", "Email not verified, or CSRF token missing"),
+            ("413", "Body too large"),
+            ("415", "Body is not JSON"),
+            (
+                "422",
+                "Invalid email or weak password (with `failed_rules`)",
+            ),
+            ("423", "Account locked; see `Retry-After`"),
+            ("429", "Rate limited; see `Retry-After`"),
+            ("503", "A dependency is down; retry"),
+        ] {
+            let schema = ErrorBody::to_schema(components);
+            operation.responses.insert(
+                code,
+                salvo_oapi::Response::new(description).add_content("application/json", schema),
+            );
+        }
+    }
+}
+
 #[async_trait]
 impl Writer for ApiError {
     async fn write(self, _req: &mut Request, _depot: &mut Depot, res: &mut Response) {

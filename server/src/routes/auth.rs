@@ -4,6 +4,7 @@ use imagevault_common::api::{
     Credentials, EmailRequest, LoginResponse, Me, StatusResponse, TokenRequest,
 };
 use salvo::prelude::*;
+use salvo_oapi::endpoint;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -39,7 +40,7 @@ fn accepted(res: &mut Response, status: &str) {
     }));
 }
 
-#[handler]
+#[endpoint(tags("auth"), request_body = Credentials, responses((status_code = 202, description = "Verification email sent (the same answer whether or not the address has an account)", body = StatusResponse)))]
 async fn register(
     req: &mut Request,
     depot: &mut Depot,
@@ -58,7 +59,7 @@ async fn register(
     Ok(())
 }
 
-#[handler]
+#[endpoint(tags("auth"), request_body = TokenRequest, responses((status_code = 200, description = "Email verified", body = StatusResponse)))]
 async fn verify(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let body: TokenRequest = json(req).await?;
@@ -69,7 +70,7 @@ async fn verify(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Res
     Ok(())
 }
 
-#[handler]
+#[endpoint(tags("auth"), request_body = EmailRequest, responses((status_code = 202, description = "Sent if the address has an unverified account", body = StatusResponse)))]
 async fn resend_verification(
     req: &mut Request,
     depot: &mut Depot,
@@ -82,7 +83,7 @@ async fn resend_verification(
     Ok(())
 }
 
-#[handler]
+#[endpoint(tags("auth"), request_body = Credentials, responses((status_code = 200, description = "Signed in; send the token as `Authorization: Bearer`", body = LoginResponse)))]
 async fn login(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let body: Credentials = json(req).await?;
@@ -96,7 +97,7 @@ async fn login(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Resu
     Ok(())
 }
 
-#[handler]
+#[endpoint(tags("auth"), responses((status_code = 204, description = "This session is revoked")))]
 async fn logout(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;
@@ -105,7 +106,7 @@ async fn logout(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Res
     Ok(())
 }
 
-#[handler]
+#[endpoint(tags("auth"), responses((status_code = 204, description = "Every session of the account is revoked")))]
 async fn logout_all(
     req: &mut Request,
     depot: &mut Depot,
@@ -118,7 +119,7 @@ async fn logout_all(
     Ok(())
 }
 
-#[handler]
+#[endpoint(tags("auth"), request_body = EmailRequest, responses((status_code = 202, description = "A reset link is sent if the address has an account", body = StatusResponse)))]
 async fn forgot_password(
     req: &mut Request,
     depot: &mut Depot,
@@ -132,13 +133,15 @@ async fn forgot_password(
 }
 
 /// `POST /auth/reset-password` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, salvo_oapi::ToSchema)]
 struct ResetRequest {
+    /// The token from the emailed link.
     token: String,
+    /// The new password.
     password: String,
 }
 
-#[handler]
+#[endpoint(tags("auth"), request_body = ResetRequest, responses((status_code = 200, description = "Password changed; every session revoked", body = StatusResponse)))]
 async fn reset_password(
     req: &mut Request,
     depot: &mut Depot,
@@ -153,7 +156,7 @@ async fn reset_password(
     Ok(())
 }
 
-#[handler]
+#[endpoint(tags("account"), responses((status_code = 200, description = "The signed-in account", body = Me)))]
 async fn me(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;

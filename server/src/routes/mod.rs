@@ -1,6 +1,7 @@
 //! HTTP handlers and the router that joins them.
 
 pub mod auth;
+pub mod docs;
 pub mod health;
 
 use salvo::http::ParseError;
@@ -14,10 +15,13 @@ const MAX_JSON_BYTES: usize = 16 * 1024;
 
 /// The full router of the application.
 pub fn router() -> Router {
+    let api = Router::with_path("api/v1").push(auth::router());
+    let openapi = docs::openapi(&api);
     Router::new()
         .push(Router::with_path("healthz").get(health::healthz))
         .push(Router::with_path("readyz").get(health::readyz))
-        .push(Router::with_path("api/v1").push(auth::router()))
+        .push(api)
+        .push(docs::router(openapi))
         .push(crate::pages::router())
 }
 
