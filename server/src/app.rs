@@ -31,6 +31,7 @@ pub struct Application {
     server: Server<DynTcpAcceptors>,
     service: Service,
     local_addr: SocketAddr,
+    redirect: Option<(Server<DynTcpAcceptors>, SocketAddr)>,
     state: AppState,
 }
 
@@ -81,10 +82,28 @@ impl Application {
             .max_buf_size(MAX_HEADER_BYTES.max(8192))
             .max_headers(64);
         let service = service(state.clone());
+        let redirect =
+            match state.config.http_redirect_addr {
+                Some(addr) => {
+                    let acceptor = TcpListener::new(addr).try_bind().await.map_err(|source| {
+                        BuildError::Bind {
+                            addr,
+                            source: Box::new(source),
+                        }
+                    })?;
+                    let bound = acceptor.local_addr().unwrap_or(addr);
+                    Some((
+                        Server::new(DynTcpAcceptors::new(vec![acceptor.into_boxed()])),
+                        bound,
+                    ))
+                }
+                None => None,
+            };
         Ok(Self {
             server,
             service,
             local_addr,
+            redirect,
             state,
         })
     }
@@ -92,6 +111,11 @@ impl Application {
     /// The address actually bound (the real port when `BIND_ADDR` asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the HTTP→HTTPS redirect listener, when configured.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The shared state (for the command line and tests).
@@ -104,10 +128,52 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped through [`Application::handle`].
+    /// Serves until stopped through [`Application::handle`] (the redirect listener, if
+    /// any, stops with it).
     pub async fn run(self) {
         tracing::info!(addr = %self.local_addr, https = self.state.config.tls.is_some(), "listening");
+        let redirect = self.redirect.map(|(server, addr)| {
+            tracing::info!(%addr, "redirecting plain HTTP to HTTPS");
+            let handle = server.handle();
+            let service = Service::new(
+                Router::with_path("{**}")
+                    .goal(RedirectToHttps(self.state.config.public_url.clone())),
+            );
+            tokio::spawn(server.serve(service));
+            handle
+        });
         self.server.serve(self.service).await;
+        if let Some(handle) = redirect {
+            handle.stop_forceful();
+        }
+    }
+}
+
+/// Answers every plain-HTTP request with a permanent redirect to the same path under
+/// `PUBLIC_URL` — never to the request's own `Host`, which the client controls.
+struct RedirectToHttps(String);
+
+#[async_trait]
+impl Handler for RedirectToHttps {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        _depot: &mut Depot,
+        res: &mut Response,
+        _ctrl: &mut FlowCtrl,
+    ) {
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let location = format!("{}{path}", self.0);
+        match salvo::http::HeaderValue::from_str(&location) {
+            Ok(value) => {
+                res.status_code(StatusCode::PERMANENT_REDIRECT);
+                res.headers_mut()
+                    .insert(salvo::http::header::LOCATION, value);
+            }
+            Err(_) => {
+                res.status_code(StatusCode::BAD_REQUEST);
+            }
+        }
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`, both or neither.
     pub tls: Option<TlsFiles>,
+    /// `HTTP_REDIRECT_ADDR`: a plain-HTTP listener that only redirects to `PUBLIC_URL`
+    /// (needs the TLS files).
+    pub http_redirect_addr: Option<SocketAddr>,
     /// `BEHIND_TLS_PROXY`.
     pub behind_tls_proxy: bool,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-*` headers are believed.
@@ -104,6 +107,7 @@ impl Config {
         let bind_addr = parse_bind_addr(get("BIND_ADDR"))?;
         let tls = tls_files(&get)?;
         let behind_tls_proxy = flag(&get, "BEHIND_TLS_PROXY")?;
+        let http_redirect_addr = redirect_addr(get("HTTP_REDIRECT_ADDR"), tls.is_some())?;
         if tls.is_none() && !behind_tls_proxy {
             require_dev_loopback(debug, bind_addr)?;
         }
@@ -118,6 +122,7 @@ impl Config {
             bind_addr,
             data_dir,
             tls,
+            http_redirect_addr,
             behind_tls_proxy,
             trusted_proxies: trusted_proxies(get("TRUSTED_PROXIES"))?,
         })
@@ -144,6 +149,22 @@ fn parse_bind_addr(raw: Option<String>) -> Result<SocketAddr, ConfigError> {
         invalid(
             "BIND_ADDR",
             format!("{raw:?} is not an address like 127.0.0.1:8080"),
+        )
+    })
+}
+
+fn redirect_addr(raw: Option<String>, tls: bool) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    if !tls {
+        return Err(invalid(
+            "HTTP_REDIRECT_ADDR",
+            "redirects to HTTPS, so TLS_CERT_FILE and TLS_KEY_FILE must be set too",
+        ));
+    }
+    raw.parse().map(Some).map_err(|_| {
+        invalid(
+            "HTTP_REDIRECT_ADDR",
+            format!("{raw:?} is not an address like 0.0.0.0:80"),
         )
     })
 }
@@ -350,6 +371,7 @@ mod tests {
             ("EMAIL_FROM", "not an address", "EMAIL_FROM"),
             ("TRUSTED_PROXIES", "10.0.0.1,nope", "TRUSTED_PROXIES"),
             ("ALLOWED_HOSTS", " , ", "ALLOWED_HOSTS"),
+            ("HTTP_REDIRECT_ADDR", "0.0.0.0:80", "HTTP_REDIRECT_ADDR"),
             ("TLS_CERT_FILE", "/nonexistent/cert.pem", "TLS_KEY_FILE"),
         ];
         for (name, value, blamed) in cases {

@@ -22,6 +22,8 @@ async fn serves_https_with_hsts_and_host_prefixed_secure_cookies() {
         ("DATA_DIR", dir.display().to_string()),
         ("TLS_CERT_FILE", dir.join("cert.pem").display().to_string()),
         ("TLS_KEY_FILE", dir.join("key.pem").display().to_string()),
+        ("HTTP_REDIRECT_ADDR", "127.0.0.1:0".to_owned()),
+        ("PUBLIC_URL", "https://vault.example".to_owned()),
     ]);
     // DEBUG is unset (False): TLS files are what allow serving.
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
@@ -35,6 +37,7 @@ async fn serves_https_with_hsts_and_host_prefixed_secure_cookies() {
     .await
     .unwrap();
     let addr = app.local_addr();
+    let redirect = app.redirect_addr().expect("redirect listener configured");
     let handle = app.handle();
     tokio::spawn(app.run());
 
@@ -76,6 +79,23 @@ async fn serves_https_with_hsts_and_host_prefixed_secure_cookies() {
     assert!(
         session.contains("Secure") && session.contains("HttpOnly"),
         "{session}"
+    );
+
+    // Plain HTTP is redirected to the same path under PUBLIC_URL, whatever Host says.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = plain
+        .get(format!("http://{redirect}/login?next=%2F"))
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(
+        res.headers()["location"],
+        "https://vault.example/login?next=%2F"
     );
 
     // A client that does not trust the test CA is refused by TLS itself.
