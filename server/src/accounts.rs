@@ -91,22 +91,27 @@ async fn send_verification(
     user_id: &str,
     email: &EmailAddress,
 ) -> Result<(), ApiError> {
-    let token = random_token();
-    let now = now();
-    state
-        .db
-        .insert_email_token(
-            &hash_token(&token),
-            user_id,
-            Purpose::Verify,
-            now,
-            now + VERIFY_TTL,
-        )
-        .await?;
+    let token = issue_email_token(state, user_id, Purpose::Verify, VERIFY_TTL).await?;
     state
         .mailer
         .send_later(state.mailer.verification(email.as_str(), &token));
     Ok(())
+}
+
+/// A fresh single-use token for `purpose`; only its hash is stored.
+async fn issue_email_token(
+    state: &AppState,
+    user_id: &str,
+    purpose: Purpose,
+    ttl: i64,
+) -> Result<String, ApiError> {
+    let token = random_token();
+    let now = now();
+    state
+        .db
+        .insert_email_token(&hash_token(&token), user_id, purpose, now, now + ttl)
+        .await?;
+    Ok(token)
 }
 
 /// `POST /auth/verify`.
@@ -277,18 +282,7 @@ pub async fn forgot_password(state: &AppState, email: &str, ip: IpAddr) -> Resul
     };
     limit(state, throttle::RESET_PER_EMAIL, email.as_str()).await?;
     if let Some(user) = state.db.user_by_email(email.as_str()).await? {
-        let token = random_token();
-        let now = now();
-        state
-            .db
-            .insert_email_token(
-                &hash_token(&token),
-                &user.id,
-                Purpose::Reset,
-                now,
-                now + RESET_TTL,
-            )
-            .await?;
+        let token = issue_email_token(state, &user.id, Purpose::Reset, RESET_TTL).await?;
         state
             .mailer
             .send_later(state.mailer.password_reset(email.as_str(), &token));

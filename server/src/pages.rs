@@ -214,12 +214,7 @@ async fn logout_submit(
     depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
-    accounts::logout(&state, &caller.token_hash, &caller.user_id).await?;
-    res.remove_cookie(session_cookie_name(&state.config));
-    redirect(res, "/login");
-    Ok(())
+    sign_out(req, depot, res, false).await
 }
 
 #[handler]
@@ -228,10 +223,30 @@ async fn logout_everywhere_submit(
     depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
+    sign_out(req, depot, res, true).await
+}
+
+/// Revokes this session (or all of the account's), expires the cookie, back to sign-in.
+async fn sign_out(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+    everywhere: bool,
+) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;
-    accounts::logout_everywhere(&state, &caller.user_id).await?;
-    res.remove_cookie(session_cookie_name(&state.config));
+    if everywhere {
+        accounts::logout_everywhere(&state, &caller.user_id).await?;
+    } else {
+        accounts::logout(&state, &caller.token_hash, &caller.user_id).await?;
+    }
+    // The removal must repeat Path and Secure, or browsers keep a `__Host-` cookie.
+    res.remove_cookie_with(
+        Cookie::build((session_cookie_name(&state.config), ""))
+            .path("/")
+            .secure(state.config.https())
+            .http_only(true),
+    );
     redirect(res, "/login");
     Ok(())
 }

@@ -200,6 +200,11 @@ async fn sign_out_needs_the_session_csrf_token(engine: Engine) {
         .unwrap();
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     assert_eq!(ok.headers()["location"], "/login");
+    let cleared = ok.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cleared.starts_with("imagevault_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
     let after = browser.get(app.url("/")).send().await.unwrap();
     assert_eq!(
         after.status(),
