@@ -54,6 +54,9 @@ pub struct SmtpConfig {
     pub use_tls: bool,
     /// `EMAIL_HOST_USER` and `EMAIL_HOST_PASSWORD`.
     pub credentials: Option<(String, Secret)>,
+    /// `EMAIL_TLS_CA_FILE`: an extra CA (PEM) to trust for a relay with a private CA;
+    /// verification is never turned off.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Certificate chain and private key, PEM files.
@@ -276,11 +279,20 @@ fn smtp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SmtpConfig>, Con
             ));
         }
     };
+    let ca_file = match get("EMAIL_TLS_CA_FILE") {
+        None => None,
+        Some(path) => {
+            std::fs::File::open(&path)
+                .map_err(|e| invalid("EMAIL_TLS_CA_FILE", format!("{path} cannot be read: {e}")))?;
+            Some(PathBuf::from(path))
+        }
+    };
     Ok(Some(SmtpConfig {
         host,
         port,
         use_tls,
         credentials,
+        ca_file,
     }))
 }
 
@@ -378,6 +390,12 @@ mod tests {
             let err = dev(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, *blamed, "{name}={value}: {err}");
         }
+        let err = dev(&[
+            ("EMAIL_HOST", "mx"),
+            ("EMAIL_TLS_CA_FILE", "/nonexistent/ca.pem"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, "EMAIL_TLS_CA_FILE");
         let err = dev(&[("EMAIL_HOST", "smtp.example.com"), ("EMAIL_PORT", "0")]).unwrap_err();
         assert_eq!(err.variable, "EMAIL_PORT");
         let err = dev(&[("EMAIL_HOST", "smtp.example.com"), ("EMAIL_HOST_USER", "u")]).unwrap_err();

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{Config, SmtpConfig};
@@ -201,6 +202,15 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor
     builder = builder
         .port(smtp.port)
         .timeout(Some(std::time::Duration::from_secs(20)));
+    if smtp.use_tls
+        && let Some(ca_file) = &smtp.ca_file
+    {
+        let pem = std::fs::read(ca_file)?;
+        let params = TlsParameters::builder(smtp.host.clone())
+            .add_root_certificate(Certificate::from_pem(&pem)?)
+            .build_rustls()?;
+        builder = builder.tls(Tls::Required(params));
+    }
     if let Some((user, password)) = &smtp.credentials {
         builder = builder.credentials(Credentials::new(
             user.clone(),

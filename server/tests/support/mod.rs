@@ -96,7 +96,11 @@ impl TestApp {
 
     /// Starts with extra configuration variables.
     pub async fn spawn_with(engine: Engine, extra: &[(&str, &str)]) -> Self {
-        let smtp = SmtpSink::start().await;
+        Self::spawn_with_sink(engine, SmtpSink::start().await, extra).await
+    }
+
+    /// Starts against a given SMTP sink (e.g. one offering STARTTLS).
+    pub async fn spawn_with_sink(engine: Engine, smtp: SmtpSink, extra: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("iv-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let db = TestDb::create(engine, &dir).await;
