@@ -72,8 +72,15 @@ pub async fn register(
     };
     match state.db.insert_user(&new).await {
         Ok(user_id) => {
-            send_verification(state, &user_id, &email).await?;
             tracing::info!(target: "security", event = "register", user.id = %user_id, %ip, "account created");
+            // The token is stored and mailed in the background, like the "already
+            // registered" notice, so both answers cost the same database work.
+            let (state, email) = (state.clone(), email.clone());
+            tokio::spawn(async move {
+                if let Err(e) = send_verification(&state, &user_id, &email).await {
+                    tracing::error!(user.id = %user_id, error = %e, "verification email not prepared");
+                }
+            });
         }
         Err(e) if is_unique_violation(&e) => {
             state

@@ -142,9 +142,27 @@ impl Application {
             tokio::spawn(server.serve(service));
             handle
         });
+        let purge = tokio::spawn(purge_periodically(self.state.db.clone()));
         self.server.serve(self.service).await;
+        purge.abort();
         if let Some(handle) = redirect {
             handle.stop_forceful();
+        }
+    }
+}
+
+/// Keeps the shared tables small: stale rate-limit windows, sessions and tokens go
+/// hourly. Every instance may do it; the deletes are idempotent.
+async fn purge_periodically(db: crate::db::Db) {
+    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match db.purge_stale(crate::db::now()).await {
+            Ok(0) => {}
+            Ok(rows) => {
+                tracing::info!(rows, "purged stale sessions, tokens and rate-limit windows")
+            }
+            Err(e) => tracing::warn!(error = %e, "purge of stale rows failed; will retry"),
         }
     }
 }

@@ -21,8 +21,19 @@ use crate::http::auth::{authenticate, csrf_token, session_cookie_name};
 use crate::http::client::client_ip;
 use crate::state::AppState;
 
-/// Pre-session CSRF cookie.
-const LOGIN_CSRF_COOKIE: &str = "imagevault_csrf";
+/// Pre-session CSRF cookie over HTTPS: `__Host-` so a sibling subdomain cannot plant a
+/// value it knows the signature of (login CSRF through cookie tossing).
+const LOGIN_CSRF_COOKIE_HTTPS: &str = "__Host-imagevault_csrf";
+/// Pre-session CSRF cookie in loopback development.
+const LOGIN_CSRF_COOKIE_DEV: &str = "imagevault_csrf";
+
+fn login_csrf_cookie_name(state: &AppState) -> &'static str {
+    if state.config.https() {
+        LOGIN_CSRF_COOKIE_HTTPS
+    } else {
+        LOGIN_CSRF_COOKIE_DEV
+    }
+}
 
 /// The page routes.
 pub fn router() -> Router {
@@ -71,7 +82,7 @@ fn redirect(res: &mut Response, to: &'static str) {
 /// The pre-session CSRF cookie value, creating one if the browser has none.
 fn login_csrf_cookie(req: &Request, res: &mut Response, state: &AppState) -> String {
     if let Some(existing) = req
-        .cookie(LOGIN_CSRF_COOKIE)
+        .cookie(login_csrf_cookie_name(state))
         .map(|c| c.value().to_owned())
         .filter(|v| v.len() == 43)
     {
@@ -79,7 +90,7 @@ fn login_csrf_cookie(req: &Request, res: &mut Response, state: &AppState) -> Str
     }
     let value = random_token();
     res.add_cookie(
-        Cookie::build((LOGIN_CSRF_COOKIE, value.clone()))
+        Cookie::build((login_csrf_cookie_name(state), value.clone()))
             .http_only(true)
             .secure(state.config.https())
             .same_site(SameSite::Strict)
@@ -157,7 +168,7 @@ async fn login_submit(
         .await
         .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
     let cookie = req
-        .cookie(LOGIN_CSRF_COOKIE)
+        .cookie(login_csrf_cookie_name(&state))
         .map(|c| c.value().to_owned())
         .unwrap_or_default();
     if cookie.is_empty() || !same(&form.csrf_token, &login_csrf_field(&state, &cookie)) {

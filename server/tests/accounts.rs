@@ -406,3 +406,42 @@ both_engines!(
     password_reset_changes_the_password_and_revokes_sessions,
     bearer_tokens_are_checked_strictly,
 );
+
+mod maintenance {
+    use super::support::{Engine, TestApp};
+    use imagevault_server::db::{Db, now};
+    use sqlx::Executor;
+
+    async fn stale_rows_are_purged_and_live_ones_kept(engine: Engine) {
+        let app = TestApp::spawn(engine).await;
+        let live = app.signed_up_user("wes@example.com").await;
+        let db = Db::connect(&app.db.url).await.unwrap();
+        let old = now() - 3 * 24 * 3600;
+        db.pool()
+            .execute(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO rate_limits (bucket, window_start, hits) VALUES ('old', {old}, 3); \
+                 UPDATE email_tokens SET expires_at = {old};"
+            )))
+            .await
+            .unwrap();
+        let deleted = db.purge_stale(now()).await.unwrap();
+        assert!(
+            deleted >= 2,
+            "old window and used token deleted, got {deleted}"
+        );
+        let windows: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM rate_limits WHERE bucket = 'old'")
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+        assert_eq!(windows, 0);
+        assert_eq!(
+            app.me(&live).await.status(),
+            reqwest::StatusCode::OK,
+            "live session kept"
+        );
+        app.finish().await;
+    }
+
+    crate::both_engines!(stale_rows_are_purged_and_live_ones_kept);
+}

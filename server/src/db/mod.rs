@@ -112,6 +112,27 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Deletes what no rule needs any more: rate-limit windows closed for a day, sessions
+    /// and email tokens a day past their expiry or revocation. Returns rows deleted.
+    pub async fn purge_stale(&self, now: i64) -> Result<u64, DbError> {
+        const GRACE: i64 = 24 * 3600;
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM rate_limits WHERE window_start < $1",
+            "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1",
+            "DELETE FROM email_tokens WHERE expires_at < $1",
+        ] {
+            deleted += sqlx::query(sql)
+                .bind(now - GRACE)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(deleted)
+    }
+}
+
 /// Ensures the SQLite file's folder exists and the URL asks to create the file.
 fn prepare_sqlite(url: &str) -> Result<String, DbError> {
     let path = url
