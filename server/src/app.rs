@@ -154,13 +154,13 @@ impl Application {
 /// Keeps the shared tables small: stale rate-limit windows, sessions and tokens go
 /// hourly. Every instance may do it; the deletes are idempotent.
 async fn purge_periodically(db: crate::db::Db) {
-    let mut tick = tokio::time::interval(Duration::from_secs(3600));
+    let mut tick = tokio::time::interval(Duration::from_hours(1));
     loop {
         tick.tick().await;
         match db.purge_stale(crate::db::now()).await {
             Ok(0) => {}
             Ok(rows) => {
-                tracing::info!(rows, "purged stale sessions, tokens and rate-limit windows")
+                tracing::info!(rows, "purged stale sessions, tokens and rate-limit windows");
             }
             Err(e) => tracing::warn!(error = %e, "purge of stale rows failed; will retry"),
         }
