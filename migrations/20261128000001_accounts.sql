@@ -8,10 +8,18 @@ CREATE TABLE users (
     password_hash     TEXT NOT NULL,
     is_admin          BIGINT NOT NULL DEFAULT 0,
     email_verified_at BIGINT,
-    created_at        BIGINT NOT NULL,
-    failed_logins     BIGINT NOT NULL DEFAULT 0,
-    lockouts          BIGINT NOT NULL DEFAULT 0,
-    locked_until      BIGINT
+    created_at        BIGINT NOT NULL
+);
+
+-- Consecutive login failures and lockouts, keyed by normalised email whether or not an
+-- account exists, so that lockout behaves identically for both (it must not reveal
+-- which addresses are registered).
+CREATE TABLE login_failures (
+    email        TEXT PRIMARY KEY,
+    failures     BIGINT NOT NULL,
+    lockouts     BIGINT NOT NULL,
+    locked_until BIGINT,
+    updated_at   BIGINT NOT NULL
 );
 
 -- Verification and reset tokens; only SHA-256 hashes are stored.

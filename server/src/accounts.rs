@@ -169,75 +169,64 @@ pub async fn login(
         return Err(ApiError::InvalidCredentials);
     };
     limit(state, throttle::LOGIN_PER_ACCOUNT, email.as_str()).await?;
+    check_lock(state, email.as_str(), ip).await?;
     let user = state.db.user_by_email(email.as_str()).await?;
-    let now = now();
-    let locked_until = match &user {
-        Some(user) => user.locked_until,
-        None => phantom_lock(state, email.as_str(), now, false).await?,
-    };
-    if let Some(until) = locked_until.filter(|t| *t > now) {
-        tracing::warn!(target: "security", event = "login_locked", %ip, "login refused: account locked");
-        return Err(ApiError::AccountLocked(until - now));
-    }
     let matched = state
         .hasher
         .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
     let Some(user) = user.filter(|_| matched) else {
-        return Err(login_failed(state, email.as_str(), ip).await);
+        return Err(login_failed(state, &email, ip).await);
     };
+    // A concurrent burst may have locked the account while this hash ran.
+    check_lock(state, email.as_str(), ip).await?;
     if !user.verified() {
         return Err(ApiError::EmailNotVerified);
     }
-    state.db.clear_failed_logins(&user.id).await?;
-    let session = issue_session(state, &user.id, kind, now).await?;
+    state.db.clear_login_failures(email.as_str()).await?;
+    let session = issue_session(state, &user.id, kind, now()).await?;
     tracing::info!(target: "security", event = "login", user.id = %user.id, %ip, kind = ?kind, "login succeeded");
     Ok(session)
 }
 
-/// Records a failure and locks the account when it is the fifth in a row.
-async fn login_failed(state: &AppState, email: &str, ip: IpAddr) -> ApiError {
+/// 423 while `email` is locked: one query, the same whether or not it has an account.
+async fn check_lock(state: &AppState, email: &str, ip: IpAddr) -> Result<(), ApiError> {
+    let now = now();
+    if let Some(until) = state
+        .db
+        .login_locked_until(email)
+        .await?
+        .filter(|t| *t > now)
+    {
+        tracing::warn!(target: "security", event = "login_locked", %ip, "login refused: account locked");
+        return Err(ApiError::AccountLocked(until - now));
+    }
+    Ok(())
+}
+
+/// Records a failure and locks the address on the fifth in a row — identically for
+/// addresses without an account; only a real owner is emailed.
+async fn login_failed(state: &AppState, email: &EmailAddress, ip: IpAddr) -> ApiError {
     let result: Result<(), ApiError> = async {
-        let Some(user) = state.db.user_by_email(email).await? else {
-            phantom_lock(state, email, now(), true).await?;
-            tracing::warn!(target: "security", event = "login_failed", %ip, "login failed: unknown account");
+        let now = now();
+        let (failures, lockouts) = state.db.record_login_failure(email.as_str(), now).await?;
+        let user = state.db.user_by_email(email.as_str()).await?;
+        let user_id = user.as_ref().map_or("", |u| u.id.as_str());
+        tracing::warn!(target: "security", event = "login_failed", user.id = user_id, %ip, failures, "login failed");
+        if failures < LOCKOUT_THRESHOLD {
             return Ok(());
-        };
-        let failures = state.db.record_failed_login(&user.id).await?;
-        tracing::warn!(target: "security", event = "login_failed", user.id = %user.id, %ip, failures, "login failed");
-        if failures >= LOCKOUT_THRESHOLD {
-            let duration = lockout_duration(user.lockouts);
-            state.db.lock_account(&user.id, now() + duration).await?;
-            state.mailer.send_later(state.mailer.lockout(email, duration / 60));
-            tracing::warn!(target: "security", event = "lockout", user.id = %user.id, %ip, seconds = duration, "account locked");
+        }
+        let duration = lockout_duration(lockouts);
+        if state.db.lock_login(email.as_str(), LOCKOUT_THRESHOLD, now + duration, now).await? {
+            tracing::warn!(target: "security", event = "lockout", user.id = user_id, %ip, seconds = duration, "account locked");
+            if user.is_some() {
+                state.mailer.send_later(state.mailer.lockout(email.as_str(), duration / 60));
+            }
         }
         Ok(())
     }
     .await;
     result.err().unwrap_or(ApiError::InvalidCredentials)
-}
-
-/// Lockout for addresses without an account, so that five wrong passwords answer 423
-/// whether or not the account exists (otherwise lockout would reveal which addresses
-/// are registered). Counted in a 15-minute window of the shared rate-limit table
-/// (opened by the first failure);
-/// `count` records a failure, otherwise the counter is only read. Returns when the
-/// phantom lock ends, if it is on.
-async fn phantom_lock(
-    state: &AppState,
-    email: &str,
-    now: i64,
-    count: bool,
-) -> Result<Option<i64>, ApiError> {
-    let bucket = format!("phantom-lock:{email}");
-    let window = if count {
-        Some(state.db.hit(&bucket, now, LOCKOUT_BASE).await?)
-    } else {
-        state.db.hits(&bucket, now, LOCKOUT_BASE).await?
-    };
-    Ok(window
-        .filter(|(failures, _)| *failures >= LOCKOUT_THRESHOLD)
-        .map(|(_, start)| start + LOCKOUT_BASE))
 }
 
 /// 15 minutes, doubling with each earlier lockout, at most a day.
@@ -323,6 +312,7 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Re
         .await?
         .ok_or(ApiError::InvalidToken)?;
     state.db.set_password(&user.id, &hash).await?;
+    state.db.clear_login_failures(&user.email).await?;
     state.db.mark_verified(&user.id, now).await?;
     let revoked = state.db.revoke_all_sessions(&user.id, now).await?;
     tracing::info!(target: "security", event = "reset", user.id = %user.id, revoked, "password reset");

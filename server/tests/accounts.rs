@@ -224,11 +224,57 @@ async fn five_failures_lock_the_account_even_for_the_right_password(engine: Engi
     for _ in 0..5 {
         app.login("ghost@example.com", "Wrong-Password-123!").await;
     }
+    let ghost = app.login("ghost@example.com", "Wrong-Password-123!").await;
+    assert_eq!(ghost.status(), StatusCode::LOCKED);
+    let ghost_retry: i64 = ghost.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (800..=900).contains(&ghost_retry),
+        "same as a real account: {ghost_retry}"
+    );
+    app.finish().await;
+}
+
+async fn a_burst_of_failures_locks_once(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.signed_up_user("xena@example.com").await;
+    // Eight at once (with the sign-up login and the check below, the per-account limit
+    // of ten a minute is not reached).
+    let mut burst = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/auth/login"));
+        burst.spawn(async move {
+            let body = json!({"email": "xena@example.com", "password": "Wrong-Password-123!"});
+            client.post(url).json(&body).send().await.unwrap().status()
+        });
+    }
+    while let Some(status) = burst.join_next().await {
+        let status = status.unwrap();
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::LOCKED,
+            "{status}"
+        );
+    }
+    let locked = app.login("xena@example.com", PASSWORD).await;
+    assert_eq!(locked.status(), StatusCode::LOCKED);
+    let retry: i64 = locked.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry <= 900, "one burst is one 15-minute lockout: {retry}");
+    app.smtp.wait_for("xena@example.com", "was locked", 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let notices = app.smtp.mails_to("xena@example.com");
     assert_eq!(
-        app.login("ghost@example.com", "Wrong-Password-123!")
-            .await
-            .status(),
-        StatusCode::LOCKED
+        notices
+            .iter()
+            .filter(|m| m.data.contains("was locked"))
+            .count(),
+        1
     );
     app.finish().await;
 }
@@ -399,6 +445,7 @@ both_engines!(
     resending_verification_works_and_is_rate_limited,
     wrong_password_and_unknown_email_get_the_same_answer,
     five_failures_lock_the_account_even_for_the_right_password,
+    a_burst_of_failures_locks_once,
     lockout_is_shared_by_instances_on_one_database,
     sessions_made_on_one_instance_work_on_another,
     login_floods_from_one_address_are_rate_limited,

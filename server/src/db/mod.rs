@@ -6,6 +6,7 @@
 //! `$N`, which both accept. Every piece of shared state lives here, never in process
 //! memory, so any number of server instances can share one database.
 
+pub mod lockout;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
@@ -122,6 +123,8 @@ impl Db {
             "DELETE FROM rate_limits WHERE window_start < $1",
             "DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $1",
             "DELETE FROM email_tokens WHERE expires_at < $1",
+            "DELETE FROM login_failures WHERE updated_at < $1 \
+             AND (locked_until IS NULL OR locked_until < $1)",
         ] {
             deleted += sqlx::query(sql)
                 .bind(now - GRACE)

@@ -25,22 +25,4 @@ impl Db {
         .await?;
         Ok(row)
     }
-
-    /// Hits so far on `bucket` in a window still open at `now`, without counting, and
-    /// when that window started.
-    pub async fn hits(
-        &self,
-        bucket: &str,
-        now: i64,
-        window: i64,
-    ) -> Result<Option<(i64, i64)>, DbError> {
-        Ok(sqlx::query_as(
-            "SELECT hits, window_start FROM rate_limits WHERE bucket = $1 AND window_start > $2 - $3",
-        )
-        .bind(bucket)
-        .bind(now)
-        .bind(window)
-        .fetch_optional(self.pool())
-        .await?)
-    }
 }

@@ -19,16 +19,9 @@ pub struct User {
     pub email_verified_at: Option<i64>,
     /// Creation time.
     pub created_at: i64,
-    /// Failed logins since the last success or lockout.
-    pub failed_logins: i64,
-    /// Lockouts so far; each doubles the next one.
-    pub lockouts: i64,
-    /// Logins refused until this time.
-    pub locked_until: Option<i64>,
 }
 
-const COLUMNS: &str = "id, email, password_hash, is_admin, email_verified_at, created_at, \
-                       failed_logins, lockouts, locked_until";
+const COLUMNS: &str = "id, email, password_hash, is_admin, email_verified_at, created_at";
 
 impl User {
     /// Whether the email address was verified.
@@ -100,50 +93,13 @@ impl Db {
         Ok(())
     }
 
-    /// Replaces the password and clears any lockout.
+    /// Replaces the password.
     pub async fn set_password(&self, user_id: &str, password_hash: &str) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE users SET password_hash = $2, failed_logins = 0, lockouts = 0, \
-             locked_until = NULL WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(password_hash)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
-    /// Counts a failed login atomically and returns the new count.
-    pub async fn record_failed_login(&self, user_id: &str) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar(
-            "UPDATE users SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins",
-        )
-        .bind(user_id)
-        .fetch_one(self.pool())
-        .await?)
-    }
-
-    /// Locks the account until `until` and resets the failure count; returns the number of
-    /// lockouts so far (for the growing back-off).
-    pub async fn lock_account(&self, user_id: &str, until: i64) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar(
-            "UPDATE users SET locked_until = $2, failed_logins = 0, lockouts = lockouts + 1 \
-             WHERE id = $1 RETURNING lockouts",
-        )
-        .bind(user_id)
-        .bind(until)
-        .fetch_one(self.pool())
-        .await?)
-    }
-
-    /// A successful login forgives past failures.
-    pub async fn clear_failed_logins(&self, user_id: &str) -> Result<(), DbError> {
-        sqlx::query(
-            "UPDATE users SET failed_logins = 0, lockouts = 0, locked_until = NULL WHERE id = $1",
-        )
-        .bind(user_id)
-        .execute(self.pool())
-        .await?;
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(password_hash)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 }
