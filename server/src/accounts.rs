@@ -58,7 +58,7 @@ pub async fn register(
     password: &str,
     ip: IpAddr,
 ) -> Result<(), ApiError> {
-    limit(state, throttle::REGISTER_PER_IP, &ip.to_string()).await?;
+    limit(state, throttle::REGISTER_PER_IP, &throttle::ip_key(ip)).await?;
     let email = parse_email(email)?;
     let password = Password::parse(password, &email).map_err(ApiError::WeakPassword)?;
     // Hash before looking the address up, so both outcomes cost the same.
@@ -75,17 +75,26 @@ pub async fn register(
             tracing::info!(target: "security", event = "register", user.id = %user_id, %ip, "account created");
             // The token is stored and mailed in the background, like the "already
             // registered" notice, so both answers cost the same database work.
-            let (state, email) = (state.clone(), email.clone());
-            tokio::spawn(async move {
-                if let Err(e) = send_verification(&state, &user_id, &email).await {
-                    tracing::error!(user.id = %user_id, error = %e, "verification email not prepared");
-                }
+            let email = email.clone();
+            in_background(state, move |state| async move {
+                send_verification(&state, &user_id, &email).await
             });
         }
         Err(e) if is_unique_violation(&e) => {
-            state
-                .mailer
-                .send_later(state.mailer.already_registered(email.as_str()));
+            // At most a few notices an hour per address, silently: the answer must not
+            // change, and registration must not become a way to flood someone's inbox.
+            if throttle::check(
+                &state.db,
+                throttle::REGISTER_NOTICE_PER_EMAIL,
+                email.as_str(),
+            )
+            .await
+            .is_ok()
+            {
+                state
+                    .mailer
+                    .send_later(state.mailer.already_registered(email.as_str()));
+            }
             tracing::info!(target: "security", event = "register_existing", %ip, "registration for an existing address");
         }
         Err(e) => return Err(e.into()),
@@ -103,6 +112,21 @@ async fn send_verification(
         .mailer
         .send_later(state.mailer.verification(email.as_str(), &token));
     Ok(())
+}
+
+/// Runs account work whose timing must not show in the answer (it would tell whether
+/// an address has an account); failures are logged.
+fn in_background<F, Fut>(state: &AppState, work: F)
+where
+    F: FnOnce(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), ApiError>> + Send + 'static,
+{
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = work(state).await {
+            tracing::error!(error = %e, "background account work failed");
+        }
+    });
 }
 
 /// A fresh single-use token for `purpose`; only its hash is stored.
@@ -140,7 +164,7 @@ pub async fn resend_verification(
     email: &str,
     ip: IpAddr,
 ) -> Result<(), ApiError> {
-    limit(state, throttle::RESEND_PER_IP, &ip.to_string()).await?;
+    limit(state, throttle::RESEND_PER_IP, &throttle::ip_key(ip)).await?;
     let Ok(email) = EmailAddress::parse(email) else {
         return Ok(());
     };
@@ -148,7 +172,9 @@ pub async fn resend_verification(
     if let Some(user) = state.db.user_by_email(email.as_str()).await?
         && !user.verified()
     {
-        send_verification(state, &user.id, &email).await?;
+        in_background(state, move |state| async move {
+            send_verification(&state, &user.id, &email).await
+        });
     }
     Ok(())
 }
@@ -162,7 +188,7 @@ pub async fn login(
     ip: IpAddr,
     kind: SessionKind,
 ) -> Result<IssuedSession, ApiError> {
-    limit(state, throttle::LOGIN_PER_IP, &ip.to_string()).await?;
+    limit(state, throttle::LOGIN_PER_IP, &throttle::ip_key(ip)).await?;
     let Ok(email) = EmailAddress::parse(email) else {
         // Same cost as a real attempt, same answer.
         state.hasher.verify(password, None).await?;
@@ -272,17 +298,22 @@ pub async fn logout_everywhere(state: &AppState, user_id: &str) -> Result<(), Ap
 
 /// `POST /auth/forgot-password`: 202 whatever the address; emails a 1-hour link.
 pub async fn forgot_password(state: &AppState, email: &str, ip: IpAddr) -> Result<(), ApiError> {
-    limit(state, throttle::RESET_PER_IP, &ip.to_string()).await?;
+    limit(state, throttle::RESET_PER_IP, &throttle::ip_key(ip)).await?;
     let Ok(email) = EmailAddress::parse(email) else {
         return Ok(());
     };
     limit(state, throttle::RESET_PER_EMAIL, email.as_str()).await?;
     if let Some(user) = state.db.user_by_email(email.as_str()).await? {
-        let token = issue_email_token(state, &user.id, Purpose::Reset, RESET_TTL).await?;
-        state
-            .mailer
-            .send_later(state.mailer.password_reset(email.as_str(), &token));
         tracing::info!(target: "security", event = "reset_requested", user.id = %user.id, %ip, "password reset requested");
+        // In the background, so the answer costs the same whether or not the address
+        // has an account.
+        in_background(state, move |state| async move {
+            let token = issue_email_token(&state, &user.id, Purpose::Reset, RESET_TTL).await?;
+            state
+                .mailer
+                .send_later(state.mailer.password_reset(email.as_str(), &token));
+            Ok(())
+        });
     }
     Ok(())
 }
@@ -312,6 +343,10 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Re
         .await?
         .ok_or(ApiError::InvalidToken)?;
     state.db.set_password(&user.id, &hash).await?;
+    state
+        .db
+        .revoke_email_tokens(&user.id, Purpose::Reset, now)
+        .await?;
     state.db.clear_login_failures(&user.email).await?;
     state.db.mark_verified(&user.id, now).await?;
     let revoked = state.db.revoke_all_sessions(&user.id, now).await?;

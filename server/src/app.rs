@@ -63,7 +63,7 @@ pub enum BuildError {
 impl Application {
     /// Connects, migrates and binds as `config` says.
     pub async fn build(config: Config) -> Result<Self, BuildError> {
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect(config.database_url.expose_secret()).await?;
         db.migrate().await?;
         let state = state(config, db)?;
         let acceptor = bind(&state.config).await?;

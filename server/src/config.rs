@@ -19,7 +19,7 @@ pub struct Config {
     /// `DEBUG`: plain HTTP allowed on loopback.
     pub debug: bool,
     /// `DATABASE_URL`: `sqlite:` or `postgres:`.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// `ALLOWED_HOSTS`, lower-cased, without ports.
     pub allowed_hosts: Vec<String>,
     /// `EMAIL_*`: `None` writes messages to `DATA_DIR/outbox`.
@@ -41,6 +41,36 @@ pub struct Config {
     pub behind_tls_proxy: bool,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// `DATABASE_URL`, whose `Debug` hides the password so the start-up log can show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL itself, password included.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // scheme://user:password@host/… → scheme://user:***@host/…
+        let redacted = match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let credentials = &self.0[scheme + 3..at];
+                match credentials.split_once(':') {
+                    Some((user, _)) => {
+                        format!("{}{user}:***{}", &self.0[..scheme + 3], &self.0[at..])
+                    }
+                    None => self.0.clone(),
+                }
+            }
+            _ => self.0.clone(),
+        };
+        f.write_str(&redacted)
+    }
 }
 
 /// An SMTP relay.
@@ -114,10 +144,26 @@ impl Config {
         if tls.is_none() && !behind_tls_proxy {
             require_dev_loopback(debug, bind_addr)?;
         }
+        let database_url = DatabaseUrl(database_url(get("DATABASE_URL"), &data_dir)?);
+        let secret_key = secret_key(get("SECRET_KEY"))?;
+        if secret_key.is_none() && !database_url.0.starts_with("sqlite:") {
+            return Err(invalid(
+                "SECRET_KEY",
+                "must be set when DATABASE_URL is PostgreSQL: every instance must share it",
+            ));
+        }
+        let trusted_proxies = trusted_proxies(get("TRUSTED_PROXIES"))?;
+        if behind_tls_proxy && trusted_proxies.is_empty() {
+            return Err(invalid(
+                "TRUSTED_PROXIES",
+                "must list the proxy addresses when BEHIND_TLS_PROXY=True \
+                 (otherwise every client looks like the proxy to rate limits)",
+            ));
+        }
         Ok(Self {
-            secret_key: secret_key(get("SECRET_KEY"))?,
+            secret_key,
             debug,
-            database_url: database_url(get("DATABASE_URL"), &data_dir)?,
+            database_url,
             allowed_hosts: allowed_hosts(get("ALLOWED_HOSTS"))?,
             email: smtp(&get)?,
             email_from: email_from(get("EMAIL_FROM"))?,
@@ -127,7 +173,7 @@ impl Config {
             tls,
             http_redirect_addr,
             behind_tls_proxy,
-            trusted_proxies: trusted_proxies(get("TRUSTED_PROXIES"))?,
+            trusted_proxies,
         })
     }
 
@@ -269,6 +315,12 @@ fn smtp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SmtpConfig>, Con
             .filter(|p| *p != 0)
             .ok_or_else(|| invalid("EMAIL_PORT", format!("{p:?} is not a port number")))?,
     };
+    if !use_tls && get("EMAIL_HOST_USER").is_some() {
+        return Err(invalid(
+            "EMAIL_USE_TLS",
+            "must be True when EMAIL_HOST_USER is set: the password would cross the network in clear",
+        ));
+    }
     let credentials = match (get("EMAIL_HOST_USER"), get("EMAIL_HOST_PASSWORD")) {
         (Some(user), Some(password)) => Some((user, Secret::new(password))),
         (None, None) => None,
@@ -350,7 +402,10 @@ mod tests {
     fn defaults_follow_the_design() {
         let c = dev(&[]).unwrap();
         assert_eq!(c.bind_addr.to_string(), DEFAULT_BIND_ADDR);
-        assert_eq!(c.database_url, "sqlite://./data/imagevault.db");
+        assert_eq!(
+            c.database_url.expose_secret(),
+            "sqlite://./data/imagevault.db"
+        );
         assert_eq!(c.allowed_hosts, ["localhost", "127.0.0.1"]);
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert_eq!(c.email, None);
@@ -363,7 +418,13 @@ mod tests {
         assert_eq!(err.variable, "DEBUG");
         assert!(!err.to_string().contains('\n'));
         assert!(err.to_string().contains("TLS_CERT_FILE"));
-        assert!(config(&[("BEHIND_TLS_PROXY", "True")]).is_ok());
+        assert!(
+            config(&[
+                ("BEHIND_TLS_PROXY", "True"),
+                ("TRUSTED_PROXIES", "10.0.0.1")
+            ])
+            .is_ok()
+        );
     }
 
     #[test]
@@ -399,7 +460,18 @@ mod tests {
         let err = dev(&[("EMAIL_HOST", "smtp.example.com"), ("EMAIL_PORT", "0")]).unwrap_err();
         assert_eq!(err.variable, "EMAIL_PORT");
         let err = dev(&[("EMAIL_HOST", "smtp.example.com"), ("EMAIL_HOST_USER", "u")]).unwrap_err();
+        assert_eq!(err.variable, "EMAIL_USE_TLS");
+        let err = dev(&[
+            ("EMAIL_HOST", "mx"),
+            ("EMAIL_USE_TLS", "True"),
+            ("EMAIL_HOST_USER", "u"),
+        ])
+        .unwrap_err();
         assert_eq!(err.variable, "EMAIL_HOST_USER");
+        let err = dev(&[("DATABASE_URL", "postgres://db/vault")]).unwrap_err();
+        assert_eq!(err.variable, "SECRET_KEY");
+        let err = config(&[("BEHIND_TLS_PROXY", "True")]).unwrap_err();
+        assert_eq!(err.variable, "TRUSTED_PROXIES");
     }
 
     #[test]
@@ -429,11 +501,24 @@ mod tests {
         let c = dev(&[
             ("SECRET_KEY", "0123456789abcdef0123456789abcdef-very-secret"),
             ("EMAIL_HOST", "mx"),
+            ("EMAIL_USE_TLS", "True"),
             ("EMAIL_HOST_USER", "u"),
             ("EMAIL_HOST_PASSWORD", "smtp-password-secret"),
         ])
         .unwrap();
         let shown = format!("{c:?}");
         assert!(!shown.contains("very-secret") && !shown.contains("smtp-password-secret"));
+        let pg = dev(&[
+            (
+                "DATABASE_URL",
+                "postgres://app:db-pass-secret@db:5432/vault",
+            ),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef-very-secret"),
+        ])
+        .unwrap();
+        assert_eq!(
+            format!("{:?}", pg.database_url),
+            "postgres://app:***@db:5432/vault"
+        );
     }
 }

@@ -173,14 +173,28 @@ impl Writer for ApiError {
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match &err {
-            DbError::Sqlx(
-                sqlx::Error::PoolTimedOut
-                | sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::PoolClosed,
-            ) => Self::Unavailable(err.to_string()),
+            DbError::Sqlx(e) if is_transient(e) => Self::Unavailable(err.to_string()),
             _ => Self::Internal(err.to_string()),
         }
+    }
+}
+
+/// Failures a retry may cure: the database unreachable, restarting, overloaded or busy.
+fn is_transient(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            // SQLite: BUSY (5), LOCKED (6) and their extended codes.
+            matches!(code.as_ref(), "5" | "6" | "261" | "262" | "517")
+                // PostgreSQL: connection exceptions, resources, shutdown, serialization.
+                || ["08", "53", "57P"].iter().any(|p| code.starts_with(p))
+                || code == "40001"
+                || code == "40P01"
+        }),
+        _ => false,
     }
 }
 

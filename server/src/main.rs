@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Migrate => {
-            let db = Db::connect(&config.database_url).await?;
+            let db = Db::connect(config.database_url.expose_secret()).await?;
             db.migrate().await?;
             tracing::info!("migrations applied");
             Ok(())
@@ -84,7 +84,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn create_user(config: Config, email: &str, admin: bool) -> anyhow::Result<()> {
     let password = read_password().context("reading the password")?;
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect(config.database_url.expose_secret()).await?;
     db.migrate().await?;
     let state = app::state(config, db)?;
     match imagevault_server::accounts::create_user(&state, email, &password, admin).await {

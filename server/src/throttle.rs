@@ -2,6 +2,8 @@
 //! which window. Counters live in the database (see `db::throttle`), so limits hold
 //! across every server instance.
 
+use std::net::IpAddr;
+
 use crate::db::{Db, now};
 use crate::error::ApiError;
 
@@ -34,6 +36,13 @@ pub const REGISTER_PER_IP: Limit = Limit {
     max: 20,
     window: 3600,
 };
+/// "Someone tried to register" notices to one address (over the limit they are skipped
+/// silently; the registration still answers 202).
+pub const REGISTER_NOTICE_PER_EMAIL: Limit = Limit {
+    name: "register-notice",
+    max: 3,
+    window: 3600,
+};
 /// Verification emails to one address.
 pub const RESEND_PER_EMAIL: Limit = Limit {
     name: "resend-email",
@@ -59,6 +68,18 @@ pub const RESET_PER_IP: Limit = Limit {
     window: 3600,
 };
 
+/// The key of a client address: IPv6 clients are grouped by /64, because one
+/// subscriber usually holds a whole /64 and could otherwise rotate past any limit.
+pub fn ip_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
 /// Counts a hit on `limit` for `key`; past the limit, answers 429 with the seconds until
 /// the window ends.
 pub async fn check(db: &Db, limit: Limit, key: &str) -> Result<(), ApiError> {
@@ -70,4 +91,19 @@ pub async fn check(db: &Db, limit: Limit, key: &str) -> Result<(), ApiError> {
         return Err(ApiError::RateLimited(window_start + limit.window - now));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_share_a_key_per_64_and_mapped_ipv4_is_plain() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(ip_key(a), ip_key(b));
+        assert_ne!(ip_key(a), ip_key(c));
+        assert_eq!(ip_key("::ffff:192.0.2.7".parse().unwrap()), "192.0.2.7");
+    }
 }

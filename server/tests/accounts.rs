@@ -382,9 +382,18 @@ async fn password_reset_changes_the_password_and_revokes_sessions(engine: Engine
         forgot("nobody@example.com").await.status(),
         StatusCode::ACCEPTED
     );
-    let token = app
+    let earlier = app
         .smtp
         .wait_for("mia@example.com", "/reset-password?token=", 1)
+        .await
+        .token();
+    assert_eq!(
+        forgot("mia@example.com").await.status(),
+        StatusCode::ACCEPTED
+    );
+    let token = app
+        .smtp
+        .wait_for("mia@example.com", "/reset-password?token=", 2)
         .await
         .token();
 
@@ -399,6 +408,10 @@ async fn password_reset_changes_the_password_and_revokes_sessions(engine: Engine
     let new_password = "Fresh-Start-42-Lantern";
     assert_eq!(reset(new_password).await.status(), StatusCode::OK);
     assert_eq!(error_code(reset(new_password).await).await, "invalid_token");
+    // The earlier link died with the reset.
+    let stale = json!({"token": earlier, "password": "Another-Fresh-77-Start"});
+    let stale = app.post_json("/api/v1/auth/reset-password", stale).await;
+    assert_eq!(error_code(stale).await, "invalid_token");
 
     assert_eq!(
         app.me(&old_session).await.status(),
@@ -418,9 +431,18 @@ async fn password_reset_changes_the_password_and_revokes_sessions(engine: Engine
 async fn bearer_tokens_are_checked_strictly(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let token = app.signed_up_user("noah@example.com").await;
+    let lower = app
+        .client
+        .get(app.url("/api/v1/me"))
+        .header("authorization", format!("bearer {token}"));
+    assert_eq!(
+        lower.send().await.unwrap().status(),
+        StatusCode::OK,
+        "the scheme is case-insensitive"
+    );
     for header in [
-        format!("bearer {token}"),
         format!("Basic {token}"),
+        token.clone(),
         "Bearer ".to_owned(),
         format!("Bearer {token}x"),
         format!("Bearer {}", "A".repeat(5000)),

@@ -120,7 +120,11 @@ fn serve_json_logs(dir: &Path) -> Served {
     // Behind a TLS proxy DEBUG may stay False, so logs are JSON, as in production.
     let mut child = server(
         dir,
-        &[("BEHIND_TLS_PROXY", "True"), ("BIND_ADDR", "127.0.0.1:0")],
+        &[
+            ("BEHIND_TLS_PROXY", "True"),
+            ("TRUSTED_PROXIES", "127.0.0.2"),
+            ("BIND_ADDR", "127.0.0.1:0"),
+        ],
     )
     .arg("serve")
     .stdout(Stdio::piped())

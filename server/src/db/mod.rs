@@ -146,9 +146,14 @@ fn prepare_sqlite(url: &str) -> Result<String, DbError> {
         .unwrap_or_default();
     if let Some(parent) = std::path::Path::new(path)
         .parent()
-        .filter(|p| !p.as_os_str().is_empty())
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
     {
-        std::fs::create_dir_all(parent).map_err(|source| DbError::Folder {
+        // A folder we create for the database is the owner's alone.
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(parent).map_err(|source| DbError::Folder {
             path: parent.display().to_string(),
             source,
         })?;

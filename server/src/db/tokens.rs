@@ -81,4 +81,23 @@ impl Db {
         .fetch_optional(self.pool())
         .await?)
     }
+
+    /// Uses up every open token of `purpose` for the user (after a reset, older reset
+    /// links must not work).
+    pub async fn revoke_email_tokens(
+        &self,
+        user_id: &str,
+        purpose: Purpose,
+        now: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "UPDATE email_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
 }

@@ -59,11 +59,13 @@ pub fn csrf_token(state: &AppState, session_hash: &str) -> String {
 /// Authenticates the request (and checks CSRF for unsafe cookie requests).
 pub async fn authenticate(req: &mut Request, state: &AppState) -> Result<Caller, ApiError> {
     if let Some(header) = req.headers().get(AUTHORIZATION) {
+        // The scheme name is case-insensitive (RFC 9110 §11.1).
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
             .ok_or(ApiError::Unauthorized)?;
         return caller(state, hash_token(token), SessionKind::Bearer).await;

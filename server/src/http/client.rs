@@ -16,7 +16,7 @@ pub fn client_ip(req: &Request, config: &Config) -> IpAddr {
         .remote_addr()
         .clone()
         .into_std()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip().to_canonical());
     if !(config.behind_tls_proxy && config.trusted_proxies.contains(&peer)) {
         return peer;
     }
@@ -27,7 +27,7 @@ pub fn client_ip(req: &Request, config: &Config) -> IpAddr {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+        .filter_map(|a| a.trim().parse::<IpAddr>().ok().map(|ip| ip.to_canonical()))
         .collect::<Vec<_>>();
     forwarded
         .into_iter()
