@@ -43,6 +43,11 @@ async fn openapi_document_lists_the_auth_endpoints_with_schemas_and_errors() {
         );
     }
     assert!(paths["/api/v1/me"]["get"]["responses"]["200"].is_object());
+    assert!(paths["/api/v1/me"]["get"]["security"][0]["bearer"].is_array());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [
         "Credentials",

@@ -97,7 +97,7 @@ async fn login(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Resu
     Ok(())
 }
 
-#[endpoint(tags("auth"), responses((status_code = 204, description = "This session is revoked")))]
+#[endpoint(security(("bearer" = [])), tags("auth"), responses((status_code = 204, description = "This session is revoked")))]
 async fn logout(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;
@@ -106,7 +106,7 @@ async fn logout(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Res
     Ok(())
 }
 
-#[endpoint(tags("auth"), responses((status_code = 204, description = "Every session of the account is revoked")))]
+#[endpoint(security(("bearer" = [])), tags("auth"), responses((status_code = 204, description = "Every session of the account is revoked")))]
 async fn logout_all(
     req: &mut Request,
     depot: &mut Depot,
@@ -156,7 +156,7 @@ async fn reset_password(
     Ok(())
 }
 
-#[endpoint(tags("account"), responses((status_code = 200, description = "The signed-in account", body = Me)))]
+#[endpoint(security(("bearer" = [])), tags("account"), responses((status_code = 200, description = "The signed-in account", body = Me)))]
 async fn me(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;

@@ -6,11 +6,19 @@
 use salvo::http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue};
 use salvo::prelude::*;
 use salvo_oapi::OpenApi;
+use salvo_oapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use salvo_oapi::swagger_ui::SwaggerUi;
 
-/// The OpenAPI document of `api`.
+/// Name of the bearer-token security scheme endpoints refer to.
+pub const BEARER: &str = "bearer";
+
+/// The OpenAPI document of `api`, with the bearer scheme the desktop and scripts use
+/// (so the viewer's "Authorize" button works).
 pub fn openapi(api: &Router) -> OpenApi {
-    OpenApi::new("ImageVault API", env!("CARGO_PKG_VERSION")).merge_router(api)
+    let bearer = SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer).bearer_format("opaque"));
+    OpenApi::new("ImageVault API", env!("CARGO_PKG_VERSION"))
+        .add_security_scheme(BEARER, bearer)
+        .merge_router(api)
 }
 
 /// `/api/openapi.json`, `/api/docs` and the viewer's assets.
