@@ -1,0 +1,265 @@
+//! The pages emailed links open: confirm an address, ask for a reset, choose a new
+//! password. Opening a link never uses its token — mail scanners fetch links — the
+//! person confirms with a button, which posts the token with a CSRF field.
+
+use askama::Template;
+use salvo::prelude::*;
+use serde::Deserialize;
+
+use super::{MessagePage, PresessionCsrf, render_html};
+use crate::accounts;
+use crate::error::ApiError;
+use crate::http::client::client_ip;
+use crate::state::AppState;
+
+/// Longest token accepted from a link; real ones are 43 characters.
+const MAX_TOKEN_LEN: usize = 256;
+
+pub(super) fn router() -> Router {
+    Router::new()
+        .push(
+            Router::with_path("verify")
+                .get(verify_page)
+                .post(verify_submit),
+        )
+        .push(
+            Router::with_path("forgot-password")
+                .get(forgot_page)
+                .post(forgot_submit),
+        )
+        .push(
+            Router::with_path("reset-password")
+                .get(reset_page)
+                .post(reset_submit),
+        )
+}
+
+#[derive(Template)]
+#[template(path = "token_form.html")]
+struct TokenForm<'a> {
+    title: &'a str,
+    action: &'a str,
+    button: &'a str,
+    ask_password: bool,
+    csrf: &'a str,
+    token: &'a str,
+    error: Option<&'a str>,
+    rules: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage<'a> {
+    csrf: &'a str,
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    email: String,
+}
+
+async fn read_form(req: &mut Request) -> Result<LinkForm, ApiError> {
+    req.parse_form()
+        .await
+        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))
+}
+
+fn link_token(req: &Request) -> String {
+    req.query::<String>("token")
+        .filter(|t| t.len() <= MAX_TOKEN_LEN)
+        .unwrap_or_default()
+}
+
+fn message(
+    res: &mut Response,
+    status: StatusCode,
+    title: &str,
+    text: &str,
+    link: Option<(&str, &str)>,
+) -> Result<(), ApiError> {
+    res.status_code(status);
+    render_html(
+        res,
+        &MessagePage {
+            title,
+            message: text,
+            link,
+        },
+    )
+}
+
+const VERIFY: (&str, &str, &str) = (
+    "Confirm your email address",
+    "/verify",
+    "Confirm my address",
+);
+const RESET: (&str, &str, &str) = (
+    "Choose a new password",
+    "/reset-password",
+    "Save the new password",
+);
+
+#[handler]
+async fn verify_page(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let csrf = PresessionCsrf::issue(req, res, &state);
+    let token = link_token(req);
+    let (title, action, button) = VERIFY;
+    render_html(
+        res,
+        &TokenForm {
+            title,
+            action,
+            button,
+            ask_password: false,
+            csrf: &csrf,
+            token: &token,
+            error: None,
+            rules: Vec::new(),
+        },
+    )
+}
+
+#[handler]
+async fn verify_submit(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let form = read_form(req).await?;
+    PresessionCsrf::check(req, &state, &form.csrf_token, "/verify")?;
+    match accounts::verify_email(&state, &form.token).await {
+        Ok(()) => message(
+            res,
+            StatusCode::OK,
+            "Email confirmed",
+            "Your address is confirmed. You can sign in now.",
+            Some(("/login", "Sign in")),
+        ),
+        Err(err @ ApiError::InvalidToken) => message(
+            res,
+            err.status(),
+            "Link not valid",
+            &err.to_string(),
+            Some(("/login", "Go to sign-in")),
+        ),
+        Err(other) => Err(other),
+    }
+}
+
+#[handler]
+async fn forgot_page(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let csrf = PresessionCsrf::issue(req, res, &state);
+    render_html(res, &ForgotPage { csrf: &csrf })
+}
+
+#[handler]
+async fn forgot_submit(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let form = read_form(req).await?;
+    PresessionCsrf::check(req, &state, &form.csrf_token, "/forgot-password")?;
+    match accounts::forgot_password(&state, &form.email, client_ip(req, &state.config)).await {
+        Ok(()) => message(
+            res,
+            StatusCode::OK,
+            "Check your email",
+            "If an account uses that address, a link to choose a new password is on its way. It works for one hour.",
+            None,
+        ),
+        Err(err @ ApiError::RateLimited(_)) => {
+            message(res, err.status(), "Please wait", &err.to_string(), None)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[handler]
+async fn reset_page(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let csrf = PresessionCsrf::issue(req, res, &state);
+    let token = link_token(req);
+    let (title, action, button) = RESET;
+    render_html(
+        res,
+        &TokenForm {
+            title,
+            action,
+            button,
+            ask_password: true,
+            csrf: &csrf,
+            token: &token,
+            error: None,
+            rules: Vec::new(),
+        },
+    )
+}
+
+#[handler]
+async fn reset_submit(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let form = read_form(req).await?;
+    PresessionCsrf::check(req, &state, &form.csrf_token, "/reset-password")?;
+    match accounts::reset_password(&state, &form.token, &form.password).await {
+        Ok(()) => message(
+            res,
+            StatusCode::OK,
+            "Password changed",
+            "Your new password is set, and every device was signed out.",
+            Some(("/login", "Sign in")),
+        ),
+        Err(ApiError::WeakPassword(weak)) => {
+            res.status_code(StatusCode::UNPROCESSABLE_ENTITY);
+            let (title, action, button) = RESET;
+            render_html(
+                res,
+                &TokenForm {
+                    title,
+                    action,
+                    button,
+                    ask_password: true,
+                    csrf: &form.csrf_token,
+                    token: &form.token,
+                    error: Some("Choose a stronger password:"),
+                    rules: weak.failed.iter().map(|r| r.message()).collect(),
+                },
+            )
+        }
+        Err(err @ ApiError::InvalidToken) => message(
+            res,
+            err.status(),
+            "Link not valid",
+            &err.to_string(),
+            Some(("/forgot-password", "Ask for a new link")),
+        ),
+        Err(other) => Err(other),
+    }
+}

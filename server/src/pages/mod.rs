@@ -1,0 +1,114 @@
+//! Browser pages: sign-in and sign-out with cookie sessions, and the pages the emailed
+//! links open (verify, forgot and reset password). The gallery pages build on these.
+//!
+//! Two CSRF mechanisms, both stateless so any instance can check them:
+//! - before sign-in, a random `imagevault_csrf` cookie (SameSite=Strict, `__Host-` over
+//!   HTTPS) and a form field carrying its HMAC under `SECRET_KEY` — a cross-site form
+//!   cannot read the cookie, so it cannot forge the field (signed double submit);
+//! - after sign-in, a field carrying the HMAC of the session (see `http::auth`).
+
+mod email_links;
+mod session;
+
+use askama::Template;
+use salvo::http::cookie::{Cookie, SameSite};
+use salvo::http::header::{CACHE_CONTROL, HeaderValue, LOCATION};
+use salvo::prelude::*;
+
+use crate::crypto::{random_token, same, sign};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The page routes.
+pub fn router() -> Router {
+    Router::new()
+        .push(session::router())
+        .push(email_links::router())
+}
+
+fn render_html(res: &mut Response, page: &impl Template) -> Result<(), ApiError> {
+    let html = page
+        .render()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    res.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.render(Text::Html(html));
+    Ok(())
+}
+
+fn redirect(res: &mut Response, to: &'static str) {
+    res.status_code(StatusCode::SEE_OTHER);
+    res.headers_mut()
+        .insert(LOCATION, HeaderValue::from_static(to));
+}
+
+/// A one-paragraph page: the outcome of a form.
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    title: &'a str,
+    message: &'a str,
+    link: Option<(&'a str, &'a str)>,
+}
+
+/// CSRF protection for forms shown before sign-in (sign-in itself, verify, reset).
+struct PresessionCsrf;
+
+impl PresessionCsrf {
+    /// Over HTTPS: `__Host-`, so a sibling subdomain cannot plant a value it knows the
+    /// signature of (login CSRF through cookie tossing).
+    const COOKIE_HTTPS: &'static str = "__Host-imagevault_csrf";
+    const COOKIE_DEV: &'static str = "imagevault_csrf";
+
+    fn cookie_name(state: &AppState) -> &'static str {
+        if state.config.https() {
+            Self::COOKIE_HTTPS
+        } else {
+            Self::COOKIE_DEV
+        }
+    }
+
+    fn field_for(state: &AppState, cookie: &str) -> String {
+        sign(
+            state.secret_key.expose_secret().as_bytes(),
+            format!("login:{cookie}").as_bytes(),
+        )
+    }
+
+    /// The form field for this browser, setting its cookie first if it has none.
+    fn issue(req: &Request, res: &mut Response, state: &AppState) -> String {
+        let existing = req
+            .cookie(Self::cookie_name(state))
+            .map(|c| c.value().to_owned())
+            .filter(|v| v.len() == 43);
+        let cookie = existing.unwrap_or_else(|| {
+            let value = random_token();
+            res.add_cookie(
+                Cookie::build((Self::cookie_name(state), value.clone()))
+                    .http_only(true)
+                    .secure(state.config.https())
+                    .same_site(SameSite::Strict)
+                    .path("/")
+                    .build(),
+            );
+            value
+        });
+        Self::field_for(state, &cookie)
+    }
+
+    /// Accepts a submitted form only with the field matching this browser's cookie.
+    fn check(req: &Request, state: &AppState, field: &str, path: &str) -> Result<(), ApiError> {
+        let cookie = req
+            .cookie(Self::cookie_name(state))
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        if !cookie.is_empty() && same(field, &Self::field_for(state, &cookie)) {
+            return Ok(());
+        }
+        tracing::warn!(target: "security", event = "csrf_refused", path, "CSRF token missing or wrong");
+        Err(ApiError::Forbidden(
+            "This form has expired or did not come from ImageVault. Reload the page and try again."
+                .into(),
+        ))
+    }
+}
