@@ -4,24 +4,7 @@
 mod support;
 
 use reqwest::StatusCode;
-use support::{Engine, PASSWORD, TestApp};
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn field(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
+use support::{Engine, PASSWORD, TestApp, browser, form_field};
 
 /// The path of an emailed link (the test `PUBLIC_URL` is `http://app.test`).
 fn path_of(link: &str) -> String {
@@ -46,8 +29,8 @@ async fn verifying_from_the_emailed_link(engine: Engine) {
         StatusCode::FORBIDDEN
     );
 
-    let (csrf, token) = (field(&html, "csrf_token"), field(&html, "token"));
-    let forged = self::browser()
+    let (csrf, token) = (form_field(&html, "csrf_token"), form_field(&html, "token"));
+    let forged = support::browser()
         .post(app.url("/verify"))
         .form(&[("token", token.as_str())])
         .send()
@@ -103,7 +86,7 @@ async fn resetting_a_password_in_the_browser(engine: Engine) {
     let sent = browser
         .post(app.url("/forgot-password"))
         .form(&[
-            ("csrf_token", field(&forgot, "csrf_token").as_str()),
+            ("csrf_token", form_field(&forgot, "csrf_token").as_str()),
             ("email", "zane@example.com"),
         ])
         .send()
@@ -125,7 +108,7 @@ async fn resetting_a_password_in_the_browser(engine: Engine) {
         .text()
         .await
         .unwrap();
-    let (csrf, token) = (field(&form, "csrf_token"), field(&form, "token"));
+    let (csrf, token) = (form_field(&form, "csrf_token"), form_field(&form, "token"));
     let submit = |password: &'static str| {
         browser
             .post(app.url("/reset-password"))

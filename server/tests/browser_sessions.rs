@@ -4,25 +4,7 @@
 mod support;
 
 use reqwest::StatusCode;
-use support::{Engine, PASSWORD, TestApp};
-
-/// A client that keeps cookies, like a browser.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// The CSRF token in a page's form.
-fn csrf_in(html: &str) -> String {
-    let start = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("form has a CSRF field")
-        + 25;
-    html[start..].split('"').next().unwrap().to_owned()
-}
+use support::{Engine, PASSWORD, TestApp, browser, form_field};
 
 async fn login_form(app: &TestApp, browser: &reqwest::Client) -> String {
     let page = browser.get(app.url("/login")).send().await.unwrap();
@@ -32,7 +14,7 @@ async fn login_form(app: &TestApp, browser: &reqwest::Client) -> String {
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
         "{set_cookie}"
     );
-    csrf_in(&page.text().await.unwrap())
+    form_field(&page.text().await.unwrap(), "csrf_token")
 }
 
 async fn sign_in(app: &TestApp, browser: &reqwest::Client, email: &str) -> reqwest::Response {
@@ -109,7 +91,7 @@ async fn login_form_without_or_with_a_wrong_csrf_token_is_refused(engine: Engine
         assert!(res.headers().get("set-cookie").is_none());
     }
     // A token from another browser's cookie does not transfer.
-    let other = self::browser();
+    let other = support::browser();
     let res = other
         .post(app.url("/login"))
         .form(&[
@@ -159,7 +141,7 @@ async fn sign_out_needs_the_session_csrf_token(engine: Engine) {
         .text()
         .await
         .unwrap();
-    let csrf = csrf_in(&home);
+    let csrf = form_field(&home, "csrf_token");
 
     let missing = browser
         .post(app.url("/logout"))
@@ -219,7 +201,7 @@ async fn cookie_api_calls_with_the_csrf_header_succeed(engine: Engine) {
     app.signed_up_user("tia@example.com").await;
     let browser = browser();
     sign_in(&app, &browser, "tia@example.com").await;
-    let csrf = csrf_in(
+    let csrf = form_field(
         &browser
             .get(app.url("/"))
             .send()
@@ -228,6 +210,7 @@ async fn cookie_api_calls_with_the_csrf_header_succeed(engine: Engine) {
             .text()
             .await
             .unwrap(),
+        "csrf_token",
     );
     let res = browser
         .post(app.url("/api/v1/auth/logout-all"))

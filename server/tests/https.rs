@@ -57,15 +57,14 @@ async fn serves_https_with_hsts_and_host_prefixed_secure_cookies() {
     let csrf_cookie = login.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(csrf_cookie.contains("Secure"), "{csrf_cookie}");
     let html = login.text().await.unwrap();
-    let start = html.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    let csrf = html[start..].split('"').next().unwrap();
+    let csrf = support::form_field(&html, "csrf_token");
     let signed_in = client
         .post(format!("{base}/login"))
         .header("cookie", csrf_cookie.split(';').next().unwrap())
         .form(&[
             ("email", "tls@example.com"),
             ("password", support::PASSWORD),
-            ("csrf_token", csrf),
+            ("csrf_token", csrf.as_str()),
         ])
         .send()
         .await

@@ -95,16 +95,59 @@ fn message(
     )
 }
 
-const VERIFY: (&str, &str, &str) = (
-    "Confirm your email address",
-    "/verify",
-    "Confirm my address",
-);
-const RESET: (&str, &str, &str) = (
-    "Choose a new password",
-    "/reset-password",
-    "Save the new password",
-);
+/// What differs between the two token forms.
+struct FormKind {
+    title: &'static str,
+    action: &'static str,
+    button: &'static str,
+    ask_password: bool,
+}
+
+const VERIFY: FormKind = FormKind {
+    title: "Confirm your email address",
+    action: "/verify",
+    button: "Confirm my address",
+    ask_password: false,
+};
+const RESET: FormKind = FormKind {
+    title: "Choose a new password",
+    action: "/reset-password",
+    button: "Save the new password",
+    ask_password: true,
+};
+
+impl FormKind {
+    /// Renders the form, with the failed password rules when there are any.
+    fn render(
+        &self,
+        res: &mut Response,
+        csrf: &str,
+        token: &str,
+        rules: Vec<String>,
+    ) -> Result<(), ApiError> {
+        let error = (!rules.is_empty()).then_some("Choose a stronger password:");
+        render_html(
+            res,
+            &TokenForm {
+                title: self.title,
+                action: self.action,
+                button: self.button,
+                ask_password: self.ask_password,
+                csrf,
+                token,
+                error,
+                rules,
+            },
+        )
+    }
+
+    /// The form a link opens; the token is only carried, not used.
+    fn show(&self, req: &Request, depot: &Depot, res: &mut Response) -> Result<(), ApiError> {
+        let state = AppState::from_depot(depot).clone();
+        let csrf = PresessionCsrf::issue(req, res, &state);
+        self.render(res, &csrf, &link_token(req), Vec::new())
+    }
+}
 
 #[handler]
 async fn verify_page(
@@ -112,23 +155,7 @@ async fn verify_page(
     depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let csrf = PresessionCsrf::issue(req, res, &state);
-    let token = link_token(req);
-    let (title, action, button) = VERIFY;
-    render_html(
-        res,
-        &TokenForm {
-            title,
-            action,
-            button,
-            ask_password: false,
-            csrf: &csrf,
-            token: &token,
-            error: None,
-            rules: Vec::new(),
-        },
-    )
+    VERIFY.show(req, depot, res)
 }
 
 #[handler]
@@ -200,23 +227,7 @@ async fn reset_page(
     depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let csrf = PresessionCsrf::issue(req, res, &state);
-    let token = link_token(req);
-    let (title, action, button) = RESET;
-    render_html(
-        res,
-        &TokenForm {
-            title,
-            action,
-            button,
-            ask_password: true,
-            csrf: &csrf,
-            token: &token,
-            error: None,
-            rules: Vec::new(),
-        },
-    )
+    RESET.show(req, depot, res)
 }
 
 #[handler]
@@ -238,20 +249,8 @@ async fn reset_submit(
         ),
         Err(ApiError::WeakPassword(weak)) => {
             res.status_code(StatusCode::UNPROCESSABLE_ENTITY);
-            let (title, action, button) = RESET;
-            render_html(
-                res,
-                &TokenForm {
-                    title,
-                    action,
-                    button,
-                    ask_password: true,
-                    csrf: &form.csrf_token,
-                    token: &form.token,
-                    error: Some("Choose a stronger password:"),
-                    rules: weak.failed.iter().map(|r| r.message()).collect(),
-                },
-            )
+            let rules = weak.failed.iter().map(|r| r.message()).collect();
+            RESET.render(res, &form.csrf_token, &form.token, rules)
         }
         Err(err @ ApiError::InvalidToken) => message(
             res,

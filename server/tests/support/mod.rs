@@ -242,6 +242,26 @@ impl TestApp {
     }
 }
 
+/// A client that keeps cookies and does not follow redirects, like a browser whose
+/// every step a test wants to see.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The value of the form field `name` in a page.
+pub fn form_field(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
 /// The `error.code` of an error response.
 pub async fn error_code(res: Response) -> String {
     let body: Value = res.json().await.expect("error bodies are JSON");
