@@ -12,6 +12,7 @@
 //! - [`routes`], [`pages`] and [`http`]: the JSON API, the browser pages and the
 //!   cross-cutting HTTP concerns.
 //! - [`error`]: the one place errors become responses.
+//! - [`vault`]: envelope encryption at rest (master keys, user keys, blob format).
 
 pub mod accounts;
 pub mod app;
@@ -27,3 +28,4 @@ pub mod routes;
 pub mod secret;
 pub mod state;
 pub mod throttle;
+pub mod vault;

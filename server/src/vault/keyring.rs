@@ -1,0 +1,344 @@
+//! User keys and the versioned master keys that wrap them.
+//!
+//! The key file holds one line per master-key version, `v<N>:<base64 key>`; the highest
+//! version wraps new user keys, older ones stay to unwrap keys not yet rotated. The
+//! file is created 0600, and rewritten through a temporary file, fsync and rename, so a
+//! crash never leaves half a key file.
+
+use std::fmt;
+use std::io::Write;
+use std::path::Path;
+
+use aes_kw::KwAes256;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hmac::KeyInit;
+use zeroize::Zeroizing;
+
+use super::VaultError;
+
+/// Bytes of every key.
+pub const KEY_BYTES: usize = 32;
+/// Bytes of a wrapped user key (AES-KW adds 8).
+pub const WRAPPED_BYTES: usize = KEY_BYTES + 8;
+
+/// A user's data key. No `Clone`, no `Debug` output of the bytes, zeroised on drop.
+pub struct UserKey(Zeroizing<[u8; KEY_BYTES]>);
+
+impl UserKey {
+    /// A fresh random key from the OS.
+    pub fn generate() -> Self {
+        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+        getrandom::fill(key.as_mut()).expect("the OS random source is available");
+        Self(key)
+    }
+
+    /// The key bytes, for deriving per-blob keys.
+    pub(super) fn expose_secret(&self) -> &[u8; KEY_BYTES] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for UserKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UserKey([redacted])")
+    }
+}
+
+/// A user key as stored: wrapped, with the version of the master key that wrapped it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    /// Master-key version used.
+    pub kek_version: u32,
+    /// AES-KW output.
+    pub bytes: Vec<u8>,
+}
+
+struct MasterKey {
+    version: u32,
+    key: Zeroizing<[u8; KEY_BYTES]>,
+}
+
+/// The master keys from `MASTER_KEY_FILE`.
+pub struct Keyring {
+    /// Ascending by version; never empty.
+    keys: Vec<MasterKey>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let versions: Vec<u32> = self.keys.iter().map(|k| k.version).collect();
+        f.debug_struct("Keyring")
+            .field("versions", &versions)
+            .finish()
+    }
+}
+
+fn key_file_error(path: &Path, reason: impl Into<String>) -> VaultError {
+    VaultError::KeyFile {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl Keyring {
+    /// Reads the key file; `Ok(None)` when it does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, VaultError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => Zeroizing::new(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(key_file_error(path, e.to_string())),
+        };
+        let mut keys = Vec::new();
+        for (n, line) in text
+            .lines()
+            .map(str::trim)
+            .enumerate()
+            .filter(|(_, l)| !l.is_empty())
+        {
+            keys.push(parse_line(line).ok_or_else(|| {
+                key_file_error(
+                    path,
+                    format!("line {} is not `v<N>:<base64 of 32 bytes>`", n + 1),
+                )
+            })?);
+        }
+        keys.sort_by_key(|k| k.version);
+        if keys.is_empty() {
+            return Err(key_file_error(path, "holds no key"));
+        }
+        if keys.windows(2).any(|w| w[0].version == w[1].version) {
+            return Err(key_file_error(path, "lists a version twice"));
+        }
+        Ok(Some(Self { keys }))
+    }
+
+    /// Creates the key file with a fresh version-1 key; fails if it exists.
+    pub fn create(path: &Path) -> Result<Self, VaultError> {
+        let ring = Self {
+            keys: vec![MasterKey {
+                version: 1,
+                key: random_key(),
+            }],
+        };
+        ring.write(path, true)?;
+        Ok(ring)
+    }
+
+    /// Adds a new master-key version and rewrites the file atomically.
+    pub fn rotate(mut self, path: &Path) -> Result<Self, VaultError> {
+        let version = self.current_version() + 1;
+        self.keys.push(MasterKey {
+            version,
+            key: random_key(),
+        });
+        self.write(path, false)?;
+        Ok(self)
+    }
+
+    /// The version new keys are wrapped with.
+    pub fn current_version(&self) -> u32 {
+        self.keys.last().map_or(0, |k| k.version)
+    }
+
+    /// Wraps `user_key` with the current master key.
+    pub fn wrap(&self, user_key: &UserKey) -> WrappedKey {
+        let master = self.keys.last().expect("a keyring is never empty");
+        let kek = KwAes256::new((&*master.key).into());
+        let mut out = vec![0u8; WRAPPED_BYTES];
+        kek.wrap_key(user_key.expose_secret(), &mut out)
+            .expect("the output buffer has the wrapped size");
+        WrappedKey {
+            kek_version: master.version,
+            bytes: out,
+        }
+    }
+
+    /// Unwraps a stored user key; any alteration fails the AES-KW integrity check.
+    pub fn unwrap(&self, wrapped: &WrappedKey) -> Result<UserKey, VaultError> {
+        let master = self
+            .keys
+            .iter()
+            .find(|k| k.version == wrapped.kek_version)
+            .ok_or(VaultError::UnknownKeyVersion(wrapped.kek_version))?;
+        if wrapped.bytes.len() != WRAPPED_BYTES {
+            return Err(VaultError::Integrity);
+        }
+        let kek = KwAes256::new((&*master.key).into());
+        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+        kek.unwrap_key(&wrapped.bytes, key.as_mut())
+            .map_err(|_| VaultError::Integrity)?;
+        Ok(UserKey(key))
+    }
+
+    fn write(&self, path: &Path, create_new: bool) -> Result<(), VaultError> {
+        let fail = |e: std::io::Error| key_file_error(path, e.to_string());
+        let mut text = Zeroizing::new(String::new());
+        for key in &self.keys {
+            use std::fmt::Write as _;
+            let encoded = Zeroizing::new(STANDARD.encode(key.key.as_ref()));
+            let _ = writeln!(text, "v{}:{}", key.version, encoded.as_str());
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let mut folder = std::fs::DirBuilder::new();
+            folder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+            folder.create(parent).map_err(fail)?;
+        }
+        if create_new && path.exists() {
+            return Err(key_file_error(path, "already exists"));
+        }
+        let tmp = path.with_extension("tmp");
+        let _ = std::fs::remove_file(&tmp);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp).map_err(fail)?;
+        file.write_all(text.as_bytes()).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        std::fs::rename(&tmp, path).map_err(fail)?;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+fn random_key() -> Zeroizing<[u8; KEY_BYTES]> {
+    let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+    getrandom::fill(key.as_mut()).expect("the OS random source is available");
+    key
+}
+
+fn parse_line(line: &str) -> Option<MasterKey> {
+    let (version, encoded) = line.strip_prefix('v')?.split_once(':')?;
+    let version: u32 = version.parse().ok().filter(|v| *v > 0)?;
+    let bytes = Zeroizing::new(STANDARD.decode(encoded.trim()).ok()?);
+    let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+    if bytes.len() != KEY_BYTES {
+        return None;
+    }
+    key.copy_from_slice(&bytes);
+    Some(MasterKey { version, key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_path() -> std::path::PathBuf {
+        std::env::temp_dir()
+            .join(format!("iv-keys-{}", uuid::Uuid::new_v4()))
+            .join("master.key")
+    }
+
+    #[test]
+    fn user_keys_wrap_and_unwrap_across_rotations() {
+        let path = temp_path();
+        let ring = Keyring::create(&path).unwrap();
+        let user = UserKey::generate();
+        let wrapped_v1 = ring.wrap(&user);
+        assert_eq!(wrapped_v1.kek_version, 1);
+        assert_eq!(wrapped_v1.bytes.len(), WRAPPED_BYTES);
+
+        let ring = ring.rotate(&path).unwrap();
+        assert_eq!(ring.current_version(), 2);
+        let reloaded = Keyring::load(&path).unwrap().unwrap();
+        let from_v1 = reloaded.unwrap(&wrapped_v1).unwrap();
+        assert_eq!(from_v1.expose_secret(), user.expose_secret());
+        let wrapped_v2 = reloaded.wrap(&from_v1);
+        assert_eq!(wrapped_v2.kek_version, 2);
+        assert_ne!(wrapped_v2.bytes, wrapped_v1.bytes);
+        assert_eq!(
+            reloaded.unwrap(&wrapped_v2).unwrap().expose_secret(),
+            user.expose_secret()
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn altered_or_foreign_wrapped_keys_are_refused() {
+        let (a, b) = (temp_path(), temp_path());
+        let ring = Keyring::create(&a).unwrap();
+        let other = Keyring::create(&b).unwrap();
+        let wrapped = ring.wrap(&UserKey::generate());
+        assert!(matches!(other.unwrap(&wrapped), Err(VaultError::Integrity)));
+        for i in 0..wrapped.bytes.len() {
+            let mut bad = wrapped.clone();
+            bad.bytes[i] ^= 0x01;
+            assert!(
+                matches!(ring.unwrap(&bad), Err(VaultError::Integrity)),
+                "byte {i}"
+            );
+        }
+        let mut short = wrapped.clone();
+        short.bytes.pop();
+        assert!(matches!(ring.unwrap(&short), Err(VaultError::Integrity)));
+        let unknown = WrappedKey {
+            kek_version: 9,
+            ..wrapped
+        };
+        assert!(matches!(
+            ring.unwrap(&unknown),
+            Err(VaultError::UnknownKeyVersion(9))
+        ));
+        for p in [a, b] {
+            std::fs::remove_dir_all(p.parent().unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn the_key_file_is_private_and_never_overwritten_by_create() {
+        let path = temp_path();
+        Keyring::create(&path).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert!(Keyring::create(&path).is_err());
+        assert!(
+            Keyring::load(&temp_path()).unwrap().is_none(),
+            "missing file is None"
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn malformed_key_files_name_the_problem() {
+        for (text, reason) in [
+            ("", "holds no key"),
+            ("v1:not-base64!!\n", "line 1"),
+            ("v1:AAAA\n", "line 1"),
+            (
+                "x1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                "line 1",
+            ),
+            (
+                "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nv1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                "twice",
+            ),
+        ] {
+            let path = temp_path();
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+            let err = Keyring::load(&path).unwrap_err().to_string();
+            assert!(err.contains(reason), "{text:?}: {err}");
+            std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        }
+    }
+
+    #[test]
+    fn debug_output_shows_versions_not_keys() {
+        let path = temp_path();
+        let ring = Keyring::create(&path).unwrap();
+        assert_eq!(format!("{ring:?}"), "Keyring { versions: [1] }");
+        assert_eq!(format!("{:?}", UserKey::generate()), "UserKey([redacted])");
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+}

@@ -1,0 +1,40 @@
+//! Encryption at rest: envelope encryption with the keys kept apart from the data.
+//!
+//! - A versioned **master key** (KEK) lives only in `MASTER_KEY_FILE`, never in the
+//!   database ([`keyring`]).
+//! - Each user has a random 256-bit **user key**, stored only wrapped by the current
+//!   master key with AES Key Wrap (RFC 3394), together with that master key's version,
+//!   so rotation rewraps user keys without touching any image.
+//! - Each blob (image or thumbnail) gets its own encryption and MAC keys, derived with
+//!   HKDF-SHA256 from the user key, the blob kind and the image id ([`blob`]). It is
+//!   AES-256-CBC with a random IV, then HMAC-SHA256 over header, IV, ciphertext, image
+//!   id and owner id, checked in constant time before any decryption: a flipped byte,
+//!   a blob copied onto another row or user, or a thumbnail served as its image, all
+//!   fail cleanly instead of yielding wrong bytes.
+//!
+//! All primitives come from RustCrypto crates (`aes`, `cbc`, `aes-kw`, `hmac`, `hkdf`,
+//! `sha2`); nothing here implements a cipher or mode. Key material is zeroised on drop
+//! and never printed.
+
+pub mod blob;
+pub mod keyring;
+
+/// Why a vault operation failed. Integrity failures carry no detail on purpose: which
+/// check failed is for the log, not the client.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The blob or wrapped key was altered, truncated, moved, or made with other keys.
+    #[error("integrity check failed")]
+    Integrity,
+    /// A wrapped key names a master-key version the keyring does not have.
+    #[error("master key version {0} is not in the key file")]
+    UnknownKeyVersion(u32),
+    /// The master key file is unreadable or malformed.
+    #[error("master key file {path}: {reason}")]
+    KeyFile {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
