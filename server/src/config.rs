@@ -32,6 +32,10 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     /// `DATA_DIR`.
     pub data_dir: PathBuf,
+    /// `STORAGE_URL`: where encrypted blobs live.
+    pub storage: StorageUrl,
+    /// `MASTER_KEY_FILE`: the key-encryption keys, never in the database.
+    pub master_key_file: PathBuf,
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`, both or neither.
     pub tls: Option<TlsFiles>,
     /// `HTTP_REDIRECT_ADDR`: a plain-HTTP listener that only redirects to `PUBLIC_URL`
@@ -71,6 +75,21 @@ impl std::fmt::Debug for DatabaseUrl {
         };
         f.write_str(&redacted)
     }
+}
+
+/// Where blobs are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    /// `file:///path`: a folder on a local disk (the embedded default).
+    Files(PathBuf),
+    /// `s3://bucket/prefix`: an S3-compatible object store (credentials and endpoint
+    /// from the usual `AWS_*` variables).
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Key prefix, without leading or trailing slashes (may be empty).
+        prefix: String,
+    },
 }
 
 /// An SMTP relay.
@@ -169,6 +188,9 @@ impl Config {
             email_from: email_from(get("EMAIL_FROM"))?,
             public_url: public_url(get("PUBLIC_URL"))?,
             bind_addr,
+            storage: storage_url(get("STORAGE_URL"), &data_dir)?,
+            master_key_file: get("MASTER_KEY_FILE")
+                .map_or_else(|| data_dir.join("keys").join("master.key"), PathBuf::from),
             data_dir,
             tls,
             http_redirect_addr,
@@ -278,6 +300,39 @@ fn database_url(raw: Option<String>, data_dir: &std::path::Path) -> Result<Strin
             "must start with sqlite: or postgres://",
         ))
     }
+}
+
+fn storage_url(raw: Option<String>, data_dir: &std::path::Path) -> Result<StorageUrl, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(StorageUrl::Files(data_dir.join("blobs")));
+    };
+    if let Some(path) = raw.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(invalid(
+                "STORAGE_URL",
+                "file:// needs a folder, like file:///var/lib/imagevault/blobs",
+            ));
+        }
+        return Ok(StorageUrl::Files(PathBuf::from(path)));
+    }
+    if let Some(rest) = raw.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid_bucket {
+            return Err(invalid(
+                "STORAGE_URL",
+                format!("{bucket:?} is not an S3 bucket name"),
+            ));
+        }
+        return Ok(StorageUrl::S3 {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+        });
+    }
+    Err(invalid("STORAGE_URL", "must start with file:// or s3://"))
 }
 
 fn allowed_hosts(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
@@ -409,6 +464,16 @@ mod tests {
         assert_eq!(c.allowed_hosts, ["localhost", "127.0.0.1"]);
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert_eq!(c.email, None);
+        assert_eq!(c.storage, StorageUrl::Files("./data/blobs".into()));
+        assert_eq!(c.master_key_file, PathBuf::from("./data/keys/master.key"));
+        let s3 = dev(&[("STORAGE_URL", "s3://vault-blobs/prod/images/")]).unwrap();
+        assert_eq!(
+            s3.storage,
+            StorageUrl::S3 {
+                bucket: "vault-blobs".into(),
+                prefix: "prod/images".into()
+            }
+        );
         assert!(!c.https());
     }
 
@@ -445,6 +510,10 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.1,nope", "TRUSTED_PROXIES"),
             ("ALLOWED_HOSTS", " , ", "ALLOWED_HOSTS"),
             ("HTTP_REDIRECT_ADDR", "0.0.0.0:80", "HTTP_REDIRECT_ADDR"),
+            ("STORAGE_URL", "ftp://x", "STORAGE_URL"),
+            ("STORAGE_URL", "file://", "STORAGE_URL"),
+            ("STORAGE_URL", "s3://UPPER/x", "STORAGE_URL"),
+            ("STORAGE_URL", "s3://ab", "STORAGE_URL"),
             ("TLS_CERT_FILE", "/nonexistent/cert.pem", "TLS_KEY_FILE"),
         ];
         for (name, value, blamed) in cases {

@@ -13,6 +13,7 @@
 //!   cross-cutting HTTP concerns.
 //! - [`error`]: the one place errors become responses.
 //! - [`vault`]: envelope encryption at rest (master keys, user keys, blob format).
+//! - [`storage`]: where encrypted blobs live (local folder; S3 to come).
 
 pub mod accounts;
 pub mod app;
@@ -27,5 +28,6 @@ pub mod passwords;
 pub mod routes;
 pub mod secret;
 pub mod state;
+pub mod storage;
 pub mod throttle;
 pub mod vault;

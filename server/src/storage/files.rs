@@ -1,0 +1,181 @@
+//! Blobs as files under one folder: written to a temporary name, fsynced, renamed into
+//! place and the folder fsynced, so after `put` returns the blob survives a crash, and
+//! a crash before that leaves at most a temporary file that is never served.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{BlobName, StorageError};
+
+/// A local folder of blobs.
+#[derive(Debug, Clone)]
+pub struct FileStore {
+    root: PathBuf,
+}
+
+fn private_dir(path: &Path) -> std::io::Result<()> {
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(path)
+}
+
+impl FileStore {
+    /// Opens (creating, owner-only) the folder.
+    pub fn open(root: &Path) -> Result<Self, StorageError> {
+        private_dir(root).map_err(StorageError::from_io)?;
+        Ok(Self {
+            root: root.to_owned(),
+        })
+    }
+
+    fn path(&self, name: &BlobName) -> PathBuf {
+        self.root.join(name.shard()).join(name.as_str())
+    }
+
+    /// Stores `bytes` durably under `name` (replacing an older blob of that name).
+    pub async fn put(&self, name: &BlobName, bytes: Vec<u8>) -> Result<(), StorageError> {
+        let path = self.path(name);
+        tokio::task::spawn_blocking(move || write_durably(&path, &bytes))
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
+            .map_err(StorageError::from_io)
+    }
+
+    /// The blob, or `None` if there is none.
+    pub async fn get(&self, name: &BlobName) -> Result<Option<Vec<u8>>, StorageError> {
+        match tokio::fs::read(self.path(name)).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::from_io(e)),
+        }
+    }
+
+    /// Removes the blob; removing a missing blob is not an error.
+    pub async fn delete(&self, name: &BlobName) -> Result<(), StorageError> {
+        match tokio::fs::remove_file(self.path(name)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StorageError::from_io(e)),
+        }
+    }
+
+    /// Every stored blob name (temporary files and foreign files are skipped).
+    pub async fn list(&self) -> Result<Vec<BlobName>, StorageError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut names = Vec::new();
+            for shard in std::fs::read_dir(&root)? {
+                let shard = shard?;
+                if !shard.file_type()?.is_dir() {
+                    continue;
+                }
+                for entry in std::fs::read_dir(shard.path())? {
+                    if let Some((name, _, _)) =
+                        entry?.file_name().to_str().and_then(BlobName::parse)
+                    {
+                        names.push(name);
+                    }
+                }
+            }
+            names.sort();
+            Ok(names)
+        })
+        .await
+        .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
+        .map_err(StorageError::from_io)
+    }
+}
+
+fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("blob paths have a shard folder");
+    private_dir(dir)?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::blob::BlobKind;
+
+    fn store() -> (FileStore, PathBuf) {
+        let root = std::env::temp_dir().join(format!("iv-blobs-{}", uuid::Uuid::new_v4()));
+        (FileStore::open(&root).unwrap(), root)
+    }
+
+    #[tokio::test]
+    async fn put_get_list_delete() {
+        let (store, root) = store();
+        let id = uuid::Uuid::new_v4();
+        let (image, thumb) = (
+            BlobName::new(id, BlobKind::Image),
+            BlobName::new(id, BlobKind::Thumbnail),
+        );
+        store.put(&image, b"cipher".to_vec()).await.unwrap();
+        store.put(&thumb, b"small".to_vec()).await.unwrap();
+        assert_eq!(
+            store.get(&image).await.unwrap().as_deref(),
+            Some(&b"cipher"[..])
+        );
+        let mut expected = vec![image.clone(), thumb.clone()];
+        expected.sort();
+        assert_eq!(store.list().await.unwrap(), expected);
+        store.delete(&image).await.unwrap();
+        store.delete(&image).await.unwrap();
+        assert_eq!(store.get(&image).await.unwrap(), None);
+        assert_eq!(store.list().await.unwrap(), vec![thumb]);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn blobs_are_private_and_no_temporary_files_remain() {
+        let (store, root) = store();
+        let name = BlobName::new(uuid::Uuid::new_v4(), BlobKind::Image);
+        store.put(&name, vec![7; 4096]).await.unwrap();
+        store.put(&name, vec![8; 10]).await.unwrap();
+        assert_eq!(
+            store.get(&name).await.unwrap(),
+            Some(vec![8; 10]),
+            "replaced whole"
+        );
+        let shard = root.join(&name.as_str()[..2]);
+        let files: Vec<String> = std::fs::read_dir(&shard)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(files, vec![name.as_str().to_owned()]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(shard.join(name.as_str()))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Stray files in the folder are not blobs.
+        std::fs::write(shard.join("notes.txt"), "x").unwrap();
+        assert_eq!(store.list().await.unwrap(), vec![name]);
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
