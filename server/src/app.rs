@@ -22,6 +22,7 @@ use crate::passwords::Hasher;
 use crate::routes;
 use crate::secret::load_or_create_key_file;
 use crate::state::AppState;
+use crate::vault::keyring::Keyring;
 
 /// Largest request head (request line and headers) accepted.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -55,6 +56,9 @@ pub enum BuildError {
     /// The generated secret key could not be read or written.
     #[error("SECRET_KEY: {0}")]
     SecretKey(std::io::Error),
+    /// The master key file is missing (when it must exist), unreadable or incomplete.
+    #[error("MASTER_KEY_FILE: {0}")]
+    MasterKey(String),
     /// The TLS files are not a usable certificate and key.
     #[error("TLS_CERT_FILE/TLS_KEY_FILE: {0}")]
     Tls(std::io::Error),
@@ -65,7 +69,7 @@ impl Application {
     pub async fn build(config: Config) -> Result<Self, BuildError> {
         let db = Db::connect(config.database_url.expose_secret()).await?;
         db.migrate().await?;
-        let state = state(config, db)?;
+        let state = state(config, db).await?;
         let acceptor = bind(&state.config).await?;
         let local_addr = Acceptor::holdings(&acceptor)
             .first()
@@ -196,12 +200,13 @@ impl Handler for RedirectToHttps {
 }
 
 /// Everything but the listener: what the command line needs too.
-pub fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
+pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
     let secret_key = match &config.secret_key {
         Some(key) => key.clone(),
         None => load_or_create_key_file(&config.data_dir.join("secret.key"))
             .map_err(BuildError::SecretKey)?,
     };
+    let keyring = master_keys(&config, &db).await?;
     let mailer = Mailer::new(&config)?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     Ok(AppState::new(
@@ -210,7 +215,43 @@ pub fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
         mailer,
         Hasher::new(cores),
         secret_key,
+        keyring,
     ))
+}
+
+/// Loads `MASTER_KEY_FILE`, creating it on first run — but never when the database
+/// already holds wrapped keys: a fresh master key could not unwrap them, so a missing
+/// file there means a misconfiguration or a lost key, not a first run.
+async fn master_keys(config: &Config, db: &Db) -> Result<Keyring, BuildError> {
+    let path = &config.master_key_file;
+    let in_use = db.kek_versions_in_use().await?;
+    let keyring = match Keyring::load(path).map_err(|e| BuildError::MasterKey(e.to_string()))? {
+        Some(keyring) => keyring,
+        None if in_use.is_empty() => {
+            tracing::info!(path = %path.display(), "created a new master key file");
+            Keyring::create(path).map_err(|e| BuildError::MasterKey(e.to_string()))?
+        }
+        None => {
+            return Err(BuildError::MasterKey(format!(
+                "{} does not exist, but the database holds user keys wrapped by master key \
+                 version(s) {in_use:?}; restore the key file (a new one cannot decrypt them)",
+                path.display()
+            )));
+        }
+    };
+    for version in &in_use {
+        let unwraps = match db.sample_wrapped_key(*version).await? {
+            Some(sample) => keyring.unwrap(&sample).is_ok(),
+            None => true,
+        };
+        if !keyring.has_version(*version) || !unwraps {
+            return Err(BuildError::MasterKey(format!(
+                "{} does not hold the master key version {version} that wraps stored user keys",
+                path.display()
+            )));
+        }
+    }
+    Ok(keyring)
 }
 
 /// The router with the hoops every response goes through, 404s included.

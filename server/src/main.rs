@@ -86,7 +86,7 @@ async fn create_user(config: Config, email: &str, admin: bool) -> anyhow::Result
     let password = read_password().context("reading the password")?;
     let db = Db::connect(config.database_url.expose_secret()).await?;
     db.migrate().await?;
-    let state = app::state(config, db)?;
+    let state = app::state(config, db).await?;
     match imagevault_server::accounts::create_user(&state, email, &password, admin).await {
         Ok(id) => {
             let shown = imagevault_common::email::EmailAddress::parse(email)

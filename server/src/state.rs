@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::email::Mailer;
 use crate::passwords::Hasher;
 use crate::secret::Secret;
+use crate::vault::keyring::Keyring;
 
 /// The application state.
 #[derive(Clone)]
@@ -27,17 +28,27 @@ pub struct Inner {
     pub hasher: Hasher,
     /// `SECRET_KEY` (configured or generated): signs CSRF tokens.
     pub secret_key: Secret,
+    /// The master keys from `MASTER_KEY_FILE`.
+    pub keyring: Keyring,
 }
 
 impl AppState {
     /// Bundles the parts.
-    pub fn new(config: Config, db: Db, mailer: Mailer, hasher: Hasher, secret_key: Secret) -> Self {
+    pub fn new(
+        config: Config,
+        db: Db,
+        mailer: Mailer,
+        hasher: Hasher,
+        secret_key: Secret,
+        keyring: Keyring,
+    ) -> Self {
         Self(Arc::new(Inner {
             config,
             db,
             mailer,
             hasher,
             secret_key,
+            keyring,
         }))
     }
 

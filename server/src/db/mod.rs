@@ -10,6 +10,7 @@ pub mod lockout;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod user_keys;
 pub mod users;
 
 use std::time::Duration;

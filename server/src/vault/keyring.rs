@@ -136,6 +136,11 @@ impl Keyring {
         Ok(self)
     }
 
+    /// Whether the file holds master-key `version`.
+    pub fn has_version(&self, version: u32) -> bool {
+        self.keys.iter().any(|k| k.version == version)
+    }
+
     /// The version new keys are wrapped with.
     pub fn current_version(&self) -> u32 {
         self.keys.last().map_or(0, |k| k.version)

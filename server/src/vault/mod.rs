@@ -19,6 +19,24 @@
 pub mod blob;
 pub mod keyring;
 
+use crate::error::ApiError;
+use crate::state::AppState;
+use keyring::UserKey;
+
+/// The user's data key, created (and stored wrapped) on first use.
+pub async fn user_key(state: &AppState, user_id: &str) -> Result<UserKey, ApiError> {
+    let wrapped = if let Some(wrapped) = state.db.user_key(user_id).await? {
+        wrapped
+    } else {
+        let fresh = state.keyring.wrap(&UserKey::generate());
+        state.db.insert_user_key_if_absent(user_id, &fresh).await?
+    };
+    state.keyring.unwrap(&wrapped).map_err(|e| {
+        tracing::error!(target: "security", event = "integrity", user.id = user_id, error = %e, "user key does not unwrap");
+        ApiError::Internal(format!("user key of {user_id}: {e}"))
+    })
+}
+
 /// Why a vault operation failed. Integrity failures carry no detail on purpose: which
 /// check failed is for the log, not the client.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,86 @@
+//! The master key file at start-up: created on first run, required (and checked against
+//! the database) once user keys exist.
+
+mod support;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use imagevault_server::app::{Application, BuildError};
+use imagevault_server::config::Config;
+use imagevault_server::vault::blob::{BlobId, BlobKind, open, seal};
+use support::PASSWORD;
+
+async fn build(dir: &Path) -> Result<Application, BuildError> {
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("DEBUG", "True".to_owned()),
+        ("BIND_ADDR", "127.0.0.1:0".to_owned()),
+        ("DATA_DIR", dir.display().to_string()),
+    ]);
+    Application::build(Config::from_lookup(|k| vars.get(k).cloned()).unwrap()).await
+}
+
+#[tokio::test]
+async fn master_key_is_created_once_then_required_and_checked() {
+    let dir = std::env::temp_dir().join(format!("iv-vault-{}", uuid::Uuid::new_v4()));
+    let key_file = dir.join("keys/master.key");
+
+    let app = build(&dir).await.unwrap();
+    assert!(key_file.exists(), "created on first run");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let user =
+        imagevault_server::accounts::create_user(app.state(), "keys@example.com", PASSWORD, false)
+            .await
+            .unwrap();
+    let first = imagevault_server::vault::user_key(app.state(), &user)
+        .await
+        .unwrap();
+    let again = imagevault_server::vault::user_key(app.state(), &user)
+        .await
+        .unwrap();
+    let id = BlobId {
+        image: uuid::Uuid::new_v4(),
+        owner: user.parse().unwrap(),
+        kind: BlobKind::Image,
+    };
+    let blob = seal(&first, 1, &id, b"pixels");
+    assert_eq!(
+        open(&again, &id, &blob).unwrap(),
+        b"pixels",
+        "one key per user, stored wrapped"
+    );
+    drop(app);
+
+    // Without the key file the stored user keys are useless: refuse to start.
+    let saved = std::fs::read(&key_file).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    let err = build(&dir).await.err().expect("must refuse to start");
+    assert!(err.to_string().starts_with("MASTER_KEY_FILE:"), "{err}");
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!key_file.exists(), "no fresh key was created over the loss");
+
+    // A different key file (another installation's) is refused too.
+    imagevault_server::vault::keyring::Keyring::create(&key_file).unwrap();
+    let err = build(&dir)
+        .await
+        .err()
+        .expect("a foreign key file must be refused");
+    assert!(err.to_string().contains("version 1"), "{err}");
+
+    // The right file, restored, works again.
+    std::fs::write(&key_file, saved).unwrap();
+    let app = build(&dir).await.unwrap();
+    let restored = imagevault_server::vault::user_key(app.state(), &user)
+        .await
+        .unwrap();
+    assert_eq!(open(&restored, &id, &blob).unwrap(), b"pixels");
+    drop(app);
+    std::fs::remove_dir_all(dir).unwrap();
+}
