@@ -5,3 +5,11 @@ CREATE TABLE user_keys (
     kek_version BIGINT NOT NULL,
     wrapped     TEXT NOT NULL
 );
+
+-- A fingerprint of each master-key version (an HMAC of a fixed label under the key),
+-- recorded by the first instance that uses it, so every other instance can prove it
+-- holds the same key before wrapping anything. It reveals nothing about the key.
+CREATE TABLE master_key_checks (
+    version     BIGINT PRIMARY KEY,
+    fingerprint TEXT NOT NULL
+);

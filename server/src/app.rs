@@ -239,6 +239,15 @@ async fn master_keys(config: &Config, db: &Db) -> Result<Keyring, BuildError> {
             )));
         }
     };
+    for (version, fingerprint) in keyring.fingerprints() {
+        if db.master_key_fingerprint(version, &fingerprint).await? != fingerprint {
+            return Err(BuildError::MasterKey(format!(
+                "{} holds a different master key version {version} than the one other \
+                 instances recorded; every instance needs the same key file",
+                path.display()
+            )));
+        }
+    }
     for version in &in_use {
         let unwraps = match db.sample_wrapped_key(*version).await? {
             Some(sample) => keyring.unwrap(&sample).is_ok(),

@@ -84,3 +84,39 @@ async fn master_key_is_created_once_then_required_and_checked() {
     drop(app);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[tokio::test]
+async fn instances_sharing_a_database_must_share_the_master_key() {
+    let dir_a = std::env::temp_dir().join(format!("iv-vault-{}", uuid::Uuid::new_v4()));
+    let dir_b = std::env::temp_dir().join(format!("iv-vault-{}", uuid::Uuid::new_v4()));
+    let db = support::TestDb::create(support::Engine::Postgres, &dir_a).await;
+    let build_on = |dir: &Path| {
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("DEBUG", "True".to_owned()),
+            ("BIND_ADDR", "127.0.0.1:0".to_owned()),
+            ("DATA_DIR", dir.display().to_string()),
+            ("DATABASE_URL", db.url.clone()),
+            (
+                "SECRET_KEY",
+                "test-secret-key-0123456789abcdef-0123456789".to_owned(),
+            ),
+        ]);
+        Application::build(Config::from_lookup(|k| vars.get(k).cloned()).unwrap())
+    };
+    let first = build_on(&dir_a).await.unwrap();
+    // A second instance without the shared key file would make its own key: refused.
+    let err = build_on(&dir_b)
+        .await
+        .err()
+        .expect("a different master key must be refused");
+    assert!(err.to_string().contains("same key file"), "{err}");
+    // With a copy of the first instance's key file it starts.
+    std::fs::create_dir_all(dir_b.join("keys")).unwrap();
+    std::fs::copy(dir_a.join("keys/master.key"), dir_b.join("keys/master.key")).unwrap();
+    let second = build_on(&dir_b).await.unwrap();
+    drop((first, second));
+    db.drop_database().await;
+    for dir in [dir_a, dir_b] {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -46,6 +46,9 @@ pub enum DbError {
     /// Migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value is not what the code wrote (damaged or edited by hand).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
     /// The SQLite file's folder could not be created.
     #[error("cannot create the database folder {path}: {source}")]
     Folder {

@@ -35,12 +35,8 @@ impl Db {
                 .bind(user_id)
                 .fetch_optional(self.pool())
                 .await?;
-        Ok(row.and_then(|(version, wrapped)| {
-            Some(WrappedKey {
-                kek_version: u32::try_from(version).ok()?,
-                bytes: STANDARD.decode(wrapped).ok()?,
-            })
-        }))
+        row.map(|(version, wrapped)| decode(user_id, version, &wrapped))
+            .transpose()
     }
 
     /// The master-key versions that wrap stored user keys.
@@ -61,11 +57,42 @@ impl Db {
                 .bind(i64::from(version))
                 .fetch_optional(self.pool())
                 .await?;
-        Ok(wrapped.and_then(|w| {
-            Some(WrappedKey {
-                kek_version: version,
-                bytes: STANDARD.decode(w).ok()?,
-            })
-        }))
+        wrapped
+            .map(|w| decode("(sample)", i64::from(version), &w))
+            .transpose()
+    }
+}
+
+fn decode(user_id: &str, version: i64, wrapped: &str) -> Result<WrappedKey, DbError> {
+    let corrupt = || DbError::Corrupt(format!("user_keys row of {user_id}"));
+    Ok(WrappedKey {
+        kek_version: u32::try_from(version).map_err(|_| corrupt())?,
+        bytes: STANDARD.decode(wrapped).map_err(|_| corrupt())?,
+    })
+}
+
+impl Db {
+    /// Records the fingerprint of master-key `version` the first time any instance sees
+    /// it and returns the recorded one, so every instance can check it holds the same
+    /// key as the others.
+    pub async fn master_key_fingerprint(
+        &self,
+        version: u32,
+        fingerprint: &str,
+    ) -> Result<String, DbError> {
+        sqlx::query(
+            "INSERT INTO master_key_checks (version, fingerprint) VALUES ($1, $2) \
+             ON CONFLICT (version) DO NOTHING",
+        )
+        .bind(i64::from(version))
+        .bind(fingerprint)
+        .execute(self.pool())
+        .await?;
+        Ok(
+            sqlx::query_scalar("SELECT fingerprint FROM master_key_checks WHERE version = $1")
+                .bind(i64::from(version))
+                .fetch_one(self.pool())
+                .await?,
+        )
     }
 }

@@ -13,12 +13,21 @@ pub struct FileStore {
     root: PathBuf,
 }
 
+/// Creates `path` (owner-only) if needed and fsyncs its parent, so a new folder —
+/// and the blobs renamed into it — survive a crash.
 fn private_dir(path: &Path) -> std::io::Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
     let mut folder = std::fs::DirBuilder::new();
     folder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-    folder.create(path)
+    folder.create(path)?;
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => std::fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
 }
 
 impl FileStore {

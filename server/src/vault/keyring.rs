@@ -113,7 +113,8 @@ impl Keyring {
         Ok(Some(Self { keys }))
     }
 
-    /// Creates the key file with a fresh version-1 key; fails if it exists.
+    /// Creates the key file with a fresh version-1 key; fails if it exists (even when
+    /// another process creates it at the same moment).
     pub fn create(path: &Path) -> Result<Self, VaultError> {
         let ring = Self {
             keys: vec![MasterKey {
@@ -125,15 +126,38 @@ impl Keyring {
         Ok(ring)
     }
 
-    /// Adds a new master-key version and rewrites the file atomically.
-    pub fn rotate(mut self, path: &Path) -> Result<Self, VaultError> {
-        let version = self.current_version() + 1;
-        self.keys.push(MasterKey {
+    /// Adds a new master-key version and rewrites the file atomically. Runs under an
+    /// exclusive lock and re-reads the file first, so two rotations at once (two
+    /// instances, two operators) add two versions instead of losing one.
+    pub fn rotate(path: &Path) -> Result<Self, VaultError> {
+        let _lock = lock(path)?;
+        let mut ring = Self::load(path)?.ok_or_else(|| key_file_error(path, "does not exist"))?;
+        let version = ring
+            .current_version()
+            .checked_add(1)
+            .ok_or_else(|| key_file_error(path, "has no version number left"))?;
+        ring.keys.push(MasterKey {
             version,
             key: random_key(),
         });
-        self.write(path, false)?;
-        Ok(self)
+        ring.write(path, false)?;
+        Ok(ring)
+    }
+
+    /// `(version, fingerprint)` of every master key: HMAC-SHA256 of a fixed label under
+    /// the key, hex. Equal fingerprints mean equal keys; nothing about a key can be
+    /// learned from one.
+    pub fn fingerprints(&self) -> Vec<(u32, String)> {
+        use hmac::{Hmac, Mac};
+        self.keys
+            .iter()
+            .map(|k| {
+                let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(k.key.as_ref())
+                    .expect("HMAC takes any key length");
+                mac.update(b"imagevault master key fingerprint v1");
+                (k.version, hex::encode(mac.finalize().into_bytes()))
+            })
+            .collect()
     }
 
     /// Whether the file holds master-key `version`.
@@ -176,41 +200,78 @@ impl Keyring {
         Ok(UserKey(key))
     }
 
+    /// Writes the file through a uniquely named temporary file: published with a hard
+    /// link when creating (which fails if the file appeared meanwhile), with a rename
+    /// otherwise; then the folder is fsynced.
     fn write(&self, path: &Path, create_new: bool) -> Result<(), VaultError> {
         let fail = |e: std::io::Error| key_file_error(path, e.to_string());
-        let mut text = Zeroizing::new(String::new());
+        let mut text = Zeroizing::new(String::with_capacity(self.keys.len() * 64));
         for key in &self.keys {
             use std::fmt::Write as _;
             let encoded = Zeroizing::new(STANDARD.encode(key.key.as_ref()));
             let _ = writeln!(text, "v{}:{}", key.version, encoded.as_str());
         }
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            let mut folder = std::fs::DirBuilder::new();
-            folder.recursive(true);
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-            folder.create(parent).map_err(fail)?;
-        }
-        if create_new && path.exists() {
-            return Err(key_file_error(path, "already exists"));
-        }
-        let tmp = path.with_extension("tmp");
-        let _ = std::fs::remove_file(&tmp);
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        create_private_dir(dir).map_err(fail)?;
+        let tmp = dir.join(format!(".master-key.{}.tmp", uuid::Uuid::new_v4().simple()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(fail)?;
-        file.write_all(text.as_bytes()).map_err(fail)?;
-        file.sync_all().map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(fail)?;
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::File::open(parent)
-                .and_then(|d| d.sync_all())
-                .map_err(fail)?;
+        let published = (|| {
+            let mut file = options.open(&tmp)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            if create_new {
+                std::fs::hard_link(&tmp, path)?;
+                std::fs::remove_file(&tmp)
+            } else {
+                std::fs::rename(&tmp, path)
+            }
+        })();
+        if published.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        Ok(())
+        published.map_err(fail)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(fail)
     }
+}
+
+/// Creates `dir` (owner-only) if needed, fsyncing its parent so the new folder itself
+/// survives a crash.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    if dir.exists() {
+        return Ok(());
+    }
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder.create(dir)?;
+    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(parent) => std::fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
+/// An exclusive lock on `<key file>.lock`, held while the file is read and rewritten.
+fn lock(path: &Path) -> Result<std::fs::File, VaultError> {
+    let fail = |e: std::io::Error| key_file_error(path, e.to_string());
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(std::path::PathBuf::from(name))
+        .map_err(fail)?;
+    file.lock().map_err(fail)?;
+    Ok(file)
 }
 
 fn random_key() -> Zeroizing<[u8; KEY_BYTES]> {
@@ -250,7 +311,8 @@ mod tests {
         assert_eq!(wrapped_v1.kek_version, 1);
         assert_eq!(wrapped_v1.bytes.len(), WRAPPED_BYTES);
 
-        let ring = ring.rotate(&path).unwrap();
+        drop(ring);
+        let ring = Keyring::rotate(&path).unwrap();
         assert_eq!(ring.current_version(), 2);
         let reloaded = Keyring::load(&path).unwrap().unwrap();
         let from_v1 = reloaded.unwrap(&wrapped_v1).unwrap();
@@ -307,6 +369,12 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert!(Keyring::create(&path).is_err());
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(".master-key."))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
         assert!(
             Keyring::load(&temp_path()).unwrap().is_none(),
             "missing file is None"
@@ -336,6 +404,24 @@ mod tests {
             assert!(err.contains(reason), "{text:?}: {err}");
             std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
         }
+    }
+
+    #[test]
+    fn the_last_version_number_cannot_wrap_around() {
+        let path = temp_path();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            "v4294967295:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+        )
+        .unwrap();
+        let err = Keyring::rotate(&path).unwrap_err().to_string();
+        assert!(err.contains("no version number left"), "{err}");
+        assert!(
+            Keyring::load(&path).unwrap().is_some(),
+            "the file is untouched"
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
