@@ -57,5 +57,60 @@ fn bombs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, pipeline, bombs);
+/// The two halves of a thumbnail, with the alternatives considered, so the choice in
+/// `image/thumbnail.rs` can be re-checked: 2000×1500 → 320×240, then JPEG quality 80.
+fn thumbnail_parts(c: &mut Criterion) {
+    use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+    use image::DynamicImage;
+
+    let source = DynamicImage::ImageRgb8(fixtures::photo(2000, 1500, 24));
+    let mut group = c.benchmark_group("thumbnail_parts");
+    for (label, alg) in [
+        (
+            "resize_catmull_rom",
+            ResizeAlg::Convolution(FilterType::CatmullRom),
+        ),
+        (
+            "resize_bilinear",
+            ResizeAlg::Convolution(FilterType::Bilinear),
+        ),
+    ] {
+        let options = ResizeOptions::new().resize_alg(alg);
+        group.bench_function(label, |b| {
+            let mut dst = DynamicImage::new(320, 240, source.color());
+            b.iter(|| {
+                Resizer::new()
+                    .resize(black_box(&source), &mut dst, &options)
+                    .unwrap();
+            });
+        });
+    }
+    let small = fixtures::photo(320, 240, 24);
+    group.bench_function("encode_image_jpeg_encoder", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+                .encode_image(black_box(&small))
+                .unwrap();
+            out
+        });
+    });
+    group.bench_function("encode_jpeg_encoder_crate", |b| {
+        b.iter(|| {
+            let mut out = Vec::new();
+            jpeg_encoder::Encoder::new(&mut out, 80)
+                .encode(
+                    black_box(small.as_raw()),
+                    320,
+                    240,
+                    jpeg_encoder::ColorType::Rgb,
+                )
+                .unwrap();
+            out
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, pipeline, bombs, thumbnail_parts);
 criterion_main!(benches);

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::crypto::{hash_token, random_token};
 use crate::db::sessions::SessionKind;
 use crate::db::tokens::Purpose;
-use crate::db::users::NewUser;
+use crate::db::users::{NewUser, User};
 use crate::db::{is_unique_violation, now};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -201,8 +201,9 @@ pub async fn login(
         .hasher
         .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
-    let Some(user) = user.filter(|_| matched) else {
-        return Err(login_failed(state, &email, ip).await);
+    let user = match user {
+        Some(user) if matched => user,
+        other => return Err(login_failed(state, &email, other.as_ref(), ip).await),
     };
     // A concurrent burst may have locked the account while this hash ran.
     check_lock(state, email.as_str(), ip).await?;
@@ -232,12 +233,16 @@ async fn check_lock(state: &AppState, email: &str, ip: IpAddr) -> Result<(), Api
 
 /// Records a failure and locks the address on the fifth in a row — identically for
 /// addresses without an account; only a real owner is emailed.
-async fn login_failed(state: &AppState, email: &EmailAddress, ip: IpAddr) -> ApiError {
+async fn login_failed(
+    state: &AppState,
+    email: &EmailAddress,
+    user: Option<&User>,
+    ip: IpAddr,
+) -> ApiError {
     let result: Result<(), ApiError> = async {
         let now = now();
         let (failures, lockouts) = state.db.record_login_failure(email.as_str(), now).await?;
-        let user = state.db.user_by_email(email.as_str()).await?;
-        let user_id = user.as_ref().map_or("", |u| u.id.as_str());
+        let user_id = user.map_or("", |u| u.id.as_str());
         tracing::warn!(target: "security", event = "login_failed", user.id = user_id, %ip, failures, "login failed");
         if failures < LOCKOUT_THRESHOLD {
             return Ok(());

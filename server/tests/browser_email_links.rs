@@ -142,3 +142,65 @@ both_engines!(
     verifying_from_the_emailed_link,
     resetting_a_password_in_the_browser
 );
+
+#[tokio::test]
+async fn hostile_link_requests_get_4xx_and_change_nothing() {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let browser = browser();
+    // Over-long and odd tokens in links render the form without echoing them back.
+    let long = "A".repeat(5000);
+    for query in [
+        format!("?token={long}"),
+        "?token=%3Cscript%3E".to_owned(),
+        String::new(),
+    ] {
+        let page = browser
+            .get(app.url(&format!("/verify{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(!html.contains(&long) && !html.contains("<script>"));
+    }
+    let csrf = form_field(
+        &browser
+            .get(app.url("/reset-password"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "csrf_token",
+    );
+    // Not a form, a form without the CSRF field, bogus tokens: all 4xx.
+    let json = browser
+        .post(app.url("/verify"))
+        .json(&serde_json::json!({"token": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(json.status().is_client_error(), "{}", json.status());
+    let no_csrf = browser
+        .post(app.url("/reset-password"))
+        .form(&[("token", "x"), ("password", PASSWORD)]);
+    assert_eq!(
+        no_csrf.send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    for token in ["", "nope", long.as_str()] {
+        let res = browser
+            .post(app.url("/reset-password"))
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("token", token),
+                ("password", PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "token {token:.10}");
+    }
+    app.finish().await;
+}

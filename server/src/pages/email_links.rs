@@ -65,10 +65,18 @@ struct LinkForm {
     email: String,
 }
 
-async fn read_form(req: &mut Request) -> Result<LinkForm, ApiError> {
-    req.parse_form()
+/// The posted form, after its CSRF field was checked against this browser's cookie.
+async fn checked_form(
+    req: &mut Request,
+    state: &AppState,
+    path: &str,
+) -> Result<LinkForm, ApiError> {
+    let form: LinkForm = req
+        .parse_form()
         .await
-        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))
+        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
+    PresessionCsrf::check(req, state, &form.csrf_token, path)?;
+    Ok(form)
 }
 
 fn link_token(req: &Request) -> String {
@@ -165,8 +173,7 @@ async fn verify_submit(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
-    let form = read_form(req).await?;
-    PresessionCsrf::check(req, &state, &form.csrf_token, "/verify")?;
+    let form = checked_form(req, &state, "/verify").await?;
     match accounts::verify_email(&state, &form.token).await {
         Ok(()) => message(
             res,
@@ -204,8 +211,7 @@ async fn forgot_submit(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
-    let form = read_form(req).await?;
-    PresessionCsrf::check(req, &state, &form.csrf_token, "/forgot-password")?;
+    let form = checked_form(req, &state, "/forgot-password").await?;
     match accounts::forgot_password(&state, &form.email, client_ip(req, &state.config)).await {
         Ok(()) => message(
             res,
@@ -237,8 +243,7 @@ async fn reset_submit(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
-    let form = read_form(req).await?;
-    PresessionCsrf::check(req, &state, &form.csrf_token, "/reset-password")?;
+    let form = checked_form(req, &state, "/reset-password").await?;
     match accounts::reset_password(&state, &form.token, &form.password).await {
         Ok(()) => message(
             res,
