@@ -216,6 +216,31 @@ pub async fn login(
     Ok(session)
 }
 
+/// Deletes the caller's account after checking its password again (a stolen session
+/// alone must not be able to destroy everything). Attempts count against the same
+/// per-account limit as logins.
+pub async fn delete_account(
+    state: &AppState,
+    user_id: &str,
+    password: &str,
+) -> Result<(), ApiError> {
+    let user = state
+        .db
+        .user_by_id(user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    limit(state, throttle::LOGIN_PER_ACCOUNT, &user.email).await?;
+    if !state
+        .hasher
+        .verify(password, Some(&user.password_hash))
+        .await?
+    {
+        tracing::warn!(target: "security", event = "account_delete_refused", user.id = user_id, "wrong password for account deletion");
+        return Err(ApiError::InvalidCredentials);
+    }
+    crate::maintenance::delete_account(state, user_id).await
+}
+
 /// 423 while `email` is locked: one query, the same whether or not it has an account.
 async fn check_lock(state: &AppState, email: &str, ip: IpAddr) -> Result<(), ApiError> {
     let now = now();

@@ -3,6 +3,7 @@
 //! request. Tests bind port 0 and ask.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use salvo::catcher::Catcher;
@@ -21,7 +22,9 @@ use crate::http::{headers, hosts};
 use crate::passwords::Hasher;
 use crate::routes;
 use crate::secret::load_or_create_key_file;
-use crate::state::AppState;
+use crate::state::{AppState, Inner};
+use crate::storage::BlobStore;
+use crate::vault::MasterKeys;
 use crate::vault::keyring::Keyring;
 
 /// Largest request head (request line and headers) accepted.
@@ -59,6 +62,9 @@ pub enum BuildError {
     /// The master key file is missing (when it must exist), unreadable or incomplete.
     #[error("MASTER_KEY_FILE: {0}")]
     MasterKey(String),
+    /// The blob store could not be opened.
+    #[error("STORAGE_URL: {0}")]
+    Storage(crate::storage::StorageError),
     /// The TLS files are not a usable certificate and key.
     #[error("TLS_CERT_FILE/TLS_KEY_FILE: {0}")]
     Tls(std::io::Error),
@@ -206,17 +212,23 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
         None => load_or_create_key_file(&config.data_dir.join("secret.key"))
             .map_err(BuildError::SecretKey)?,
     };
-    let keyring = master_keys(&config, &db).await?;
+    let keyring = MasterKeys::new(
+        config.master_key_file.clone(),
+        master_keys(&config, &db).await?,
+    );
     let mailer = Mailer::new(&config)?;
+    let store = BlobStore::open(&config.storage).map_err(BuildError::Storage)?;
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-    Ok(AppState::new(
+    Ok(AppState::new(Inner {
         config,
         db,
         mailer,
-        Hasher::new(cores),
+        hasher: Hasher::new(cores),
         secret_key,
         keyring,
-    ))
+        store,
+        image_work: Arc::new(tokio::sync::Semaphore::new(cores)),
+    }))
 }
 
 /// Loads `MASTER_KEY_FILE`, creating it on first run — but never when the database

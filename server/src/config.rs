@@ -89,8 +89,28 @@ pub enum StorageUrl {
         bucket: String,
         /// Key prefix, without leading or trailing slashes (may be empty).
         prefix: String,
+        /// The `AWS_*` settings that were set (credentials redacted in `Debug`).
+        options: Vec<(&'static str, Secret)>,
     },
 }
+
+/// The `AWS_*` variables passed to the S3 client: the usual credential, region and
+/// endpoint names, read through the same lookup as everything else (so tests can give
+/// each server its own bucket without touching the process environment).
+pub const S3_VARIABLES: &[&str] = &[
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_ALLOW_HTTP",
+    "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+];
 
 /// An SMTP relay.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,7 +208,7 @@ impl Config {
             email_from: email_from(get("EMAIL_FROM"))?,
             public_url: public_url(get("PUBLIC_URL"))?,
             bind_addr,
-            storage: storage_url(get("STORAGE_URL"), &data_dir)?,
+            storage: storage_url(get("STORAGE_URL"), &data_dir, &get)?,
             master_key_file: get("MASTER_KEY_FILE")
                 .map_or_else(|| data_dir.join("keys").join("master.key"), PathBuf::from),
             data_dir,
@@ -302,7 +322,11 @@ fn database_url(raw: Option<String>, data_dir: &std::path::Path) -> Result<Strin
     }
 }
 
-fn storage_url(raw: Option<String>, data_dir: &std::path::Path) -> Result<StorageUrl, ConfigError> {
+fn storage_url(
+    raw: Option<String>,
+    data_dir: &std::path::Path,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<StorageUrl, ConfigError> {
     let Some(raw) = raw else {
         return Ok(StorageUrl::Files(data_dir.join("blobs")));
     };
@@ -327,9 +351,14 @@ fn storage_url(raw: Option<String>, data_dir: &std::path::Path) -> Result<Storag
                 format!("{bucket:?} is not an S3 bucket name"),
             ));
         }
+        let options = S3_VARIABLES
+            .iter()
+            .filter_map(|name| get(name).map(|v| (*name, Secret::new(v))))
+            .collect();
         return Ok(StorageUrl::S3 {
             bucket: bucket.to_owned(),
             prefix: prefix.trim_matches('/').to_owned(),
+            options,
         });
     }
     Err(invalid("STORAGE_URL", "must start with file:// or s3://"))
@@ -471,7 +500,8 @@ mod tests {
             s3.storage,
             StorageUrl::S3 {
                 bucket: "vault-blobs".into(),
-                prefix: "prod/images".into()
+                prefix: "prod/images".into(),
+                options: vec![],
             }
         );
         assert!(!c.https());

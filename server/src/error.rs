@@ -12,6 +12,7 @@ use salvo::prelude::*;
 
 use crate::db::DbError;
 use crate::passwords::HashError;
+use crate::storage::StorageError;
 
 /// Every answer other than success.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,18 @@ pub enum ApiError {
     /// Missing, or someone else's.
     #[error("Not found.")]
     NotFound,
+    /// The upload is not a JPEG, PNG or GIF.
+    #[error("{0}")]
+    UnsupportedType(String),
+    /// The upload claims to be an image but is not an acceptable one.
+    #[error("{0}")]
+    InvalidImage(String),
+    /// The blob store is full.
+    #[error("Storage is full; the upload was not saved. Try again later.")]
+    InsufficientStorage,
+    /// A stored blob failed its integrity check or is missing: it is not served.
+    #[error("This image could not be read safely")]
+    Integrity(String),
     /// A `Host` header not in `ALLOWED_HOSTS`.
     #[error("This server does not answer for that host name.")]
     InvalidHost,
@@ -83,9 +96,14 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, C::Unauthorized),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, C::Forbidden),
             Self::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
+            Self::UnsupportedType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, C::UnsupportedType),
+            Self::InvalidImage(_) => (StatusCode::UNPROCESSABLE_ENTITY, C::InvalidImage),
+            Self::InsufficientStorage => (StatusCode::INSUFFICIENT_STORAGE, C::InsufficientStorage),
             Self::InvalidHost => (StatusCode::BAD_REQUEST, C::InvalidHost),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, C::Unavailable),
-            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, C::Internal),
+            Self::Internal(_) | Self::Integrity(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, C::Internal)
+            }
         }
     }
 
@@ -98,13 +116,17 @@ impl ApiError {
     fn body(&self) -> ErrorBody {
         let (_, code) = self.status_and_code();
         match self {
-            Self::Internal(cause) | Self::Unavailable(cause) => {
+            Self::Internal(cause) | Self::Unavailable(cause) | Self::Integrity(cause) => {
                 let id = &crate::crypto::random_token()[..12];
-                tracing::error!(request_id = id, cause = %cause, code = code.as_str(), "request failed");
+                if matches!(self, Self::Integrity(_)) {
+                    tracing::error!(target: "security", event = "integrity", request_id = id, cause = %cause, "stored data failed its integrity check");
+                } else {
+                    tracing::error!(request_id = id, cause = %cause, code = code.as_str(), "request failed");
+                }
                 let message = if matches!(self, Self::Internal(_)) {
                     format!("Something went wrong on our side (request {id}).")
                 } else {
-                    format!("{self} (request {id})")
+                    format!("{self} (request {id}).")
                 };
                 ErrorBody::new(code, message)
             }
@@ -144,15 +166,20 @@ impl salvo_oapi::EndpointOutRegister for ApiError {
             ("400", "Malformed request, or an invalid token or host"),
             ("401", "Not signed in, or wrong email or password"),
             ("403", "Email not verified, or CSRF token missing"),
+            ("404", "No such resource, or it belongs to someone else"),
             ("413", "Body too large"),
-            ("415", "Body is not JSON"),
+            (
+                "415",
+                "Body is not JSON, or the upload is not a JPEG, PNG or GIF",
+            ),
             (
                 "422",
-                "Invalid email or weak password (with `failed_rules`)",
+                "Invalid email, weak password (with `failed_rules`), or an unacceptable image",
             ),
             ("423", "Account locked; see `Retry-After`"),
             ("429", "Rate limited; see `Retry-After`"),
             ("503", "A dependency is down; retry"),
+            ("507", "Storage is full"),
         ] {
             let schema = ErrorBody::to_schema(components);
             operation.responses.insert(
@@ -201,6 +228,26 @@ fn is_transient(err: &sqlx::Error) -> bool {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         DbError::from(err).into()
+    }
+}
+
+impl From<imagevault_common::image::ImageError> for ApiError {
+    fn from(err: imagevault_common::image::ImageError) -> Self {
+        match err.code() {
+            ErrorCode::TooLarge => Self::TooLarge(err.to_string()),
+            ErrorCode::UnsupportedType => Self::UnsupportedType(err.to_string()),
+            _ => Self::InvalidImage(err.to_string()),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Full => Self::InsufficientStorage,
+            StorageError::Unavailable(_) => Self::Unavailable(err.to_string()),
+            StorageError::Config(_) | StorageError::Io(_) => Self::Internal(err.to_string()),
+        }
     }
 }
 

@@ -1,9 +1,8 @@
 //! The ImageVault server.
 //!
-//! One binary, several jobs (`imagevault-server serve|migrate|create-user`, with
-//! `rotate-keys` and `sweep` to come with storage); this crate is their library so
-//! integration tests can start the real application on port 0 and talk to it over TCP,
-//! exactly as clients do.
+//! One binary, several jobs (`serve`, `migrate`, `create-user`, `rotate-keys`, `sweep`);
+//! this crate is their library so integration tests can start the real application on
+//! port 0 and talk to it over TCP, exactly as clients do.
 //!
 //! - [`config`]: configuration from the environment, validated before anything starts.
 //! - [`app`]: building and running the HTTP application.
@@ -13,7 +12,9 @@
 //!   cross-cutting HTTP concerns.
 //! - [`error`]: the one place errors become responses.
 //! - [`vault`]: envelope encryption at rest (master keys, user keys, blob format).
-//! - [`storage`]: where encrypted blobs live (local folder; S3 to come).
+//! - [`images`]: upload, listing, reading and deleting images — the rules.
+//! - [`maintenance`]: `sweep`, `rotate-keys` and account deletion.
+//! - [`storage`]: where encrypted blobs live (a local folder or an S3 bucket).
 
 pub mod accounts;
 pub mod app;
@@ -23,6 +24,8 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod images;
+pub mod maintenance;
 pub mod pages;
 pub mod passwords;
 pub mod routes;

@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use imagevault_server::app::{self, Application};
 use imagevault_server::config::Config;
 use imagevault_server::db::Db;
+use imagevault_server::maintenance;
+use imagevault_server::storage::BlobStore;
 
 #[derive(Parser)]
 #[command(name = "imagevault-server", version, about = "ImageVault server")]
@@ -31,6 +33,15 @@ enum Command {
         #[arg(long)]
         admin: bool,
     },
+    /// Add a master-key version to `MASTER_KEY_FILE` and rewrap every user key with it
+    /// (image blobs are untouched). Safe while servers run, and safe to re-run.
+    RotateKeys,
+    /// Remove blobs that no image row points to, and report rows whose blobs are missing.
+    Sweep {
+        /// Leave orphans younger than this many seconds (uploads may be in flight).
+        #[arg(long, default_value_t = maintenance::SWEEP_GRACE.as_secs())]
+        grace_seconds: u64,
+    },
 }
 
 #[tokio::main]
@@ -54,6 +65,8 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateUser { email, admin } => create_user(config, &email, admin).await,
+        Command::RotateKeys => rotate_keys(config).await,
+        Command::Sweep { grace_seconds } => sweep(config, grace_seconds).await,
     }
 }
 
@@ -101,6 +114,40 @@ async fn create_user(config: Config, email: &str, admin: bool) -> anyhow::Result
             anyhow::bail!("the password does not meet the policy")
         }
         Err(e) => anyhow::bail!("{e}"),
+    }
+}
+
+async fn rotate_keys(config: Config) -> anyhow::Result<()> {
+    let db = Db::connect(config.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    let report = maintenance::rotate_keys(&db, &config.master_key_file).await?;
+    println!(
+        "master key version {} added; {} user key(s) rewrapped",
+        report.version, report.rewrapped
+    );
+    Ok(())
+}
+
+async fn sweep(config: Config, grace_seconds: u64) -> anyhow::Result<()> {
+    let db = Db::connect(config.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    let store = BlobStore::open(&config.storage)?;
+    let report =
+        maintenance::sweep(&db, &store, std::time::Duration::from_secs(grace_seconds)).await?;
+    println!(
+        "{} blob(s) checked, {} orphan(s) removed, {} young orphan(s) left",
+        report.blobs, report.removed, report.young_orphans
+    );
+    for id in &report.rows_without_blobs {
+        println!("image {id} has a row but its blobs are missing");
+    }
+    if report.rows_without_blobs.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "{} image row(s) point to missing blobs",
+            report.rows_without_blobs.len()
+        )
     }
 }
 

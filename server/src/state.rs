@@ -10,7 +10,8 @@ use crate::db::Db;
 use crate::email::Mailer;
 use crate::passwords::Hasher;
 use crate::secret::Secret;
-use crate::vault::keyring::Keyring;
+use crate::storage::BlobStore;
+use crate::vault::MasterKeys;
 
 /// The application state.
 #[derive(Clone)]
@@ -29,27 +30,18 @@ pub struct Inner {
     /// `SECRET_KEY` (configured or generated): signs CSRF tokens.
     pub secret_key: Secret,
     /// The master keys from `MASTER_KEY_FILE`.
-    pub keyring: Keyring,
+    pub keyring: MasterKeys,
+    /// Where encrypted blobs live.
+    pub store: BlobStore,
+    /// Bounds the CPU-heavy part of uploads (decode, thumbnail, encrypt) to one per
+    /// core, so a burst of uploads queues instead of thrashing or exhausting memory.
+    pub image_work: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
     /// Bundles the parts.
-    pub fn new(
-        config: Config,
-        db: Db,
-        mailer: Mailer,
-        hasher: Hasher,
-        secret_key: Secret,
-        keyring: Keyring,
-    ) -> Self {
-        Self(Arc::new(Inner {
-            config,
-            db,
-            mailer,
-            hasher,
-            secret_key,
-            keyring,
-        }))
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
     }
 
     /// Fetches the state a hoop put in the depot.

@@ -39,10 +39,11 @@ async fn master_key_is_created_once_then_required_and_checked() {
         imagevault_server::accounts::create_user(app.state(), "keys@example.com", PASSWORD, false)
             .await
             .unwrap();
-    let first = imagevault_server::vault::user_key(app.state(), &user)
+    let (first, version) = imagevault_server::vault::user_key(app.state(), &user)
         .await
         .unwrap();
-    let again = imagevault_server::vault::user_key(app.state(), &user)
+    assert_eq!(version, 1);
+    let (again, _) = imagevault_server::vault::user_key(app.state(), &user)
         .await
         .unwrap();
     let id = BlobId {
@@ -77,7 +78,7 @@ async fn master_key_is_created_once_then_required_and_checked() {
     // The right file, restored, works again.
     std::fs::write(&key_file, saved).unwrap();
     let app = build(&dir).await.unwrap();
-    let restored = imagevault_server::vault::user_key(app.state(), &user)
+    let (restored, _) = imagevault_server::vault::user_key(app.state(), &user)
         .await
         .unwrap();
     assert_eq!(open(&restored, &id, &blob).unwrap(), b"pixels");

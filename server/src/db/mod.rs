@@ -6,6 +6,7 @@
 //! `$N`, which both accept. Every piece of shared state lives here, never in process
 //! memory, so any number of server instances can share one database.
 
+pub mod images;
 pub mod lockout;
 pub mod sessions;
 pub mod throttle;

@@ -96,3 +96,55 @@ impl Db {
         )
     }
 }
+
+impl Db {
+    /// Up to `limit` stored keys not wrapped by master-key `version` (for rotation).
+    pub async fn user_keys_not_wrapped_by(
+        &self,
+        version: u32,
+        limit: i64,
+    ) -> Result<Vec<(String, WrappedKey)>, DbError> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT user_id, kek_version, wrapped FROM user_keys WHERE kek_version <> $1 \
+             ORDER BY user_id LIMIT $2",
+        )
+        .bind(i64::from(version))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(user, version, wrapped)| Ok((user.clone(), decode(&user, version, &wrapped)?)))
+            .collect()
+    }
+
+    /// Replaces a user's wrapped key if it is still `old`; `false` if someone changed
+    /// it meanwhile (another rotation), which is never an error.
+    pub async fn rewrap_user_key(
+        &self,
+        user_id: &str,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE user_keys SET kek_version = $1, wrapped = $2 \
+             WHERE user_id = $3 AND kek_version = $4 AND wrapped = $5",
+        )
+        .bind(i64::from(new.kek_version))
+        .bind(STANDARD.encode(&new.bytes))
+        .bind(user_id)
+        .bind(i64::from(old.kek_version))
+        .bind(STANDARD.encode(&old.bytes))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Destroys a user's key: every blob sealed under it becomes unreadable at once.
+    pub async fn delete_user_key(&self, user_id: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM user_keys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -103,3 +103,14 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// Deletes an account; its sessions, tokens and image rows go with it (cascade).
+    pub async fn delete_user(&self, user_id: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

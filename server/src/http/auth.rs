@@ -9,7 +9,8 @@ use salvo::http::header::AUTHORIZATION;
 use salvo::prelude::*;
 
 use crate::config::Config;
-use crate::crypto::{hash_token, same, sign};
+pub(crate) use crate::crypto::same;
+use crate::crypto::{hash_token, sign};
 use crate::db::now;
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
@@ -58,6 +59,35 @@ pub fn csrf_token(state: &AppState, session_hash: &str) -> String {
 
 /// Authenticates the request (and checks CSRF for unsafe cookie requests).
 pub async fn authenticate(req: &mut Request, state: &AppState) -> Result<Caller, ApiError> {
+    let (caller, expected) = authenticate_deferring_csrf(req, state).await?;
+    if let Some(expected) = expected {
+        check_csrf(req, &expected).await?;
+    }
+    Ok(caller)
+}
+
+/// Authenticates the request for an upload, whose body must not be parsed here: a
+/// cookie request that lacks the CSRF header gets back the token its form must carry
+/// (checked by the upload reader before it accepts the file).
+pub async fn authenticate_upload(
+    req: &mut Request,
+    state: &AppState,
+) -> Result<(Caller, Option<String>), ApiError> {
+    let (caller, expected) = authenticate_deferring_csrf(req, state).await?;
+    match expected {
+        Some(expected) if req.headers().contains_key(CSRF_HEADER) => {
+            check_csrf(req, &expected).await?;
+            Ok((caller, None))
+        }
+        other => Ok((caller, other)),
+    }
+}
+
+/// The caller, and the CSRF token still to check (cookie sessions, unsafe methods).
+async fn authenticate_deferring_csrf(
+    req: &mut Request,
+    state: &AppState,
+) -> Result<(Caller, Option<String>), ApiError> {
     if let Some(header) = req.headers().get(AUTHORIZATION) {
         // The scheme name is case-insensitive (RFC 9110 §11.1).
         let token = header
@@ -68,7 +98,8 @@ pub async fn authenticate(req: &mut Request, state: &AppState) -> Result<Caller,
             .map(|(_, token)| token.trim())
             .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
             .ok_or(ApiError::Unauthorized)?;
-        return caller(state, hash_token(token), SessionKind::Bearer).await;
+        let caller = caller(state, hash_token(token), SessionKind::Bearer).await?;
+        return Ok((caller, None));
     }
     let token = req
         .cookie(session_cookie_name(&state.config))
@@ -76,10 +107,8 @@ pub async fn authenticate(req: &mut Request, state: &AppState) -> Result<Caller,
         .filter(|t| !t.is_empty() && t.len() <= MAX_TOKEN_LEN)
         .ok_or(ApiError::Unauthorized)?;
     let caller = caller(state, hash_token(&token), SessionKind::Cookie).await?;
-    if !req.method().is_safe() {
-        check_csrf(req, &csrf_token(state, &caller.token_hash)).await?;
-    }
-    Ok(caller)
+    let expected = (!req.method().is_safe()).then(|| csrf_token(state, &caller.token_hash));
+    Ok((caller, expected))
 }
 
 async fn caller(
@@ -99,19 +128,32 @@ async fn caller(
     })
 }
 
-/// Accepts the request if it carries `expected` in the CSRF header or form field.
+/// Accepts the request if it carries `expected` in the CSRF header or, for a URL-encoded
+/// form, its `csrf_token` field (other bodies are never parsed here: salvo would spool
+/// multipart files to disk).
 pub async fn check_csrf(req: &mut Request, expected: &str) -> Result<(), ApiError> {
     let presented = match req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()) {
         Some(header) => Some(header.to_owned()),
-        None => req.form::<String>(CSRF_FIELD).await,
+        None if is_urlencoded(req) => req.form::<String>(CSRF_FIELD).await,
+        None => None,
     };
     if presented.is_some_and(|p| same(&p, expected)) {
         Ok(())
     } else {
-        tracing::warn!(target: "security", event = "csrf_refused", path = %req.uri().path(), "CSRF token missing or wrong");
-        Err(ApiError::Forbidden(
-            "This form has expired or did not come from ImageVault. Reload the page and try again."
-                .into(),
-        ))
+        Err(csrf_refused(req))
     }
+}
+
+fn is_urlencoded(req: &Request) -> bool {
+    req.content_type()
+        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded")
+}
+
+/// The refusal of a missing or wrong CSRF token, logged as a security event.
+pub fn csrf_refused(req: &Request) -> ApiError {
+    tracing::warn!(target: "security", event = "csrf_refused", path = %req.uri().path(), "CSRF token missing or wrong");
+    ApiError::Forbidden(
+        "This form has expired or did not come from ImageVault. Reload the page and try again."
+            .into(),
+    )
 }

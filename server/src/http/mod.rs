@@ -5,3 +5,4 @@ pub mod auth;
 pub mod client;
 pub mod headers;
 pub mod hosts;
+pub mod upload;

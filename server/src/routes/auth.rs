@@ -30,7 +30,7 @@ pub fn router() -> Router {
                 .push(Router::with_path("forgot-password").post(forgot_password))
                 .push(Router::with_path("reset-password").post(reset_password)),
         )
-        .push(Router::with_path("me").get(me))
+        .push(Router::with_path("me").get(me).delete(delete_me))
 }
 
 fn accepted(res: &mut Response, status: &str) {
@@ -174,5 +174,28 @@ async fn me(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<
         created_at: OffsetDateTime::from_unix_timestamp(user.created_at)
             .map_err(|e| ApiError::Internal(e.to_string()))?,
     }));
+    Ok(())
+}
+
+/// `DELETE /me` body.
+#[derive(Deserialize, salvo_oapi::ToSchema)]
+struct PasswordRequest {
+    /// The account's current password, to confirm.
+    password: String,
+}
+
+/// Delete the account for good: its key is destroyed first (nothing stored for it can
+/// be decrypted afterwards), then its images, sessions and the account itself.
+#[endpoint(security(("bearer" = [])), tags("account"), request_body = PasswordRequest, status_codes(204, 401, 429))]
+async fn delete_me(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let caller = authenticate(req, &state).await?;
+    let body: PasswordRequest = json(req).await?;
+    accounts::delete_account(&state, &caller.user_id, &body.password).await?;
+    res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }

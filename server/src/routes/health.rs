@@ -15,7 +15,8 @@ pub async fn healthz(res: &mut Response) {
 /// traffic to an instance that would fail it.
 #[handler]
 pub async fn readyz(depot: &mut Depot, res: &mut Response) {
-    if AppState::from_depot(depot).db.ping().await {
+    let state = AppState::from_depot(depot);
+    if state.db.ping().await && state.store.ping().await {
         res.render(Json(serde_json::json!({"status": "ready"})));
     } else {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod images;
 
 use salvo::http::ParseError;
 use salvo::prelude::*;
@@ -15,7 +16,9 @@ const MAX_JSON_BYTES: usize = 16 * 1024;
 
 /// The full router of the application.
 pub fn router() -> Router {
-    let api = Router::with_path("api/v1").push(auth::router());
+    let api = Router::with_path("api/v1")
+        .push(auth::router())
+        .push(images::router());
     let openapi = docs::openapi(&api);
     Router::new()
         .push(Router::with_path("healthz").get(health::healthz))

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{BlobName, StorageError};
+use super::{BlobName, Listed, StorageError};
 
 /// A local folder of blobs.
 #[derive(Debug, Clone)]
@@ -70,30 +70,43 @@ impl FileStore {
         }
     }
 
-    /// Every stored blob name (temporary files and foreign files are skipped).
-    pub async fn list(&self) -> Result<Vec<BlobName>, StorageError> {
+    /// Every stored blob (temporary files and foreign files are skipped).
+    pub async fn list(&self) -> Result<Vec<Listed>, StorageError> {
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || {
-            let mut names = Vec::new();
+            let mut listed = Vec::new();
             for shard in std::fs::read_dir(&root)? {
                 let shard = shard?;
                 if !shard.file_type()?.is_dir() {
                     continue;
                 }
                 for entry in std::fs::read_dir(shard.path())? {
-                    if let Some((name, _, _)) =
-                        entry?.file_name().to_str().and_then(BlobName::parse)
-                    {
-                        names.push(name);
-                    }
+                    let entry = entry?;
+                    let Some((name, image, _)) =
+                        entry.file_name().to_str().and_then(BlobName::parse)
+                    else {
+                        continue;
+                    };
+                    let modified = entry.metadata()?.modified()?;
+                    listed.push(Listed {
+                        name,
+                        image,
+                        modified,
+                    });
                 }
             }
-            names.sort();
-            Ok(names)
+            Ok(listed)
         })
         .await
         .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
         .map_err(StorageError::from_io)
+    }
+
+    /// Whether the folder is still there and readable.
+    pub async fn ping(&self) -> bool {
+        tokio::fs::metadata(&self.root)
+            .await
+            .is_ok_and(|m| m.is_dir())
     }
 }
 
@@ -132,6 +145,18 @@ mod tests {
         (FileStore::open(&root).unwrap(), root)
     }
 
+    async fn names(store: &FileStore) -> Vec<BlobName> {
+        let mut names: Vec<_> = store
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        names.sort();
+        names
+    }
+
     #[tokio::test]
     async fn put_get_list_delete() {
         let (store, root) = store();
@@ -148,11 +173,11 @@ mod tests {
         );
         let mut expected = vec![image.clone(), thumb.clone()];
         expected.sort();
-        assert_eq!(store.list().await.unwrap(), expected);
+        assert_eq!(names(&store).await, expected);
         store.delete(&image).await.unwrap();
         store.delete(&image).await.unwrap();
         assert_eq!(store.get(&image).await.unwrap(), None);
-        assert_eq!(store.list().await.unwrap(), vec![thumb]);
+        assert_eq!(names(&store).await, vec![thumb]);
         std::fs::remove_dir_all(root).unwrap();
     }
 
@@ -184,7 +209,7 @@ mod tests {
         }
         // Stray files in the folder are not blobs.
         std::fs::write(shard.join("notes.txt"), "x").unwrap();
-        assert_eq!(store.list().await.unwrap(), vec![name]);
+        assert_eq!(names(&store).await, vec![name]);
         std::fs::remove_dir_all(root).unwrap();
     }
 }

@@ -1,16 +1,22 @@
 //! Where encrypted blobs live: one interface over a local folder (the embedded default)
-//! and, to come, an S3-compatible object store.
+//! and an S3-compatible object store (production).
 //!
 //! Blobs are named only by server-made ids (`BlobName`), never by anything a client
 //! sent, and `put` is durable when it returns: the row that points to a blob is
-//! committed only after that (see the design's durability rules).
+//! committed only after that (see the design's durability rules). Both backends only
+//! ever see ciphertext.
 
 mod files;
+mod s3;
 
 pub use files::FileStore;
+pub use s3::S3Store;
+
+use std::time::SystemTime;
 
 use uuid::Uuid;
 
+use crate::config::StorageUrl;
 use crate::vault::blob::BlobKind;
 
 /// Storage failures, mapped to 503/507 by the API, never shown in detail.
@@ -19,6 +25,12 @@ pub enum StorageError {
     /// The disk or bucket is full.
     #[error("storage is full")]
     Full,
+    /// The store could not be reached or refused the request; a retry may succeed.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The store is misconfigured (bad credentials, missing bucket, bad endpoint).
+    #[error("storage misconfigured: {0}")]
+    Config(String),
     /// Anything else the backend reported.
     #[error("storage error: {0}")]
     Io(#[from] std::io::Error),
@@ -31,6 +43,83 @@ impl StorageError {
             Self::Full
         } else {
             Self::Io(err)
+        }
+    }
+}
+
+/// A stored blob as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Its name.
+    pub name: BlobName,
+    /// The image it belongs to.
+    pub image: Uuid,
+    /// When it was last written: `sweep` leaves young orphans alone, since they may be
+    /// uploads whose row is about to commit.
+    pub modified: SystemTime,
+}
+
+/// The configured backend.
+#[derive(Debug, Clone)]
+pub enum BlobStore {
+    /// A local folder.
+    Files(FileStore),
+    /// An S3-compatible bucket.
+    S3(S3Store),
+}
+
+impl BlobStore {
+    /// Opens the store `STORAGE_URL` names.
+    pub fn open(url: &StorageUrl) -> Result<Self, StorageError> {
+        Ok(match url {
+            StorageUrl::Files(path) => Self::Files(FileStore::open(path)?),
+            StorageUrl::S3 {
+                bucket,
+                prefix,
+                options,
+            } => Self::S3(S3Store::open(bucket, prefix, options)?),
+        })
+    }
+
+    /// Stores `bytes` durably under `name`.
+    pub async fn put(&self, name: &BlobName, bytes: Vec<u8>) -> Result<(), StorageError> {
+        match self {
+            Self::Files(store) => store.put(name, bytes).await,
+            Self::S3(store) => store.put(name, bytes).await,
+        }
+    }
+
+    /// The blob, or `None` if there is none.
+    pub async fn get(&self, name: &BlobName) -> Result<Option<Vec<u8>>, StorageError> {
+        match self {
+            Self::Files(store) => store.get(name).await,
+            Self::S3(store) => store.get(name).await,
+        }
+    }
+
+    /// Removes the blob; removing a missing blob is not an error.
+    pub async fn delete(&self, name: &BlobName) -> Result<(), StorageError> {
+        match self {
+            Self::Files(store) => store.delete(name).await,
+            Self::S3(store) => store.delete(name).await,
+        }
+    }
+
+    /// Every blob we wrote, sorted by name.
+    pub async fn list(&self) -> Result<Vec<Listed>, StorageError> {
+        let mut listed = match self {
+            Self::Files(store) => store.list().await?,
+            Self::S3(store) => store.list().await?,
+        };
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listed)
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        match self {
+            Self::Files(store) => store.ping().await,
+            Self::S3(store) => store.ping().await,
         }
     }
 }

@@ -19,22 +19,84 @@
 pub mod blob;
 pub mod keyring;
 
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
 use crate::error::ApiError;
 use crate::state::AppState;
-use keyring::UserKey;
+use keyring::{Keyring, UserKey, WrappedKey};
 
-/// The user's data key, created (and stored wrapped) on first use.
-pub async fn user_key(state: &AppState, user_id: &str) -> Result<UserKey, ApiError> {
+/// The keyring a running server uses. `rotate-keys` may add a master-key version while
+/// servers run; a wrapped key naming a version this process has not seen makes it
+/// re-read the key file once, so every instance follows a rotation without a restart.
+pub struct MasterKeys {
+    path: PathBuf,
+    ring: RwLock<Arc<Keyring>>,
+}
+
+impl MasterKeys {
+    /// Starts from `ring`, loaded from `path`.
+    pub fn new(path: PathBuf, ring: Keyring) -> Self {
+        Self {
+            path,
+            ring: RwLock::new(Arc::new(ring)),
+        }
+    }
+
+    fn current(&self) -> Arc<Keyring> {
+        self.ring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Wraps a new user key with the newest master key this process knows.
+    pub fn wrap(&self, key: &UserKey) -> WrappedKey {
+        self.current().wrap(key)
+    }
+
+    /// Unwraps a stored user key, re-reading the key file if it names a newer version.
+    pub fn unwrap(&self, wrapped: &WrappedKey) -> Result<UserKey, VaultError> {
+        match self.current().unwrap(wrapped) {
+            Err(VaultError::UnknownKeyVersion(version)) => {
+                let reloaded = Keyring::load(&self.path)?
+                    .filter(|ring| ring.has_version(version))
+                    .ok_or(VaultError::UnknownKeyVersion(version))?;
+                tracing::info!(version, "master key file re-read after a rotation");
+                let reloaded = Arc::new(reloaded);
+                *self
+                    .ring
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = reloaded.clone();
+                reloaded.unwrap(wrapped)
+            }
+            other => other,
+        }
+    }
+}
+
+impl std::fmt::Debug for MasterKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterKeys")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The user's data key and the master-key version that wraps it (recorded in each
+/// blob header), creating and storing the key on first use.
+pub async fn user_key(state: &AppState, user_id: &str) -> Result<(UserKey, u32), ApiError> {
     let wrapped = if let Some(wrapped) = state.db.user_key(user_id).await? {
         wrapped
     } else {
         let fresh = state.keyring.wrap(&UserKey::generate());
         state.db.insert_user_key_if_absent(user_id, &fresh).await?
     };
-    state.keyring.unwrap(&wrapped).map_err(|e| {
+    let key = state.keyring.unwrap(&wrapped).map_err(|e| {
         tracing::error!(target: "security", event = "integrity", user.id = user_id, error = %e, "user key does not unwrap");
         ApiError::Internal(format!("user key of {user_id}: {e}"))
-    })
+    })?;
+    Ok((key, wrapped.kek_version))
 }
 
 /// Why a vault operation failed. Integrity failures carry no detail on purpose: which

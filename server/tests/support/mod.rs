@@ -2,6 +2,8 @@
 //! new PostgreSQL database) and a real SMTP sink, plus one method per endpoint.
 #![allow(dead_code)]
 
+pub mod images;
+pub mod s3;
 pub mod smtp;
 
 use std::collections::HashMap;
@@ -14,6 +16,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Executor;
 
+pub use s3::S3Server;
 pub use smtp::SmtpSink;
 
 /// Which database engine a test runs against.
@@ -84,6 +87,10 @@ pub struct TestApp {
     pub smtp: SmtpSink,
     pub dir: PathBuf,
     pub db: TestDb,
+    /// The S3 server, when blobs go to S3.
+    pub s3: Option<S3Server>,
+    /// The configuration the server runs with.
+    pub config: Config,
     handle: salvo::server::ServerHandle,
 }
 
@@ -108,9 +115,50 @@ impl TestApp {
         Self::into_test_app(app, smtp, dir, db)
     }
 
+    /// The production shape for PostgreSQL (blobs in S3), the embedded default for
+    /// SQLite (blobs in files): image tests run both whole stacks.
+    pub async fn spawn_stack(engine: Engine) -> Self {
+        Self::spawn_stack_with(engine, &[]).await
+    }
+
+    /// [`Self::spawn_stack`] with extra configuration variables.
+    pub async fn spawn_stack_with(engine: Engine, extra: &[(&str, &str)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("iv-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s3 = (engine == Engine::Postgres).then(|| S3Server::start(&dir));
+        let s3_vars = s3.as_ref().map(S3Server::vars).unwrap_or_default();
+        let mut vars: Vec<(&str, &str)> = s3_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        vars.extend_from_slice(extra);
+        let smtp = SmtpSink::start().await;
+        let db = TestDb::create(engine, &dir).await;
+        let app = Self::start_on(&db.url, &dir, &smtp, &vars).await;
+        let mut test_app = Self::into_test_app(app, smtp, dir, db);
+        test_app.s3 = s3;
+        test_app
+    }
+
+    /// Where this app's encrypted blobs end up on disk (for tamper tests).
+    pub fn blob_root(&self) -> PathBuf {
+        self.s3
+            .as_ref()
+            .map_or_else(|| self.dir.join("blobs"), S3Server::blob_root)
+    }
+
+    /// The file of one blob of image `id`.
+    pub fn blob_file(&self, id: &str, thumbnail: bool) -> PathBuf {
+        let name = if thumbnail {
+            format!("{id}.thumb")
+        } else {
+            id.to_owned()
+        };
+        self.blob_root().join(&id[..2]).join(name)
+    }
+
     /// A second instance sharing this one's database (scale-out tests).
     pub async fn sibling(&self) -> (SocketAddr, salvo::server::ServerHandle) {
-        let app = Self::start_on(&self.db.url, &self.dir, &self.smtp, &[]).await;
+        let s3_vars = self.s3.as_ref().map(S3Server::vars).unwrap_or_default();
+        let vars: Vec<(&str, &str)> = s3_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let app = Self::start_on(&self.db.url, &self.dir, &self.smtp, &vars).await;
         let addr = app.local_addr();
         let handle = app.handle();
         tokio::spawn(app.run());
@@ -151,6 +199,7 @@ impl TestApp {
     fn into_test_app(self_app: Application, smtp: SmtpSink, dir: PathBuf, db: TestDb) -> Self {
         let addr = self_app.local_addr();
         let handle = self_app.handle();
+        let config = self_app.state().config.clone();
         tokio::spawn(self_app.run());
         Self {
             addr,
@@ -162,6 +211,8 @@ impl TestApp {
             smtp,
             dir,
             db,
+            s3: None,
+            config,
             handle,
         }
     }

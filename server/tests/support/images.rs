@@ -1,0 +1,90 @@
+//! Test images made on the spot with the `image` crate, and upload helpers.
+
+use std::io::Cursor;
+
+use image::{ImageFormat, RgbImage};
+use reqwest::Response;
+use reqwest::multipart::{Form, Part};
+
+use super::TestApp;
+
+/// A smooth gradient with some noise, so encoders cannot shrink it to nothing and every
+/// window of its bytes is distinctive.
+pub fn pixels(width: u32, height: u32, seed: u32) -> RgbImage {
+    RgbImage::from_fn(width, height, |x, y| {
+        let n = (x.wrapping_mul(7919) ^ y.wrapping_mul(104_729) ^ seed.wrapping_mul(31)) % 23;
+        image::Rgb([
+            u8::try_from((x * 255 / width.max(1) + n) % 256).unwrap(),
+            u8::try_from((y * 255 / height.max(1) + n) % 256).unwrap(),
+            u8::try_from((seed * 40 + n) % 256).unwrap(),
+        ])
+    })
+}
+
+fn encode(img: &RgbImage, format: ImageFormat) -> Vec<u8> {
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, format).unwrap();
+    out.into_inner()
+}
+
+pub fn jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    encode(&pixels(width, height, seed), ImageFormat::Jpeg)
+}
+
+pub fn png(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    encode(&pixels(width, height, seed), ImageFormat::Png)
+}
+
+pub fn gif(width: u32, height: u32, seed: u32) -> Vec<u8> {
+    encode(&pixels(width, height, seed), ImageFormat::Gif)
+}
+
+/// A JPEG carrying a comment and an XMP packet that must not survive the upload.
+pub fn jpeg_with_metadata(secret: &str) -> Vec<u8> {
+    let plain = jpeg(64, 48, 9);
+    let mut out = plain[..2].to_vec(); // SOI
+    let mut segment = |marker: u8, payload: &[u8]| {
+        out.extend_from_slice(&[0xFF, marker]);
+        out.extend_from_slice(&u16::try_from(payload.len() + 2).unwrap().to_be_bytes());
+        out.extend_from_slice(payload);
+    };
+    segment(0xFE, format!("comment {secret}").as_bytes());
+    let xmp = format!("http://ns.adobe.com/xap/1.0/\0<x:xmpmeta>{secret}</x:xmpmeta>");
+    segment(0xE1, xmp.as_bytes());
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+impl TestApp {
+    /// Posts one file as the `file` field, with the bearer `token`.
+    pub async fn upload(&self, token: &str, filename: &str, bytes: Vec<u8>) -> Response {
+        let form = Form::new().part("file", Part::bytes(bytes).file_name(filename.to_owned()));
+        self.client
+            .post(self.url("/api/v1/images"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A GET with the bearer `token`.
+    pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A DELETE with the bearer `token`.
+    pub async fn delete_bearer(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
