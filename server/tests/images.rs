@@ -200,7 +200,6 @@ async fn other_users_images_are_indistinguishable_from_missing_ones(engine: Engi
 }
 
 async fn refused_uploads_get_their_4xx_and_store_nothing(engine: Engine) {
-    use reqwest::multipart::{Form, Part};
     let app = TestApp::spawn_stack(engine).await;
     let token = app.signed_up_user("refused@example.com").await;
     let valid = jpeg(32, 32, 3);
@@ -233,65 +232,7 @@ async fn refused_uploads_get_their_4xx_and_store_nothing(engine: Engine) {
         assert!(!body["error"]["message"].as_str().unwrap().is_empty());
     }
 
-    let post = |form: Form| {
-        app.client
-            .post(app.url("/api/v1/images"))
-            .bearer_auth(&token)
-            .multipart(form)
-    };
-    let file = || Part::bytes(jpeg(16, 16, 4)).file_name("a.jpg");
-    let two_files = Form::new().part("file", file()).part("file", file());
-    let other_field = Form::new().part("picture", file());
-    let no_file = Form::new().text("csrf_token", "x");
-    for (what, form) in [
-        ("two files", two_files),
-        ("other field", other_field),
-        ("no file", no_file),
-    ] {
-        let res = post(form).send().await.unwrap();
-        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what}");
-        assert_eq!(error_code(res).await, "bad_request");
-    }
-    let json_body = app
-        .client
-        .post(app.url("/api/v1/images"))
-        .bearer_auth(&token)
-        .json(&json!({"file": "aGVsbG8="}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(json_body.status(), StatusCode::BAD_REQUEST);
-    let garbage = app
-        .client
-        .post(app.url("/api/v1/images"))
-        .bearer_auth(&token)
-        .header(CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
-        .body("--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nno end")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
-    let declared = app
-        .client
-        .post(app.url("/api/v1/images"))
-        .bearer_auth(&token)
-        .header(CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
-        .header("content-length", "999999999")
-        .body("--XYZ--")
-        .send()
-        .await;
-    // Refused from the header alone; the client may see the 413 or a reset connection.
-    if let Ok(res) = declared {
-        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    }
-    let anonymous = app
-        .client
-        .post(app.url("/api/v1/images"))
-        .multipart(Form::new().part("file", file()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    malformed_requests_are_refused(&app, &token).await;
 
     let list: Value = app
         .get_bearer("/api/v1/images", &token)
@@ -561,4 +502,68 @@ async fn deleting_an_account_destroys_its_key_and_blobs(engine: Engine) {
     let path = format!("/api/v1/images/{}/content", theirs["id"].as_str().unwrap());
     assert_eq!(app.get_bearer(&path, &other).await.status(), StatusCode::OK);
     app.finish().await;
+}
+
+/// Bodies that are not one well-formed `file` part: 400s, or 413 from the header alone.
+async fn malformed_requests_are_refused(app: &TestApp, token: &str) {
+    use reqwest::multipart::{Form, Part};
+    let post = |form: Form| {
+        app.client
+            .post(app.url("/api/v1/images"))
+            .bearer_auth(token)
+            .multipart(form)
+    };
+    let file = || Part::bytes(jpeg(16, 16, 4)).file_name("a.jpg");
+    let two_files = Form::new().part("file", file()).part("file", file());
+    let other_field = Form::new().part("picture", file());
+    let no_file = Form::new().text("csrf_token", "x");
+    for (what, form) in [
+        ("two files", two_files),
+        ("other field", other_field),
+        ("no file", no_file),
+    ] {
+        let res = post(form).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{what}");
+        assert_eq!(error_code(res).await, "bad_request");
+    }
+    let json_body = app
+        .client
+        .post(app.url("/api/v1/images"))
+        .bearer_auth(token)
+        .json(&json!({"file": "aGVsbG8="}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_body.status(), StatusCode::BAD_REQUEST);
+    let garbage = app
+        .client
+        .post(app.url("/api/v1/images"))
+        .bearer_auth(token)
+        .header(CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
+        .body("--XYZ\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nno end")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::BAD_REQUEST);
+    let declared = app
+        .client
+        .post(app.url("/api/v1/images"))
+        .bearer_auth(token)
+        .header(CONTENT_TYPE, "multipart/form-data; boundary=XYZ")
+        .header("content-length", "999999999")
+        .body("--XYZ--")
+        .send()
+        .await;
+    // Refused from the header alone; the client may see the 413 or a reset connection.
+    if let Ok(res) = declared {
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let anonymous = app
+        .client
+        .post(app.url("/api/v1/images"))
+        .multipart(Form::new().part("file", file()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
