@@ -66,3 +66,20 @@ ensure_postgres() {
   say "PostgreSQL did not start on 127.0.0.1:5432"
   return 1
 }
+
+# s3s-fs: a real S3 protocol server over a folder, for the S3 backend's tests. Built
+# once from crates.io into a cache outside the checkout; tests find it there (or via
+# IMAGEVAULT_S3S_FS).
+S3S_FS_VERSION=0.14.1
+S3S_FS_ROOT=/var/cache/imagevault/tools
+ensure_s3s_fs() {
+    local bin="$S3S_FS_ROOT/bin/s3s-fs"
+    if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "$S3S_FS_VERSION"; then
+        return
+    fi
+    say "installing s3s-fs $S3S_FS_VERSION (once)"
+    mkdir -p "$S3S_FS_ROOT"
+    CARGO_TARGET_DIR="$S3S_FS_ROOT/build" cargo install --locked --quiet \
+        s3s-fs --version "$S3S_FS_VERSION" --features binary --root "$S3S_FS_ROOT"
+    rm -rf "$S3S_FS_ROOT/build"
+}
