@@ -228,8 +228,14 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
         keyring,
         store,
         image_work: Arc::new(tokio::sync::Semaphore::new(cores)),
+        upload_slots: Arc::new(tokio::sync::Semaphore::new(UPLOAD_SLOTS_PER_CORE * cores)),
     }))
 }
+
+/// Upload bodies held in memory per core: enough to keep every core decoding while the
+/// next bodies arrive, few enough that a burst of 5 MiB uploads stays within a few
+/// hundred MiB.
+const UPLOAD_SLOTS_PER_CORE: usize = 4;
 
 /// Loads `MASTER_KEY_FILE`, creating it on first run — but never when the database
 /// already holds wrapped keys: a fresh master key could not unwrap them, so a missing

@@ -166,7 +166,7 @@ pub async fn content(
         .ok_or_else(|| ApiError::Integrity(format!("blob of {image} ({kind:?}) is missing")))?;
     let (key, _) = vault::user_key(state, &row.owner_id).await?;
     let id = BlobId { image, owner, kind };
-    tokio::task::spawn_blocking(move || blob::open(&key, &id, &sealed))
+    tokio::task::spawn_blocking(move || blob::open_owned(&key, &id, sealed))
         .await
         .map_err(|e| ApiError::Internal(format!("decrypt task: {e}")))?
         .map_err(|e| ApiError::Integrity(format!("blob of {image} ({kind:?}): {e}")))

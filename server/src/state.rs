@@ -36,6 +36,9 @@ pub struct Inner {
     /// Bounds the CPU-heavy part of uploads (decode, thumbnail, encrypt) to one per
     /// core, so a burst of uploads queues instead of thrashing or exhausting memory.
     pub image_work: Arc<tokio::sync::Semaphore>,
+    /// Bounds how many upload bodies are held in memory at once (each up to 5 MiB);
+    /// further uploads wait with their bytes still in the kernel's socket buffers.
+    pub upload_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {

@@ -35,6 +35,11 @@ pub fn router() -> Router {
 async fn upload(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let (caller, csrf) = authenticate_upload(req, &state).await?;
+    let _slot = state
+        .upload_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let form = read_upload(req, csrf.as_deref()).await?;
     let object = images::upload(&state, &caller.user_id, form.filename, form.bytes).await?;
     res.status_code(StatusCode::CREATED);

@@ -108,24 +108,37 @@ pub fn seal(user_key: &UserKey, kek_version: u32, id: &BlobId, plaintext: &[u8])
 
 /// Checks the tag (constant time) and only then decrypts.
 pub fn open(user_key: &UserKey, id: &BlobId, blob: &[u8]) -> Result<Vec<u8>, VaultError> {
+    open_owned(user_key, id, blob.to_vec())
+}
+
+/// [`open`] decrypting in the blob's own buffer: serving an image then needs no second
+/// image-sized allocation.
+pub fn open_owned(
+    user_key: &UserKey,
+    id: &BlobId,
+    mut blob: Vec<u8>,
+) -> Result<Vec<u8>, VaultError> {
     if blob.len() < MIN_BLOB_BYTES
         || blob[0] != FORMAT_VERSION
         || !(blob.len() - HEADER_BYTES - IV_BYTES - TAG_BYTES).is_multiple_of(BLOCK_BYTES)
     {
         return Err(VaultError::Integrity);
     }
-    let (authenticated, tag) = blob.split_at(blob.len() - TAG_BYTES);
+    let body = blob.len() - TAG_BYTES;
     let keys = derive(user_key, id);
-    mac(&keys, id, authenticated)
-        .verify_slice(tag)
+    mac(&keys, id, &blob[..body])
+        .verify_slice(&blob[body..])
         .map_err(|_| VaultError::Integrity)?;
-    let iv: [u8; IV_BYTES] = authenticated[HEADER_BYTES..HEADER_BYTES + IV_BYTES]
+    let iv: [u8; IV_BYTES] = blob[HEADER_BYTES..HEADER_BYTES + IV_BYTES]
         .try_into()
         .expect("length checked above");
-    let ciphertext = &authenticated[HEADER_BYTES + IV_BYTES..];
-    cbc::Decryptor::<Aes256>::new((&*keys.enc).into(), &iv.into())
-        .decrypt_padded_vec::<Pkcs7>(ciphertext)
-        .map_err(|_| VaultError::Integrity)
+    let plain_len = cbc::Decryptor::<Aes256>::new((&*keys.enc).into(), &iv.into())
+        .decrypt_padded::<Pkcs7>(&mut blob[HEADER_BYTES + IV_BYTES..body])
+        .map_err(|_| VaultError::Integrity)?
+        .len();
+    blob.truncate(HEADER_BYTES + IV_BYTES + plain_len);
+    blob.drain(..HEADER_BYTES + IV_BYTES);
+    Ok(blob)
 }
 
 /// The KEK version recorded in a blob's header (unauthenticated until opened).
