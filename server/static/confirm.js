@@ -1,6 +1,6 @@
 // Asks before destructive form submissions: any <form data-confirm="Question?">.
-// Without JavaScript the form simply submits; the server-side action must therefore
-// be safe to reach without this prompt (it is a convenience, not a safeguard).
+// Once the person says yes here, the form carries confirmed=yes so the server skips
+// its own confirmation page; without JavaScript that page asks instead.
 (() => {
   'use strict';
 
@@ -8,6 +8,16 @@
   document.addEventListener('submit', (event) => {
     const form = event.target;
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute('data-confirm')) return;
-    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    if (!window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+      return;
+    }
+    if (!form.querySelector('input[name="confirmed"]')) {
+      const confirmed = document.createElement('input');
+      confirmed.type = 'hidden';
+      confirmed.name = 'confirmed';
+      confirmed.value = 'yes';
+      form.append(confirmed);
+    }
   });
 })();

@@ -137,4 +137,33 @@ impl Db {
                 .await?,
         )
     }
+
+    /// The ids of the owner's next newer and next older image around `at`.
+    pub async fn image_neighbours(
+        &self,
+        owner_id: &str,
+        at: &After,
+    ) -> Result<(Option<String>, Option<String>), DbError> {
+        let newer = sqlx::query_scalar(
+            "SELECT id FROM images WHERE owner_id = $1 \
+             AND (created_us > $2 OR (created_us = $2 AND id > $3)) \
+             ORDER BY created_us ASC, id ASC LIMIT 1",
+        )
+        .bind(owner_id)
+        .bind(at.created_us)
+        .bind(&at.id)
+        .fetch_optional(self.pool())
+        .await?;
+        let older = sqlx::query_scalar(
+            "SELECT id FROM images WHERE owner_id = $1 \
+             AND (created_us < $2 OR (created_us = $2 AND id < $3)) \
+             ORDER BY created_us DESC, id DESC LIMIT 1",
+        )
+        .bind(owner_id)
+        .bind(at.created_us)
+        .bind(&at.id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok((newer, older))
+    }
 }

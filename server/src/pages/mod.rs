@@ -1,5 +1,6 @@
-//! Browser pages: sign-in and sign-out with cookie sessions, and the pages the emailed
-//! links open (verify, forgot and reset password). The gallery pages build on these.
+//! Browser pages — the whole product for people without the desktop app: register,
+//! sign-in and sign-out with cookie sessions, the pages the emailed links open (verify,
+//! forgot and reset password), the gallery, one image, upload, and the account page.
 //!
 //! Two CSRF mechanisms, both stateless so any instance can check them:
 //! - before sign-in, a random `imagevault_csrf` cookie (SameSite=Strict, `__Host-` over
@@ -7,7 +8,10 @@
 //!   cannot read the cookie, so it cannot forge the field (signed double submit);
 //! - after sign-in, a field carrying the HMAC of the session (see `http::auth`).
 
+mod account;
+pub mod assets;
 mod email_links;
+mod gallery;
 mod session;
 
 use askama::Template;
@@ -24,6 +28,9 @@ pub fn router() -> Router {
     Router::new()
         .push(session::router())
         .push(email_links::router())
+        .push(gallery::router())
+        .push(account::router())
+        .push(Router::with_path("static/{name}").get(assets::serve))
 }
 
 fn render_html(res: &mut Response, page: &impl Template) -> Result<(), ApiError> {

@@ -9,7 +9,7 @@ use super::{PresessionCsrf, redirect, render_html};
 use crate::accounts::{self, SESSION_TTL};
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
-use crate::http::auth::{authenticate, csrf_token, session_cookie_name};
+use crate::http::auth::{authenticate, session_cookie_name};
 use crate::http::client::client_ip;
 use crate::state::AppState;
 
@@ -33,32 +33,14 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
 }
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage<'a> {
-    email: &'a str,
-    csrf: &'a str,
-}
-
+/// `GET /`: the gallery when signed in, the sign-in page otherwise.
 #[handler]
 async fn home(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
-    let Ok(caller) = authenticate(req, &state).await else {
-        redirect(res, "/login");
+    let Some(caller) = super::gallery::signed_in(req, &state, res).await else {
         return Ok(());
     };
-    let user = state
-        .db
-        .user_by_id(&caller.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    render_html(
-        res,
-        &HomePage {
-            email: &user.email,
-            csrf: &csrf_token(&state, &caller.token_hash),
-        },
-    )
+    super::gallery::gallery(req, &state, &caller, res).await
 }
 
 #[handler]
@@ -174,13 +156,18 @@ async fn sign_out(
     } else {
         accounts::logout(&state, &caller.token_hash, &caller.user_id).await?;
     }
-    // The removal must repeat Path and Secure, or browsers keep a `__Host-` cookie.
+    forget_session_cookie(&state, res);
+    redirect(res, "/login");
+    Ok(())
+}
+
+/// Expires the session cookie. The removal must repeat Path and Secure, or browsers
+/// keep a `__Host-` cookie.
+pub(super) fn forget_session_cookie(state: &AppState, res: &mut Response) {
     res.remove_cookie_with(
         Cookie::build((session_cookie_name(&state.config), ""))
             .path("/")
             .secure(state.config.https())
             .http_only(true),
     );
-    redirect(res, "/login");
-    Ok(())
 }

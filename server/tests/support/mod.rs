@@ -337,3 +337,25 @@ macro_rules! both_engines {
         }
     };
 }
+
+impl TestApp {
+    /// A signed-up user's browser, signed in through the login form.
+    pub async fn signed_in_browser(&self, email: &str) -> reqwest::Client {
+        self.signed_up_user(email).await;
+        let browser = browser();
+        let page = browser.get(self.url("/login")).send().await.unwrap();
+        let csrf = form_field(&page.text().await.unwrap(), "csrf_token");
+        let res = browser
+            .post(self.url("/login"))
+            .form(&[
+                ("email", email),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in");
+        browser
+    }
+}

@@ -1,0 +1,344 @@
+//! The gallery in the browser: the grid, one image, upload (a plain multipart form,
+//! enhanced by `upload.js` into per-file progress through the JSON API), and delete.
+//! Images themselves are only ever served by the authenticated API endpoints.
+
+use askama::Template;
+use imagevault_common::api::ImageObject;
+use imagevault_common::image::THUMBNAIL_MAX_SIDE;
+use salvo::http::header::{HeaderValue, LOCATION};
+use salvo::prelude::*;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+use super::{redirect, render_html};
+use crate::db::images::{After, ImageRow};
+use crate::error::ApiError;
+use crate::http::auth::{Caller, authenticate, authenticate_upload, csrf_token};
+use crate::http::upload::read_upload;
+use crate::images;
+use crate::state::AppState;
+
+/// Images per gallery page.
+const PAGE: i64 = 60;
+
+pub(super) fn router() -> Router {
+    Router::new()
+        .push(
+            Router::with_path("upload")
+                .get(upload_page)
+                .post(upload_submit),
+        )
+        .push(
+            Router::with_path("images/{id}")
+                .get(image_page)
+                .push(Router::with_path("delete").post(delete_submit)),
+        )
+}
+
+/// A tile of the grid.
+struct Tile {
+    id: String,
+    filename: String,
+    thumb_width: u32,
+    thumb_height: u32,
+}
+
+impl Tile {
+    fn new(image: &ImageObject) -> Self {
+        let (w, h) = (
+            i64::from(image.width.max(1)),
+            i64::from(image.height.max(1)),
+        );
+        let side = i64::from(THUMBNAIL_MAX_SIDE);
+        let (tw, th) = if w.max(h) <= side {
+            (w, h)
+        } else if w >= h {
+            (side, (h * side / w).max(1))
+        } else {
+            ((w * side / h).max(1), side)
+        };
+        Self {
+            id: image.id.to_string(),
+            filename: image.filename.clone(),
+            thumb_width: u32::try_from(tw).unwrap_or(THUMBNAIL_MAX_SIDE),
+            thumb_height: u32::try_from(th).unwrap_or(THUMBNAIL_MAX_SIDE),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "gallery.html")]
+struct GalleryPage<'a> {
+    csrf: &'a str,
+    email: &'a str,
+    images: Vec<Tile>,
+    paged: bool,
+    next_cursor: Option<String>,
+}
+
+/// The signed-in caller, or a redirect to the sign-in page.
+pub(super) async fn signed_in(
+    req: &mut Request,
+    state: &AppState,
+    res: &mut Response,
+) -> Option<Caller> {
+    if let Ok(caller) = authenticate(req, state).await {
+        Some(caller)
+    } else {
+        redirect(res, "/login");
+        None
+    }
+}
+
+/// `GET /`: the newest images, or the page after `?cursor=`.
+pub(super) async fn gallery(
+    req: &mut Request,
+    state: &AppState,
+    caller: &Caller,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let user = state
+        .db
+        .user_by_id(&caller.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let cursor = req.query::<String>("cursor");
+    let (page, next) = images::list(state, &caller.user_id, Some(PAGE), cursor.as_deref()).await?;
+    let rows: Vec<Tile> = page.iter().map(Tile::new).collect();
+    render_html(
+        res,
+        &GalleryPage {
+            csrf: &csrf_token(state, &caller.token_hash),
+            email: &user.email,
+            images: rows,
+            paged: cursor.is_some(),
+            next_cursor: next,
+        },
+    )
+}
+
+/// One image's details for the page.
+struct ImageDetails {
+    id: String,
+    filename: String,
+    content_type: String,
+    size_text: String,
+    width: i64,
+    height: i64,
+    created_iso: String,
+    created_text: String,
+}
+
+#[derive(Template)]
+#[template(path = "image.html")]
+struct ImagePage<'a> {
+    csrf: &'a str,
+    image: ImageDetails,
+    newer: Option<String>,
+    older: Option<String>,
+}
+
+#[allow(clippy::cast_precision_loss)] // display only
+fn size_text(bytes: i64) -> String {
+    if bytes < 1024 {
+        format!("{bytes} bytes")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
+fn details(row: &ImageRow) -> ImageDetails {
+    let object = images::object(row);
+    let created = object.created_at;
+    ImageDetails {
+        id: row.id.clone(),
+        filename: row.filename.clone(),
+        content_type: row.content_type.clone(),
+        size_text: size_text(row.size),
+        width: row.width,
+        height: row.height,
+        created_iso: created
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        created_text: date_text(created),
+    }
+}
+
+/// `28 Nov 2026, 14:05 UTC`.
+pub(super) fn date_text(t: OffsetDateTime) -> String {
+    t.format(format_description!(
+        "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+    ))
+    .unwrap_or_default()
+}
+
+#[handler]
+async fn image_page(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let Some(caller) = signed_in(req, &state, res).await else {
+        return Ok(());
+    };
+    let id = req.param::<String>("id").unwrap_or_default();
+    let row = images::get(&state, &caller.user_id, &id).await?;
+    let at = After {
+        created_us: row.created_us,
+        id: row.id.clone(),
+    };
+    let (newer, older) = state.db.image_neighbours(&caller.user_id, &at).await?;
+    render_html(
+        res,
+        &ImagePage {
+            csrf: &csrf_token(&state, &caller.token_hash),
+            image: details(&row),
+            newer,
+            older,
+        },
+    )
+}
+
+#[derive(Template)]
+#[template(path = "upload.html")]
+struct UploadPage<'a> {
+    csrf: &'a str,
+    error: Option<&'a str>,
+}
+
+#[handler]
+async fn upload_page(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let Some(caller) = signed_in(req, &state, res).await else {
+        return Ok(());
+    };
+    render_html(
+        res,
+        &UploadPage {
+            csrf: &csrf_token(&state, &caller.token_hash),
+            error: None,
+        },
+    )
+}
+
+/// The no-script upload: one file through the plain form, then its page.
+#[handler]
+async fn upload_submit(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let Ok((caller, csrf)) = authenticate_upload(req, &state).await else {
+        redirect(res, "/login");
+        return Ok(());
+    };
+    let uploaded = match read_upload(req, csrf.as_deref()).await {
+        Ok(form) => images::upload(&state, &caller.user_id, form.filename, form.bytes).await,
+        Err(e) => Err(e),
+    };
+    match uploaded {
+        Ok(object) => {
+            res.status_code(StatusCode::SEE_OTHER);
+            if let Ok(to) = HeaderValue::from_str(&format!("/images/{}", object.id)) {
+                res.headers_mut().insert(LOCATION, to);
+            }
+            Ok(())
+        }
+        Err(err) if err.status().is_client_error() => {
+            let message = err.to_string();
+            res.status_code(err.status());
+            render_html(
+                res,
+                &UploadPage {
+                    csrf: &csrf_token(&state, &caller.token_hash),
+                    error: Some(&message),
+                },
+            )
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "confirm_delete.html")]
+struct ConfirmDeletePage<'a> {
+    csrf: &'a str,
+    id: &'a str,
+    filename: &'a str,
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    confirmed: String,
+}
+
+/// Deletes once confirmed (by the script's prompt or the confirmation page).
+#[handler]
+async fn delete_submit(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let state = AppState::from_depot(depot).clone();
+    let caller = authenticate(req, &state).await?;
+    let id = req.param::<String>("id").unwrap_or_default();
+    let form: DeleteForm = req
+        .parse_form()
+        .await
+        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
+    if form.confirmed == "yes" {
+        images::delete(&state, &caller.user_id, &id).await?;
+        redirect(res, "/");
+        return Ok(());
+    }
+    let row = images::get(&state, &caller.user_id, &id).await?;
+    render_html(
+        res,
+        &ConfirmDeletePage {
+            csrf: &csrf_token(&state, &caller.token_hash),
+            id: &row.id,
+            filename: &row.filename,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_a_file_manager() {
+        assert_eq!(size_text(512), "512 bytes");
+        assert_eq!(size_text(1536), "1.5 KiB");
+        assert_eq!(size_text(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn tiles_keep_the_aspect_within_the_thumbnail_box() {
+        let row = |width, height| ImageObject {
+            id: uuid::Uuid::nil(),
+            filename: String::new(),
+            content_type: String::new(),
+            size: 0,
+            width,
+            height,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let t = Tile::new(&row(2000, 1500));
+        assert_eq!((t.thumb_width, t.thumb_height), (320, 240));
+        let t = Tile::new(&row(100, 4000));
+        assert_eq!((t.thumb_width, t.thumb_height), (8, 320));
+        let t = Tile::new(&row(64, 48));
+        assert_eq!((t.thumb_width, t.thumb_height), (64, 48));
+    }
+}
