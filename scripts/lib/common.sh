@@ -83,3 +83,15 @@ ensure_s3s_fs() {
         s3s-fs --version "$S3S_FS_VERSION" --features binary --root "$S3S_FS_ROOT"
     rm -rf "$S3S_FS_ROOT/build"
 }
+
+# The browser tests: Debian's Chromium driven by Playwright (playwright-core, axe-core
+# from e2e/package-lock.json; no browser download), with the machine's Node.js or
+# Debian's.
+ensure_browser_tests() {
+  apt_install chromium fonts-dejavu-core
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm
+  fi
+  say "installing the browser-test packages (npm ci in e2e/, two packages)"
+  (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+}
