@@ -16,6 +16,7 @@ both_engines!(
     registration_shows_every_failed_rule_then_sends_the_link,
     deleting_the_account_from_its_page,
     static_assets_are_versioned_files,
+    several_files_through_the_plain_form,
 );
 
 async fn page(browser: &reqwest::Client, url: String) -> (StatusCode, String) {
@@ -334,5 +335,37 @@ async fn static_assets_are_versioned_files(engine: Engine) {
         !home.contains("<script>") && !home.contains("style="),
         "no inline code"
     );
+    app.finish().await;
+}
+
+async fn several_files_through_the_plain_form(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let browser = app.signed_in_browser("several@example.com").await;
+    let (_, upload) = page(&browser, app.url("/upload")).await;
+    let csrf = form_field(&upload, "csrf_token");
+    let form = Form::new()
+        .text("csrf_token", csrf)
+        .part("file", Part::bytes(jpeg(50, 40, 1)).file_name("one.jpg"))
+        .part(
+            "file",
+            Part::bytes(b"GIF89a but not really".to_vec()).file_name("two.gif"),
+        )
+        .part("file", Part::bytes(png(30, 20, 2)).file_name("three.png"));
+    let res = upload_form(&app, &browser, form).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let results = res.text().await.unwrap();
+    assert_eq!(
+        results.matches("data-state=\"done\"").count(),
+        2,
+        "{results}"
+    );
+    assert_eq!(
+        results.matches("data-state=\"error\"").count(),
+        1,
+        "{results}"
+    );
+    assert!(results.contains("two.gif"));
+    let (_, home) = page(&browser, app.url("/")).await;
+    assert_eq!(home.matches("class=\"tile\"").count(), 2);
     app.finish().await;
 }

@@ -140,7 +140,7 @@ pub async fn check_csrf(req: &mut Request, expected: &str) -> Result<(), ApiErro
     if presented.is_some_and(|p| same(&p, expected)) {
         Ok(())
     } else {
-        Err(csrf_refused(req))
+        Err(csrf_refused(req.uri().path()))
     }
 }
 
@@ -150,8 +150,8 @@ fn is_urlencoded(req: &Request) -> bool {
 }
 
 /// The refusal of a missing or wrong CSRF token, logged as a security event.
-pub fn csrf_refused(req: &Request) -> ApiError {
-    tracing::warn!(target: "security", event = "csrf_refused", path = %req.uri().path(), "CSRF token missing or wrong");
+pub fn csrf_refused(path: &str) -> ApiError {
+    tracing::warn!(target: "security", event = "csrf_refused", path, "CSRF token missing or wrong");
     ApiError::Forbidden(
         "This form has expired or did not come from ImageVault. Reload the page and try again."
             .into(),

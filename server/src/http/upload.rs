@@ -44,60 +44,110 @@ fn not_multipart() -> ApiError {
     ApiError::BadRequest("Send the image as multipart/form-data, in a field named \"file\".".into())
 }
 
-/// Reads the upload. With `csrf` set (a cookie session without the CSRF header), the
-/// form must carry that token in a `csrf_token` field before the file.
+/// Reads a single-file upload (the JSON API). With `csrf` set (a cookie session without
+/// the CSRF header), the form must carry that token in a `csrf_token` field before the
+/// file.
 pub async fn read_upload(req: &mut Request, csrf: Option<&str>) -> Result<UploadForm, ApiError> {
-    let declared = declared_length(req)?;
-    if declared.is_some_and(|n| n > MAX_IMAGE_BYTES + FRAMING_BYTES) {
-        return Err(too_large());
-    }
-    let boundary = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| multra::parse_boundary(v).ok())
-        .ok_or_else(not_multipart)?;
-    let limits = Constraints::new()
-        .allowed_fields(vec![FILE_FIELD, CSRF_FIELD])
-        .max_fields(4)
-        .size_limit(
-            SizeLimit::new()
-                .whole_stream((MAX_IMAGE_BYTES + FRAMING_BYTES) as u64)
-                .for_field(FILE_FIELD, MAX_IMAGE_BYTES as u64)
-                .for_field(CSRF_FIELD, MAX_CSRF_BYTES),
-        );
-    let body = req.take_body().filter_map(|frame| async move {
-        match frame {
-            Ok(frame) => frame.into_data().ok().map(Ok::<Bytes, std::io::Error>),
-            Err(e) => Some(Err(e)),
-        }
-    });
-    let mut multipart = Multipart::with_constraints(body, boundary, limits);
-    let mut presented: Option<String> = None;
-    let mut upload: Option<UploadForm> = None;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        if field.name() == Some(CSRF_FIELD) {
-            presented = Some(field.text().await.map_err(multipart_error)?);
-            continue;
-        }
-        if upload.is_some() {
-            return Err(ApiError::BadRequest("Send one file per request.".into()));
-        }
-        if let Some(expected) = csrf
-            && !presented.as_deref().is_some_and(|p| same(p, expected))
-        {
-            return Err(super::auth::csrf_refused(req));
-        }
-        let filename = field.file_name().unwrap_or_default().to_owned();
-        let mut bytes = Vec::with_capacity(declared.unwrap_or(0).min(MAX_IMAGE_BYTES));
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            bytes.extend_from_slice(&chunk);
-        }
-        upload = Some(UploadForm { filename, bytes });
-    }
-    upload.ok_or_else(|| {
+    let mut reader = UploadReader::new(req, csrf, 1)?;
+    let upload = reader.next_file().await?.ok_or_else(|| {
         ApiError::BadRequest("Choose a file to upload (form field \"file\").".into())
-    })
+    })?;
+    if reader.next_file().await?.is_some() {
+        return Err(one_per_request());
+    }
+    Ok(upload)
+}
+
+fn one_per_request() -> ApiError {
+    ApiError::BadRequest("Send one file per request.".into())
+}
+
+/// Reads the files of a multipart body one at a time, so a form with several files
+/// holds only one of them in memory.
+pub struct UploadReader {
+    multipart: Multipart<'static>,
+    csrf: Option<String>,
+    presented: Option<String>,
+    path: String,
+    files_left: usize,
+    /// Bytes to reserve for a file: the declared length for single-file bodies, so a
+    /// buffer is allocated once instead of doubling past 5 MiB.
+    size_hint: usize,
+}
+
+impl UploadReader {
+    /// Starts reading `req`'s body: at most `max_files` files of 5 MiB each.
+    pub fn new(req: &mut Request, csrf: Option<&str>, max_files: usize) -> Result<Self, ApiError> {
+        let most = max_files * (MAX_IMAGE_BYTES + FRAMING_BYTES);
+        let declared = declared_length(req)?;
+        if declared.is_some_and(|n| n > most) {
+            return Err(if max_files == 1 {
+                too_large()
+            } else {
+                ApiError::TooLarge(format!("Send at most {max_files} files at once."))
+            });
+        }
+        let boundary = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| multra::parse_boundary(v).ok())
+            .ok_or_else(not_multipart)?;
+        let limits = Constraints::new()
+            .allowed_fields(vec![FILE_FIELD, CSRF_FIELD])
+            .max_fields(max_files + 2)
+            .size_limit(
+                SizeLimit::new()
+                    .whole_stream(most as u64)
+                    .for_field(FILE_FIELD, MAX_IMAGE_BYTES as u64)
+                    .for_field(CSRF_FIELD, MAX_CSRF_BYTES),
+            );
+        let body = req.take_body().filter_map(|frame| async move {
+            match frame {
+                Ok(frame) => frame.into_data().ok().map(Ok::<Bytes, std::io::Error>),
+                Err(e) => Some(Err(e)),
+            }
+        });
+        Ok(Self {
+            multipart: Multipart::with_constraints(body, boundary, limits),
+            csrf: csrf.map(str::to_owned),
+            presented: None,
+            path: req.uri().path().to_owned(),
+            files_left: max_files,
+            size_hint: declared
+                .filter(|_| max_files == 1)
+                .map_or(64 * 1024, |n| n.min(MAX_IMAGE_BYTES)),
+        })
+    }
+
+    /// The next file, or `None` at the end of the body.
+    pub async fn next_file(&mut self) -> Result<Option<UploadForm>, ApiError> {
+        while let Some(mut field) = self.multipart.next_field().await.map_err(multipart_error)? {
+            if field.name() == Some(CSRF_FIELD) {
+                self.presented = Some(field.text().await.map_err(multipart_error)?);
+                continue;
+            }
+            if let Some(expected) = &self.csrf
+                && !self.presented.as_deref().is_some_and(|p| same(p, expected))
+            {
+                return Err(super::auth::csrf_refused(&self.path));
+            }
+            if self.files_left == 0 {
+                return Err(one_per_request());
+            }
+            self.files_left -= 1;
+            let filename = field.file_name().unwrap_or_default().to_owned();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                if bytes.is_empty() {
+                    bytes.reserve(chunk.len().max(self.size_hint));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            return Ok(Some(UploadForm { filename, bytes }));
+        }
+        Ok(None)
+    }
 }
 
 fn declared_length(req: &Request) -> Result<Option<usize>, ApiError> {

@@ -75,10 +75,7 @@ async fn register_submit(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
-    let form: RegisterForm = req
-        .parse_form()
-        .await
-        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
+    let form: RegisterForm = super::read_form(req).await?;
     PresessionCsrf::check(req, &state, &form.csrf_token, "/register")?;
     let ip = client_ip(req, &state.config);
     match accounts::register(&state, &form.email, &form.password, ip).await {
@@ -184,10 +181,7 @@ async fn delete_submit(
 ) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;
-    let form: DeleteForm = req
-        .parse_form()
-        .await
-        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
+    let form: DeleteForm = super::read_form(req).await?;
     match accounts::delete_account(&state, &caller.user_id, &form.password).await {
         Ok(()) => {
             forget_session_cookie(&state, res);

@@ -71,10 +71,7 @@ async fn checked_form(
     state: &AppState,
     path: &str,
 ) -> Result<LinkForm, ApiError> {
-    let form: LinkForm = req
-        .parse_form()
-        .await
-        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
+    let form: LinkForm = super::read_form(req).await?;
     PresessionCsrf::check(req, state, &form.csrf_token, path)?;
     Ok(form)
 }

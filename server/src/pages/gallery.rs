@@ -15,7 +15,7 @@ use super::{redirect, render_html};
 use crate::db::images::{After, ImageRow};
 use crate::error::ApiError;
 use crate::http::auth::{Caller, authenticate, authenticate_upload, csrf_token};
-use crate::http::upload::read_upload;
+use crate::http::upload::UploadReader;
 use crate::images;
 use crate::state::AppState;
 
@@ -229,7 +229,25 @@ async fn upload_page(
     )
 }
 
-/// The no-script upload: one file through the plain form, then its page.
+/// Files one plain form may carry (read and stored one at a time).
+const MAX_FORM_FILES: usize = 20;
+
+/// One file's outcome on the results page.
+struct Outcome {
+    filename: String,
+    image_id: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "upload_results.html")]
+struct UploadResults<'a> {
+    csrf: &'a str,
+    outcomes: Vec<Outcome>,
+}
+
+/// The no-script upload: the plain form's files, stored one by one. One file leads to
+/// its page (or back to the form with the reason); several to a page of outcomes.
 #[handler]
 async fn upload_submit(
     req: &mut Request,
@@ -241,31 +259,97 @@ async fn upload_submit(
         redirect(res, "/login");
         return Ok(());
     };
-    let uploaded = match read_upload(req, csrf.as_deref()).await {
-        Ok(form) => images::upload(&state, &caller.user_id, form.filename, form.bytes).await,
-        Err(e) => Err(e),
+    let _slot = state
+        .upload_slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let csrf_field = csrf_token(&state, &caller.token_hash);
+    let mut outcomes = Vec::new();
+    let read = async {
+        let mut reader = UploadReader::new(req, csrf.as_deref(), MAX_FORM_FILES)?;
+        while let Some(file) = reader.next_file().await? {
+            let filename = file.filename.clone();
+            let stored = images::upload(&state, &caller.user_id, file.filename, file.bytes).await;
+            outcomes.push(match stored {
+                Ok(object) => Outcome {
+                    filename: object.filename,
+                    image_id: Some(object.id.to_string()),
+                    error: None,
+                },
+                Err(e) if e.status().is_client_error() => Outcome {
+                    filename,
+                    image_id: None,
+                    error: Some(e.to_string()),
+                },
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(())
     };
-    match uploaded {
-        Ok(object) => {
+    let finished: Result<(), ApiError> = read.await;
+    match (finished, outcomes.as_slice()) {
+        (Ok(()), [one]) if one.image_id.is_some() => {
             res.status_code(StatusCode::SEE_OTHER);
-            if let Ok(to) = HeaderValue::from_str(&format!("/images/{}", object.id)) {
+            let to = format!("/images/{}", one.image_id.as_deref().unwrap_or_default());
+            if let Ok(to) = HeaderValue::from_str(&to) {
                 res.headers_mut().insert(LOCATION, to);
             }
             Ok(())
         }
-        Err(err) if err.status().is_client_error() => {
-            let message = err.to_string();
+        (Ok(()), [one]) => {
+            let err = one.error.clone().unwrap_or_default();
+            upload_error(res, &csrf_field, &err, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        (Ok(()), []) => upload_error(
+            res,
+            &csrf_field,
+            "Choose one or more images to upload.",
+            StatusCode::BAD_REQUEST,
+        ),
+        (Ok(()), _) => render_html(
+            res,
+            &UploadResults {
+                csrf: &csrf_field,
+                outcomes,
+            },
+        ),
+        (Err(err), _) if err.status().is_client_error() && outcomes.is_empty() => {
+            upload_error(res, &csrf_field, &err.to_string(), err.status())
+        }
+        (Err(err), _) if err.status().is_client_error() => {
+            outcomes.push(Outcome {
+                filename: "(the rest of the form)".into(),
+                image_id: None,
+                error: Some(err.to_string()),
+            });
             res.status_code(err.status());
             render_html(
                 res,
-                &UploadPage {
-                    csrf: &csrf_token(&state, &caller.token_hash),
-                    error: Some(&message),
+                &UploadResults {
+                    csrf: &csrf_field,
+                    outcomes,
                 },
             )
         }
-        Err(err) => Err(err),
+        (Err(err), _) => Err(err),
     }
+}
+
+fn upload_error(
+    res: &mut Response,
+    csrf: &str,
+    message: &str,
+    status: StatusCode,
+) -> Result<(), ApiError> {
+    res.status_code(status);
+    render_html(
+        res,
+        &UploadPage {
+            csrf,
+            error: Some(message),
+        },
+    )
 }
 
 #[derive(Template)]
@@ -292,10 +376,7 @@ async fn delete_submit(
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;
     let id = req.param::<String>("id").unwrap_or_default();
-    let form: DeleteForm = req
-        .parse_form()
-        .await
-        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
+    let form: DeleteForm = super::read_form(req).await?;
     if form.confirmed == "yes" {
         images::delete(&state, &caller.user_id, &id).await?;
         redirect(res, "/");

@@ -43,6 +43,22 @@ fn render_html(res: &mut Response, page: &impl Template) -> Result<(), ApiError>
     Ok(())
 }
 
+/// Reads a URL-encoded form. Other bodies are refused before parsing: salvo would spool
+/// a multipart body's files to disk.
+async fn read_form<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+    let urlencoded = req
+        .content_type()
+        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
+    if !urlencoded {
+        return Err(ApiError::UnsupportedMediaType(
+            "Send the form as application/x-www-form-urlencoded.".into(),
+        ));
+    }
+    req.parse_form()
+        .await
+        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))
+}
+
 fn redirect(res: &mut Response, to: &'static str) {
     res.status_code(StatusCode::SEE_OTHER);
     res.headers_mut()
@@ -112,10 +128,6 @@ impl PresessionCsrf {
         if !cookie.is_empty() && same(field, &Self::field_for(state, &cookie)) {
             return Ok(());
         }
-        tracing::warn!(target: "security", event = "csrf_refused", path, "CSRF token missing or wrong");
-        Err(ApiError::Forbidden(
-            "This form has expired or did not come from ImageVault. Reload the page and try again."
-                .into(),
-        ))
+        Err(crate::http::auth::csrf_refused(path))
     }
 }

@@ -78,10 +78,7 @@ async fn login_submit(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
-    let form: LoginForm = req
-        .parse_form()
-        .await
-        .map_err(|_| ApiError::BadRequest("The form could not be read.".into()))?;
+    let form: LoginForm = super::read_form(req).await?;
     PresessionCsrf::check(req, &state, &form.csrf_token, "/login")?;
     let ip = client_ip(req, &state.config);
     match accounts::login(&state, &form.email, &form.password, ip, SessionKind::Cookie).await {
