@@ -95,3 +95,15 @@ ensure_browser_tests() {
   say "installing the browser-test packages (npm ci in e2e/, two packages)"
   (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 }
+
+# schemathesis (PyPI) for the API's property-based test against its OpenAPI document.
+SCHEMATHESIS_VERSION=4.32.5
+ensure_schemathesis() {
+  if python3 -m schemathesis.cli --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+    return
+  fi
+  command -v python3 >/dev/null 2>&1 || apt_install python3 python3-pip
+  say "installing schemathesis $SCHEMATHESIS_VERSION"
+  python3 -m pip install -q --root-user-action=ignore "schemathesis==$SCHEMATHESIS_VERSION" \
+    || python3 -m pip install -q --break-system-packages "schemathesis==$SCHEMATHESIS_VERSION"
+}

@@ -186,7 +186,7 @@ struct PasswordRequest {
 
 /// Delete the account for good: its key is destroyed first (nothing stored for it can
 /// be decrypted afterwards), then its images, sessions and the account itself.
-#[endpoint(security(("bearer" = [])), tags("account"), request_body = PasswordRequest, status_codes(204, 401, 429))]
+#[endpoint(security(("bearer" = [])), tags("account"), request_body = PasswordRequest, responses((status_code = 204, description = "The account, its key, images and sessions are gone")))]
 async fn delete_me(
     req: &mut Request,
     depot: &mut Depot,

@@ -16,9 +16,37 @@ pub const BEARER: &str = "bearer";
 /// (so the viewer's "Authorize" button works).
 pub fn openapi(api: &Router) -> OpenApi {
     let bearer = SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer).bearer_format("opaque"));
-    OpenApi::new("ImageVault API", env!("CARGO_PKG_VERSION"))
+    let mut doc = OpenApi::new("ImageVault API", env!("CARGO_PKG_VERSION"))
         .add_security_scheme(BEARER, bearer)
-        .merge_router(api)
+        .merge_router(api);
+    document_upload_body(&mut doc);
+    doc
+}
+
+/// The upload body is read by hand (`http::upload`, never spooled to disk), so no
+/// extractor describes it; this does: multipart with one binary `file` part.
+fn document_upload_body(doc: &mut OpenApi) {
+    use salvo_oapi::schema::{BasicType, KnownFormat, Object, SchemaFormat};
+    use salvo_oapi::{Content, PathItemType, RequestBody, Required};
+    let file = Object::new()
+        .schema_type(BasicType::String)
+        .format(SchemaFormat::KnownFormat(KnownFormat::Binary))
+        .description("A JPEG, PNG or GIF image of at most 5 MiB; its name's extension must match its content.");
+    let form = Object::new()
+        .schema_type(BasicType::Object)
+        .property("file", file)
+        .required("file");
+    if let Some(upload) = doc
+        .paths
+        .get_mut("/api/v1/images")
+        .and_then(|item| item.operations.get_mut(&PathItemType::Post))
+    {
+        upload.request_body = Some(
+            RequestBody::new()
+                .required(Required::True)
+                .add_content("multipart/form-data", Content::new(form)),
+        );
+    }
 }
 
 /// `/api/openapi.json`, `/api/docs` and the viewer's assets.

@@ -130,7 +130,7 @@ async fn thumbnail(
 }
 
 /// Delete an image: its row, then its encrypted blobs.
-#[endpoint(security(("bearer" = [])), tags("images"), status_codes(204, 401, 403, 404))]
+#[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 204, description = "Deleted, with its blobs")))]
 async fn delete(
     id: PathParam<String>,
     req: &mut Request,
