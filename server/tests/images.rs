@@ -23,6 +23,7 @@ both_engines!(
     rotating_master_keys_keeps_every_image_readable,
     sweep_removes_orphans_and_reports_rows_without_blobs,
     deleting_an_account_destroys_its_key_and_blobs,
+    two_instances_share_images_through_a_rotation,
 );
 
 async fn upload_ok(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Value {
@@ -566,4 +567,63 @@ async fn malformed_requests_are_refused(app: &TestApp, token: &str) {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Scale-out: two instances on one database and one store (S3 on the PostgreSQL stack)
+/// serve each other's uploads, and a key rotation run while both serve breaks neither.
+async fn two_instances_share_images_through_a_rotation(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let (other, other_handle) = app.sibling().await;
+    let other = format!("http://{other}");
+    let token = app.signed_up_user("twins@example.com").await;
+    let object = upload_ok(&app, &token, "a.jpg", jpeg(40, 30, 1)).await;
+    let id = object["id"].as_str().unwrap().to_owned();
+    let read_on = |base: String, id: String| {
+        let (client, token) = (app.client.clone(), token.clone());
+        async move {
+            let res = client
+                .get(format!("{base}/api/v1/images/{id}/content"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            (res.status(), res.bytes().await.unwrap())
+        }
+    };
+    let (status, on_a) = read_on(app.base.clone(), id.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        read_on(other.clone(), id.clone()).await,
+        (StatusCode::OK, on_a.clone())
+    );
+
+    let db = Db::connect(&app.db.url).await.unwrap();
+    maintenance::rotate_keys(&db, &app.config.master_key_file)
+        .await
+        .unwrap();
+    for base in [app.base.clone(), other.clone()] {
+        assert_eq!(
+            read_on(base, id.clone()).await,
+            (StatusCode::OK, on_a.clone())
+        );
+    }
+    // An upload on the second instance after the rotation reads on the first.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(png(20, 20, 2)).file_name("b.png"),
+    );
+    let res = app
+        .client
+        .post(format!("{other}/api/v1/images"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let second: Value = res.json().await.unwrap();
+    let (status, _) = read_on(app.base.clone(), second["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(status, StatusCode::OK);
+    other_handle.stop_forceful();
+    app.finish().await;
 }
