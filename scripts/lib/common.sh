@@ -92,6 +92,12 @@ ensure_browser_tests() {
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     apt_install nodejs npm
   fi
+  # playwright-core needs Node.js 20 or newer (Debian 12's own is 18; these machines
+  # carry 20).
+  if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+    say "Node.js $(node --version) is too old for playwright-core: install Node.js 20 or newer"
+    return 1
+  fi
   say "installing the browser-test packages (npm ci in e2e/, two packages)"
   (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 }
@@ -102,7 +108,8 @@ ensure_schemathesis() {
   if python3 -m schemathesis.cli --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
     return
   fi
-  command -v python3 >/dev/null 2>&1 || apt_install python3 python3-pip
+  command -v python3 >/dev/null 2>&1 || apt_install python3
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   say "installing schemathesis $SCHEMATHESIS_VERSION"
   python3 -m pip install -q --root-user-action=ignore "schemathesis==$SCHEMATHESIS_VERSION" \
     || python3 -m pip install -q --break-system-packages "schemathesis==$SCHEMATHESIS_VERSION"

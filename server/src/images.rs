@@ -38,37 +38,42 @@ pub async fn upload(
 ) -> Result<ImageObject, ApiError> {
     let owner_id = parse_owner(owner)?;
     let (key, kek_version) = vault::user_key(state, owner).await?;
-    let sealed = {
-        // One decode per core at a time; the permit is held for the CPU work only.
-        let _permit = state
-            .image_work
-            .acquire()
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(move || prepare(&bytes, &filename, &key, kek_version, owner_id))
-            .await
-            .map_err(|e| ApiError::Internal(format!("upload task: {e}")))??
-    };
+    // One decode per core at a time. The permit moves into the blocking job, so a client
+    // that disconnects mid-decode cannot free its slot while the decode still runs.
+    let permit = state
+        .image_work
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let sealed = tokio::task::spawn_blocking(move || {
+        let sealed = prepare(&bytes, &filename, &key, kek_version, owner_id);
+        drop(permit);
+        sealed
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("upload task: {e}")))??;
     let id = Uuid::parse_str(&sealed.row.id).expect("we made this id");
     let names = [
         BlobName::new(id, BlobKind::Image),
         BlobName::new(id, BlobKind::Thumbnail),
     ];
-    let stored = tokio::try_join!(
+    // Both writes finish (or fail) before any cleanup, so no write lands after it.
+    let (image, thumbnail) = tokio::join!(
         state.store.put(&names[0], sealed.image),
         state.store.put(&names[1], sealed.thumbnail),
     );
-    let committed = match stored {
-        Ok(_) => state
-            .db
-            .insert_image(&sealed.row)
-            .await
-            .map_err(ApiError::from),
-        Err(e) => Err(e.into()),
-    };
-    if let Err(e) = committed {
+    if let Err(e) = image.and(thumbnail) {
         remove_blobs(state, id).await;
-        return Err(e);
+        return Err(e.into());
+    }
+    if let Err(e) = state.db.insert_image(&sealed.row).await {
+        // The commit may have happened with only its answer lost: blobs are removed only
+        // when the row is known to be absent; otherwise `sweep` decides later.
+        if matches!(state.db.image(owner, &sealed.row.id).await, Ok(None)) {
+            remove_blobs(state, id).await;
+        }
+        return Err(e.into());
     }
     tracing::info!(target: "security", event = "image_uploaded", user.id = owner, image.id = %id, size = sealed.row.size, "image stored");
     Ok(object(&sealed.row))
@@ -159,11 +164,15 @@ pub async fn content(
 ) -> Result<Vec<u8>, ApiError> {
     let image = Uuid::try_parse(&row.id).map_err(|_| corrupt_row(row))?;
     let owner = parse_owner(&row.owner_id)?;
-    let sealed = state
-        .store
-        .get(&BlobName::new(image, kind))
-        .await?
-        .ok_or_else(|| ApiError::Integrity(format!("blob of {image} ({kind:?}) is missing")))?;
+    let Some(sealed) = state.store.get(&BlobName::new(image, kind)).await? else {
+        // Deleted meanwhile (row first, then blobs) is a 404; a row without its blob is not.
+        return match state.db.image(&row.owner_id, &row.id).await? {
+            None => Err(ApiError::NotFound),
+            Some(_) => Err(ApiError::Integrity(format!(
+                "blob of {image} ({kind:?}) is missing"
+            ))),
+        };
+    };
     let (key, _) = vault::user_key(state, &row.owner_id).await?;
     let id = BlobId { image, owner, kind };
     tokio::task::spawn_blocking(move || blob::open_owned(&key, &id, sealed))

@@ -132,7 +132,7 @@ pub async fn rotate_keys(db: &Db, key_file: &std::path::Path) -> Result<RotateRe
     }
     let mut rewrapped = 0;
     loop {
-        let batch = db.user_keys_not_wrapped_by(version, 500).await?;
+        let batch = db.user_keys_older_than(version, 500).await?;
         if batch.is_empty() {
             break;
         }

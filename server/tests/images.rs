@@ -408,6 +408,9 @@ async fn rotating_master_keys_keeps_every_image_readable(engine: Engine) {
     );
     let newcomer = app.signed_up_user("after-rotation@example.com").await;
     upload_ok(&app, &newcomer, "n.gif", gif(10, 10, 1)).await;
+    // The server wraps the newcomer's key with the newest version, not the one it
+    // started with.
+    assert_eq!(db.kek_versions_in_use().await.unwrap(), vec![3]);
     app.finish().await;
 }
 

@@ -98,14 +98,15 @@ impl Db {
 }
 
 impl Db {
-    /// Up to `limit` stored keys not wrapped by master-key `version` (for rotation).
-    pub async fn user_keys_not_wrapped_by(
+    /// Up to `limit` stored keys wrapped by a master-key version older than `version`
+    /// (for rotation; keys a newer, concurrent rotation already rewrapped are left alone).
+    pub async fn user_keys_older_than(
         &self,
         version: u32,
         limit: i64,
     ) -> Result<Vec<(String, WrappedKey)>, DbError> {
         let rows: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT user_id, kek_version, wrapped FROM user_keys WHERE kek_version <> $1 \
+            "SELECT user_id, kek_version, wrapped FROM user_keys WHERE kek_version < $1 \
              ORDER BY user_id LIMIT $2",
         )
         .bind(i64::from(version))

@@ -21,6 +21,8 @@ use crate::error::ApiError;
 const FRAMING_BYTES: usize = 64 * 1024;
 /// Longest CSRF token field worth reading.
 const MAX_CSRF_BYTES: u64 = 256;
+/// Longest time one file may take to arrive (5 MiB at about 350 kbit/s).
+pub const FILE_READ_LIMIT: std::time::Duration = std::time::Duration::from_mins(2);
 /// The form field holding the image.
 pub const FILE_FIELD: &str = "file";
 
@@ -120,8 +122,21 @@ impl UploadReader {
         })
     }
 
-    /// The next file, or `None` at the end of the body.
+    /// The next file, or `None` at the end of the body. Each file must arrive within
+    /// [`FILE_READ_LIMIT`]: the server's gap timeout alone would let a client trickling a
+    /// byte every few seconds hold an upload slot for hours.
     pub async fn next_file(&mut self) -> Result<Option<UploadForm>, ApiError> {
+        tokio::time::timeout(FILE_READ_LIMIT, self.read_next())
+            .await
+            .unwrap_or_else(|_| {
+                Err(ApiError::BadRequest(format!(
+                    "The upload took longer than {} seconds; try again on a faster connection.",
+                    FILE_READ_LIMIT.as_secs()
+                )))
+            })
+    }
+
+    async fn read_next(&mut self) -> Result<Option<UploadForm>, ApiError> {
         while let Some(mut field) = self.multipart.next_field().await.map_err(multipart_error)? {
             if field.name() == Some(CSRF_FIELD) {
                 self.presented = Some(field.text().await.map_err(multipart_error)?);

@@ -87,7 +87,12 @@ impl FileStore {
                     else {
                         continue;
                     };
-                    let modified = entry.metadata()?.modified()?;
+                    // A blob deleted since `read_dir` is simply no longer listed.
+                    let modified = match entry.metadata() {
+                        Ok(meta) => meta.modified()?,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(e),
+                    };
                     listed.push(Listed {
                         name,
                         image,

@@ -50,9 +50,19 @@ impl MasterKeys {
             .clone()
     }
 
-    /// Wraps a new user key with the newest master key this process knows.
-    pub fn wrap(&self, key: &UserKey) -> WrappedKey {
-        self.current().wrap(key)
+    /// Wraps a new user key with the newest master key in the key file. The file is
+    /// re-read first (once per new user, cheap), so a server started before a rotation
+    /// does not keep wrapping with the old version after it.
+    pub fn wrap(&self, key: &UserKey) -> Result<WrappedKey, VaultError> {
+        if let Some(reloaded) = Keyring::load(&self.path)?
+            && reloaded.current_version() > self.current().current_version()
+        {
+            *self
+                .ring
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(reloaded);
+        }
+        Ok(self.current().wrap(key))
     }
 
     /// Unwraps a stored user key, re-reading the key file if it names a newer version.
@@ -89,7 +99,10 @@ pub async fn user_key(state: &AppState, user_id: &str) -> Result<(UserKey, u32),
     let wrapped = if let Some(wrapped) = state.db.user_key(user_id).await? {
         wrapped
     } else {
-        let fresh = state.keyring.wrap(&UserKey::generate());
+        let fresh = state
+            .keyring
+            .wrap(&UserKey::generate())
+            .map_err(|e| ApiError::Internal(format!("wrapping a new user key: {e}")))?;
         state.db.insert_user_key_if_absent(user_id, &fresh).await?
     };
     let key = state.keyring.unwrap(&wrapped).map_err(|e| {
