@@ -16,7 +16,7 @@ pub fn pixels(width: u32, height: u32, seed: u32) -> RgbImage {
         image::Rgb([
             u8::try_from((x * 255 / width.max(1) + n) % 256).unwrap(),
             u8::try_from((y * 255 / height.max(1) + n) % 256).unwrap(),
-            u8::try_from((seed * 40 + n) % 256).unwrap(),
+            u8::try_from(seed.wrapping_mul(40).wrapping_add(n) % 256).unwrap(),
         ])
     })
 }
