@@ -1,5 +1,6 @@
-//! Load and soak with an audit at the end. Simulated users, each from its own address
-//! (a trusted proxy's `X-Forwarded-For`), register, read the verification email from the
+//! Load and soak with an audit at the end, against two instances taking turns on one
+//! PostgreSQL and one S3 bucket. Simulated users, each from its own address (a trusted
+//! proxy's `X-Forwarded-For`), register, read the verification email from the
 //! SMTP sink, confirm, sign in, then mix uploads (some refused), listings, fetches,
 //! deletions and failed logins for a bounded time. The report gives requests/s,
 //! p50/p99 per endpoint and answers by status; the audit then proves that every upload
@@ -19,6 +20,7 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,21 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::images::jpeg;
 use support::{Engine, PASSWORD, TestApp};
+
+/// The instances under test: every request goes to the next one in turn.
+struct Instances {
+    app: TestApp,
+    client: reqwest::Client,
+    bases: Vec<String>,
+    turn: AtomicUsize,
+}
+
+impl Instances {
+    fn url(&self, path: &str) -> String {
+        let i = self.turn.fetch_add(1, Ordering::Relaxed) % self.bases.len();
+        format!("{}{path}", self.bases[i])
+    }
+}
 
 #[derive(Default)]
 struct Stats {
@@ -59,7 +76,7 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-async fn sign_up(app: &TestApp, n: usize) -> User {
+async fn sign_up(app: &Instances, n: usize) -> User {
     let email = format!("soak{n}@example.com");
     let ip = format!("10.7.{}.{}", n / 250, n % 250 + 1);
     let post = |path: &str, body: Value| {
@@ -76,7 +93,7 @@ async fn sign_up(app: &TestApp, n: usize) -> User {
     .await
     .unwrap();
     assert_eq!(res.status(), StatusCode::ACCEPTED);
-    let mail = app.smtp.wait_for(&email, "/verify?token=", 1).await;
+    let mail = app.app.smtp.wait_for(&email, "/verify?token=", 1).await;
     let res = post("/api/v1/auth/verify", json!({"token": mail.token()}))
         .await
         .unwrap();
@@ -101,7 +118,7 @@ async fn sign_up(app: &TestApp, n: usize) -> User {
 
 /// One simulated user's session until `deadline`.
 async fn run(
-    app: Arc<TestApp>,
+    app: Arc<Instances>,
     mut user: User,
     seed: u64,
     deadline: Instant,
@@ -189,7 +206,7 @@ async fn run(
     user
 }
 
-async fn upload(app: &TestApp, user: &User, name: &str, bytes: Vec<u8>) -> reqwest::Response {
+async fn upload(app: &Instances, user: &User, name: &str, bytes: Vec<u8>) -> reqwest::Response {
     let form = reqwest::multipart::Form::new().part(
         "file",
         reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
@@ -204,7 +221,7 @@ async fn upload(app: &TestApp, user: &User, name: &str, bytes: Vec<u8>) -> reqwe
         .unwrap()
 }
 
-async fn get(app: &TestApp, user: &User, path: &str) -> StatusCode {
+async fn get(app: &Instances, user: &User, path: &str) -> StatusCode {
     let res = app
         .client
         .get(app.url(path))
@@ -295,17 +312,21 @@ fn report(stats: &Stats, elapsed: Duration) {
 async fn soak_with_an_audit_at_the_end() {
     let seconds = env_or("IMAGEVAULT_SOAK_SECONDS", 10);
     let users = usize::try_from(env_or("IMAGEVAULT_SOAK_USERS", 8)).unwrap();
-    let app = Arc::new(
-        TestApp::spawn_stack_with(
-            Engine::Sqlite,
-            &[
-                ("BEHIND_TLS_PROXY", "True"),
-                ("TRUSTED_PROXIES", "127.0.0.1"),
-                ("PUBLIC_URL", "https://app.test"),
-            ],
-        )
-        .await,
-    );
+    // The production shape: two instances round-robin on one PostgreSQL and one S3
+    // bucket, behind a trusted proxy that names each simulated client's address.
+    let behind_proxy = [
+        ("BEHIND_TLS_PROXY", "True"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("PUBLIC_URL", "https://app.test"),
+    ];
+    let first = TestApp::spawn_stack_with(Engine::Postgres, &behind_proxy).await;
+    let (second, second_handle) = first.sibling_with(&behind_proxy).await;
+    let app = Arc::new(Instances {
+        client: first.client.clone(),
+        bases: vec![first.base.clone(), format!("http://{second}")],
+        app: first,
+        turn: AtomicUsize::new(0),
+    });
     let mut signed_up = Vec::new();
     for n in 0..users {
         signed_up.push(sign_up(&app, n).await);
@@ -349,11 +370,13 @@ async fn soak_with_an_audit_at_the_end() {
         assert!(expected.contains(status), "{endpoint} answered {status}");
     }
     for user in &finished {
-        audit(&app, user).await;
+        audit(&app.app, user).await;
     }
+    second_handle.stop_forceful();
     Arc::try_unwrap(app)
         .ok()
         .expect("tasks are done")
+        .app
         .finish()
         .await;
 }

@@ -156,8 +156,17 @@ impl TestApp {
 
     /// A second instance sharing this one's database (scale-out tests).
     pub async fn sibling(&self) -> (SocketAddr, salvo::server::ServerHandle) {
+        self.sibling_with(&[]).await
+    }
+
+    /// [`Self::sibling`] with extra configuration variables.
+    pub async fn sibling_with(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> (SocketAddr, salvo::server::ServerHandle) {
         let s3_vars = self.s3.as_ref().map(S3Server::vars).unwrap_or_default();
-        let vars: Vec<(&str, &str)> = s3_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut vars: Vec<(&str, &str)> = s3_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        vars.extend_from_slice(extra);
         let app = Self::start_on(&self.db.url, &self.dir, &self.smtp, &vars).await;
         let addr = app.local_addr();
         let handle = app.handle();
