@@ -17,6 +17,7 @@ both_engines!(
     deleting_the_account_from_its_page,
     static_assets_are_versioned_files,
     several_files_through_the_plain_form,
+    hostile_page_inputs_get_their_4xx,
 );
 
 async fn page(browser: &reqwest::Client, url: String) -> (StatusCode, String) {
@@ -367,5 +368,62 @@ async fn several_files_through_the_plain_form(engine: Engine) {
     assert!(results.contains("two.gif"));
     let (_, home) = page(&browser, app.url("/")).await;
     assert_eq!(home.matches("class=\"tile\"").count(), 2);
+    app.finish().await;
+}
+
+async fn hostile_page_inputs_get_their_4xx(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let browser = app.signed_in_browser("hostile@example.com").await;
+    for (path, status) in [
+        ("/?cursor=not-a-cursor", StatusCode::BAD_REQUEST),
+        ("/?cursor=%00%FF", StatusCode::BAD_REQUEST),
+        ("/images/not-a-uuid", StatusCode::NOT_FOUND),
+        ("/images/..%2F..%2Fkeys%2Fmaster.key", StatusCode::NOT_FOUND),
+        ("/static/app.css%00.js", StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(page(&browser, app.url(path)).await.0, status, "{path}");
+    }
+    // Page forms are URL-encoded only: a multipart body is never parsed (or spooled).
+    let multipart = browser
+        .post(app.url("/login"))
+        .multipart(
+            Form::new()
+                .text("email", "x@example.com")
+                .part("file", Part::bytes(vec![0; 1024])),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(multipart.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // A cookie request without a URL-encoded CSRF field is refused before anything else.
+    let json = browser
+        .post(app.url("/account/delete"))
+        .json(&serde_json::json!({"password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.login("hostile@example.com", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+
+    // More files than one form may carry: the first 20 are stored, the rest refused.
+    let (_, upload) = page(&browser, app.url("/upload")).await;
+    let mut form = Form::new().text("csrf_token", form_field(&upload, "csrf_token"));
+    for n in 0..21 {
+        form = form.part(
+            "file",
+            Part::bytes(png(8, 8, n)).file_name(format!("f{n}.png")),
+        );
+    }
+    let res = upload_form(&app, &browser, form).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let results = res.text().await.unwrap();
+    assert!(
+        results.contains("Send at most 20 files at once."),
+        "{results}"
+    );
+    assert_eq!(results.matches("data-state=\"done\"").count(), 20);
     app.finish().await;
 }

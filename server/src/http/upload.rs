@@ -60,6 +60,14 @@ pub async fn read_upload(req: &mut Request, csrf: Option<&str>) -> Result<Upload
     Ok(upload)
 }
 
+fn too_many_files(max_files: usize) -> ApiError {
+    if max_files == 1 {
+        one_per_request()
+    } else {
+        ApiError::BadRequest(format!("Send at most {max_files} files at once."))
+    }
+}
+
 fn one_per_request() -> ApiError {
     ApiError::BadRequest("Send one file per request.".into())
 }
@@ -72,6 +80,7 @@ pub struct UploadReader {
     presented: Option<String>,
     path: String,
     files_left: usize,
+    max_files: usize,
     /// Bytes to reserve for a file: the declared length for single-file bodies, so a
     /// buffer is allocated once instead of doubling past 5 MiB.
     size_hint: usize,
@@ -116,6 +125,7 @@ impl UploadReader {
             presented: None,
             path: req.uri().path().to_owned(),
             files_left: max_files,
+            max_files,
             size_hint: declared
                 .filter(|_| max_files == 1)
                 .map_or(64 * 1024, |n| n.min(MAX_IMAGE_BYTES)),
@@ -148,7 +158,7 @@ impl UploadReader {
                 return Err(super::auth::csrf_refused(&self.path));
             }
             if self.files_left == 0 {
-                return Err(one_per_request());
+                return Err(too_many_files(self.max_files));
             }
             self.files_left -= 1;
             let filename = field.file_name().unwrap_or_default().to_owned();
@@ -185,7 +195,9 @@ fn multipart_error(err: multra::Error) -> ApiError {
             "Unexpected form field {:?}: send the image in a field named \"file\".",
             field_name.unwrap_or_default()
         )),
-        E::FieldCountExceeded { .. } => ApiError::BadRequest("Send one file per request.".into()),
+        E::FieldCountExceeded { .. } => {
+            ApiError::BadRequest("The form has too many fields.".into())
+        }
         E::StreamReadFailed(_) | E::IncompleteStream | E::IncompleteFieldData { .. } => {
             ApiError::BadRequest("The upload ended before the file was complete.".into())
         }
