@@ -63,10 +63,9 @@ pub async fn sweep(db: &Db, store: &BlobStore, grace: Duration) -> Result<SweepR
         blobs: blobs.len(),
         ..SweepReport::default()
     };
-    let mut present: HashSet<(Uuid, bool)> = HashSet::new();
+    let mut present: HashSet<(Uuid, BlobKind)> = HashSet::new();
     for blob in blobs {
-        let is_image = blob.name == crate::storage::BlobName::new(blob.image, BlobKind::Image);
-        present.insert((blob.image, is_image));
+        present.insert((blob.image, blob.kind));
         if rows.contains(&blob.image) {
             continue;
         }
@@ -85,7 +84,10 @@ pub async fn sweep(db: &Db, store: &BlobStore, grace: Duration) -> Result<SweepR
     report.rows_without_blobs = rows
         .iter()
         .filter(|id| listed_before.contains(*id))
-        .filter(|id| !present.contains(&(**id, true)) || !present.contains(&(**id, false)))
+        .filter(|id| {
+            !present.contains(&(**id, BlobKind::Image))
+                || !present.contains(&(**id, BlobKind::Thumbnail))
+        })
         .map(ToString::to_string)
         .collect();
     report.rows_without_blobs.sort();

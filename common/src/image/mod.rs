@@ -34,7 +34,7 @@ use ::image::metadata::Orientation;
 
 pub use error::ImageError;
 pub use format::ImageFormat;
-pub use thumbnail::{THUMBNAIL_MAX_SIDE, Thumbnail};
+pub use thumbnail::{THUMBNAIL_MAX_SIDE, Thumbnail, thumbnail_size};
 
 use crate::filename::{extension, sanitize_filename};
 

@@ -52,7 +52,7 @@ pub(super) fn make(
 ) -> Result<Thumbnail, ImageError> {
     let alpha = image.color().has_alpha();
     let source = to_8bit(image, alpha);
-    let (w, h) = fit(source.width(), source.height());
+    let (w, h) = thumbnail_size(source.width(), source.height());
     let mut small = if (w, h) == (source.width(), source.height()) {
         source.into_owned()
     } else {
@@ -79,8 +79,10 @@ fn to_8bit(image: &DynamicImage, alpha: bool) -> std::borrow::Cow<'_, DynamicIma
     }
 }
 
-/// Scales (w, h) so the long side is at most [`THUMBNAIL_MAX_SIDE`], never up, never to 0.
-fn fit(w: u32, h: u32) -> (u32, u32) {
+/// The size of the thumbnail of a `w`×`h` image: the long side at most
+/// [`THUMBNAIL_MAX_SIDE`], never scaled up, never 0. Public so pages can reserve the
+/// thumbnail's box before it loads.
+pub fn thumbnail_size(w: u32, h: u32) -> (u32, u32) {
     let long = w.max(h);
     if long <= THUMBNAIL_MAX_SIDE {
         return (w, h);
@@ -133,10 +135,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fit_keeps_aspect_and_never_upscales() {
-        assert_eq!(fit(2000, 1500), (320, 240));
-        assert_eq!(fit(1500, 2000), (240, 320));
-        assert_eq!(fit(100, 50), (100, 50));
-        assert_eq!(fit(10_000, 1), (320, 1));
+    fn sizes_keep_aspect_and_never_upscale() {
+        assert_eq!(thumbnail_size(2000, 1500), (320, 240));
+        assert_eq!(thumbnail_size(1500, 2000), (240, 320));
+        assert_eq!(thumbnail_size(100, 50), (100, 50));
+        assert_eq!(thumbnail_size(10_000, 1), (320, 1));
     }
 }

@@ -144,7 +144,9 @@ pub async fn check_csrf(req: &mut Request, expected: &str) -> Result<(), ApiErro
     }
 }
 
-fn is_urlencoded(req: &Request) -> bool {
+/// Whether the body is a URL-encoded form: the only body CSRF checks and page forms
+/// ever parse (salvo would spool a multipart body's files to disk).
+pub fn is_urlencoded(req: &Request) -> bool {
     req.content_type()
         .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded")
 }

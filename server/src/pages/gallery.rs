@@ -4,7 +4,7 @@
 
 use askama::Template;
 use imagevault_common::api::ImageObject;
-use imagevault_common::image::THUMBNAIL_MAX_SIDE;
+use imagevault_common::image::thumbnail_size;
 use salvo::http::header::{HeaderValue, LOCATION};
 use salvo::prelude::*;
 use serde::Deserialize;
@@ -46,23 +46,12 @@ struct Tile {
 
 impl Tile {
     fn new(image: &ImageObject) -> Self {
-        let (w, h) = (
-            i64::from(image.width.max(1)),
-            i64::from(image.height.max(1)),
-        );
-        let side = i64::from(THUMBNAIL_MAX_SIDE);
-        let (tw, th) = if w.max(h) <= side {
-            (w, h)
-        } else if w >= h {
-            (side, (h * side / w).max(1))
-        } else {
-            ((w * side / h).max(1), side)
-        };
+        let (thumb_width, thumb_height) = thumbnail_size(image.width, image.height);
         Self {
             id: image.id.to_string(),
             filename: image.filename.clone(),
-            thumb_width: u32::try_from(tw).unwrap_or(THUMBNAIL_MAX_SIDE),
-            thumb_height: u32::try_from(th).unwrap_or(THUMBNAIL_MAX_SIDE),
+            thumb_width,
+            thumb_height,
         }
     }
 }
@@ -402,24 +391,5 @@ mod tests {
         assert_eq!(size_text(512), "512 bytes");
         assert_eq!(size_text(1536), "1.5 KiB");
         assert_eq!(size_text(5 * 1024 * 1024), "5.0 MiB");
-    }
-
-    #[test]
-    fn tiles_keep_the_aspect_within_the_thumbnail_box() {
-        let row = |width, height| ImageObject {
-            id: uuid::Uuid::nil(),
-            filename: String::new(),
-            content_type: String::new(),
-            size: 0,
-            width,
-            height,
-            created_at: OffsetDateTime::UNIX_EPOCH,
-        };
-        let t = Tile::new(&row(2000, 1500));
-        assert_eq!((t.thumb_width, t.thumb_height), (320, 240));
-        let t = Tile::new(&row(100, 4000));
-        assert_eq!((t.thumb_width, t.thumb_height), (8, 320));
-        let t = Tile::new(&row(64, 48));
-        assert_eq!((t.thumb_width, t.thumb_height), (64, 48));
     }
 }

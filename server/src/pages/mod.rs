@@ -46,10 +46,7 @@ fn render_html(res: &mut Response, page: &impl Template) -> Result<(), ApiError>
 /// Reads a URL-encoded form. Other bodies are refused before parsing: salvo would spool
 /// a multipart body's files to disk.
 async fn read_form<T: serde::de::DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    let urlencoded = req
-        .content_type()
-        .is_some_and(|m| m.essence_str() == "application/x-www-form-urlencoded");
-    if !urlencoded {
+    if !crate::http::auth::is_urlencoded(req) {
         return Err(ApiError::UnsupportedMediaType(
             "Send the form as application/x-www-form-urlencoded.".into(),
         ));

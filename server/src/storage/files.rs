@@ -82,7 +82,7 @@ impl FileStore {
                 }
                 for entry in std::fs::read_dir(shard.path())? {
                     let entry = entry?;
-                    let Some((name, image, _)) =
+                    let Some((name, image, kind)) =
                         entry.file_name().to_str().and_then(BlobName::parse)
                     else {
                         continue;
@@ -96,6 +96,7 @@ impl FileStore {
                     listed.push(Listed {
                         name,
                         image,
+                        kind,
                         modified,
                     });
                 }

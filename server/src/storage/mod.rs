@@ -54,6 +54,8 @@ pub struct Listed {
     pub name: BlobName,
     /// The image it belongs to.
     pub image: Uuid,
+    /// Image or thumbnail.
+    pub kind: BlobKind,
     /// When it was last written: `sweep` leaves young orphans alone, since they may be
     /// uploads whose row is about to commit.
     pub modified: SystemTime,

@@ -111,10 +111,11 @@ impl S3Store {
         Ok(objects
             .into_iter()
             .filter_map(|meta| {
-                let (name, image, _) = meta.location.filename().and_then(BlobName::parse)?;
+                let (name, image, kind) = meta.location.filename().and_then(BlobName::parse)?;
                 (meta.location == self.path(&name)).then(|| Listed {
                     name,
                     image,
+                    kind,
                     modified: SystemTime::from(meta.last_modified),
                 })
             })

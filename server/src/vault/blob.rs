@@ -36,7 +36,7 @@ pub const MIN_BLOB_BYTES: usize = HEADER_BYTES + IV_BYTES + BLOCK_BYTES + TAG_BY
 const HKDF_SALT: &[u8] = b"imagevault blob keys v1";
 
 /// Which blob of an image this is; part of key derivation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum BlobKind {
     /// The sanitised image.
     Image,
