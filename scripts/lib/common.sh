@@ -6,6 +6,12 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # Debian packages the build needs on a fresh machine (a C toolchain for crates with C
 # parts, pkg-config to find system libraries).
 BUILD_PACKAGES=(build-essential pkg-config ca-certificates curl)
+# The desktop app (Tauri 2) links the system web view (WebKitGTK) and libxdo.
+DESKTOP_BUILD_PACKAGES=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev file)
+# Its tests: a virtual display, the WebDriver bridge, pointer automation, a GTK drag
+# source, and a real Secret Service (GNOME Keyring in a private D-Bus session).
+DESKTOP_TEST_PACKAGES=(xvfb xauth xdotool webkit2gtk-driver python3-gi gir1.2-gtk-3.0
+  gnome-keyring dbus-x11 libsecret-tools)
 
 # apt_install PKG...: installs the packages that are not installed yet. Needs root; on
 # a developer's own machine without root it says what is missing instead.
@@ -113,4 +119,21 @@ ensure_schemathesis() {
   say "installing schemathesis $SCHEMATHESIS_VERSION"
   python3 -m pip install -q --root-user-action=ignore "schemathesis==$SCHEMATHESIS_VERSION" \
     || python3 -m pip install -q --break-system-packages "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
+# The desktop app's end-to-end test drives the built app through tauri-driver (crates.io),
+# installed once into the same cache as s3s-fs.
+TAURI_DRIVER_VERSION=2.1.0
+ensure_desktop_tests() {
+  apt_install "${DESKTOP_BUILD_PACKAGES[@]}" "${DESKTOP_TEST_PACKAGES[@]}"
+  local bin="$S3S_FS_ROOT/bin/tauri-driver"
+  if [[ -x "$bin" ]] && grep -qs "$TAURI_DRIVER_VERSION" "$S3S_FS_ROOT/tauri-driver.version"; then
+    return
+  fi
+  say "installing tauri-driver $TAURI_DRIVER_VERSION (once)"
+  mkdir -p "$S3S_FS_ROOT"
+  CARGO_TARGET_DIR="$S3S_FS_ROOT/build" cargo install --locked --quiet \
+    tauri-driver --version "$TAURI_DRIVER_VERSION" --root "$S3S_FS_ROOT"
+  rm -rf "$S3S_FS_ROOT/build"
+  echo "$TAURI_DRIVER_VERSION" > "$S3S_FS_ROOT/tauri-driver.version"
 }

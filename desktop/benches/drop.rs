@@ -1,0 +1,160 @@
+//! A drop of 50 camera-sized JPEGs (4000×3000, just under 5 MiB each): time until the
+//! first preview and until all 50, against the time one core needs to check them one by
+//! one, and the process's peak RSS. This is the app's own work — walk, read, full check,
+//! thumbnail, preview encoding, events — measured without the web view.
+//!
+//! `cargo bench -p imagevault-desktop --bench drop` (`-- N` for another count).
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use image::codecs::jpeg::JpegEncoder;
+use image::{Rgb, RgbImage};
+use imagevault_common::image::MAX_IMAGE_BYTES;
+use imagevault_desktop::events::{CardCheck, CardEvent, Events, UploadEvent};
+use imagevault_desktop::files::Files;
+use imagevault_desktop::intake::{self, Verdict};
+
+/// Records when each preview arrived.
+struct Clock {
+    start: Instant,
+    previews: Mutex<Vec<Duration>>,
+    refused: Mutex<Vec<String>>,
+}
+
+impl Events for Clock {
+    fn card(&self, event: CardEvent) {
+        match event.check {
+            CardCheck::Done(Verdict::Accepted { .. }) => {
+                self.previews.lock().unwrap().push(self.start.elapsed());
+            }
+            CardCheck::Done(Verdict::Refused { reason }) => {
+                self.refused.lock().unwrap().push(reason)
+            }
+            CardCheck::Checking { .. } => {}
+        }
+    }
+    fn upload(&self, _: UploadEvent) {}
+    fn signed_out(&self, _: &str) {}
+    fn drop_hover(&self, _: bool) {}
+}
+
+/// A photo-like 4000×3000 JPEG (gradients plus sensor-like noise) as close under
+/// 5 MiB as the quality steps allow.
+fn photo(seed: u32) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+    let img = RgbImage::from_fn(4000, 3000, |x, y| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let noise = (state % 48) as u8;
+        Rgb([
+            ((x / 16) as u8).wrapping_add(noise),
+            ((y / 12) as u8).wrapping_add(noise / 2),
+            (((x + y) / 28) as u8).wrapping_add(noise / 3),
+        ])
+    });
+    for quality in (60..=95).rev().step_by(5) {
+        let mut out = Cursor::new(Vec::new());
+        JpegEncoder::new_with_quality(&mut out, quality)
+            .encode_image(&img)
+            .unwrap();
+        if out.get_ref().len() <= MAX_IMAGE_BYTES - 64 * 1024 {
+            return out.into_inner();
+        }
+    }
+    panic!("no quality fits under 5 MiB");
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+fn main() {
+    let count: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(50);
+    let dir = std::env::temp_dir().join(format!("iv-drop-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = photo(1);
+    let paths: Vec<PathBuf> = (0..count)
+        .map(|i| {
+            // Distinct files (a byte in a comment-free spot would change the image; a
+            // fresh copy per name is what a camera folder looks like to the file cache).
+            let path = dir.join(format!("IMG_{i:04}.jpg"));
+            std::fs::write(&path, &template).unwrap();
+            path
+        })
+        .collect();
+    let size = template.len();
+    let rss_before = peak_rss_mib();
+
+    // One core, one file at a time: the baseline the parallel drop is compared with.
+    let one = Instant::now();
+    assert!(matches!(intake::check(&paths[0]), Verdict::Accepted { .. }));
+    let single = one.elapsed();
+
+    let clock = Arc::new(Clock {
+        start: Instant::now(),
+        previews: Mutex::default(),
+        refused: Mutex::default(),
+    });
+    let files = Arc::new(Files::new(clock.clone()));
+    let clock2 = Arc::clone(&clock);
+    tauri::async_runtime::block_on(async move {
+        let clock = clock2;
+        let start = Instant::now();
+        let (added, _) = files.add(vec![dir.clone()]).await;
+        assert_eq!(added, count);
+        while clock.previews.lock().unwrap().len() + clock.refused.lock().unwrap().len() < count {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let _ = start;
+    });
+    let previews = clock.previews.lock().unwrap().clone();
+    assert!(
+        clock.refused.lock().unwrap().is_empty(),
+        "{:?}",
+        clock.refused.lock().unwrap()
+    );
+    let all = *previews.last().unwrap();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let ideal = single.as_secs_f64() * count as f64 / cores as f64;
+    println!(
+        "drop of {count} × {:.2} MiB 4000×3000 JPEGs on {cores} cores",
+        size as f64 / 1048576.0
+    );
+    println!(
+        "  first preview after   {:>8.0} ms",
+        previews[0].as_secs_f64() * 1e3
+    );
+    println!(
+        "  10th preview after    {:>8.0} ms",
+        previews[9.min(count - 1)].as_secs_f64() * 1e3
+    );
+    println!("  all previews after    {:>8.2} s", all.as_secs_f64());
+    println!(
+        "  one file on one core  {:>8.0} ms",
+        single.as_secs_f64() * 1e3
+    );
+    println!(
+        "  parallel efficiency   {:>8.0} % (one-core time × files / cores ÷ wall time)",
+        100.0 * ideal / all.as_secs_f64()
+    );
+    println!(
+        "  peak RSS              {:>8.0} MiB (before the drop: {rss_before:.0} MiB)",
+        peak_rss_mib()
+    );
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("iv-drop-bench-{}", std::process::id())),
+    );
+}

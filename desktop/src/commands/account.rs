@@ -1,0 +1,64 @@
+//! Registration, sign-in (token straight into the keychain), silent sign-in at start,
+//! and sign-out.
+
+use imagevault_common::api::{Credentials, FailedRule};
+use imagevault_common::email::EmailAddress;
+use imagevault_common::password::failed_rules;
+use tauri::State;
+
+use crate::AppState;
+use crate::client::Api;
+use crate::error::Result;
+use crate::session::AccountInfo;
+
+/// Signs in from the keychain if a token is saved; `None` means "show sign-in".
+#[tauri::command]
+pub async fn restore_session(state: State<'_, AppState>) -> Result<Option<AccountInfo>> {
+    state.session.restore().await
+}
+
+/// Signs in with email and password.
+#[tauri::command]
+pub async fn sign_in(
+    state: State<'_, AppState>,
+    email: String,
+    password: String,
+) -> Result<AccountInfo> {
+    state.session.sign_in(Credentials { email, password }).await
+}
+
+/// Creates an account; the server emails a verification link.
+#[tauri::command]
+pub async fn register(state: State<'_, AppState>, email: String, password: String) -> Result<()> {
+    let api = Api::new(&state.session.settings())?;
+    api.register(&Credentials { email, password }).await
+}
+
+/// The password rules `password` fails for `email`, checked locally with the server's
+/// own policy, for the live checklist on the registration form.
+#[tauri::command]
+pub fn password_rules(email: String, password: String) -> Vec<FailedRule> {
+    // Until the address is complete, check every rule but the one about the address.
+    let email = EmailAddress::parse(&email)
+        .or_else(|_| EmailAddress::parse("nobody@example.invalid"))
+        .expect("the placeholder address is valid");
+    failed_rules(&password, &email)
+        .into_iter()
+        .map(|rule| rule.to_failed_rule())
+        .collect()
+}
+
+/// Asks the server to send the verification email again.
+#[tauri::command]
+pub async fn resend_verification(state: State<'_, AppState>, email: String) -> Result<()> {
+    Api::new(&state.session.settings())?
+        .resend_verification(&email)
+        .await
+}
+
+/// Revokes the token on the server and deletes it from the keychain.
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> Result<()> {
+    state.files.reset();
+    state.session.sign_out().await
+}

@@ -1,0 +1,331 @@
+//! The upload panel's cards: files dropped or picked, their checks, and their uploads.
+//!
+//! Checks run on the blocking pool, one per core, and each card is reported as soon as
+//! its own check ends, so a drop of hundreds of files shows its first previews at once
+//! and the window never waits. Uploads run at most [`UPLOAD_SLOTS`] at a time. A network
+//! failure (or a 429/503 from the server) is retried with back-off; a refusal is not. A
+//! card that got its 201 is `Done` and is never queued again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tauri::async_runtime::{JoinHandle, spawn, spawn_blocking};
+use tokio::sync::Semaphore;
+
+use crate::events::{CardCheck, CardEvent, Events, UploadEvent, UploadState};
+use crate::intake::{self, Verdict};
+use crate::session::Session;
+
+/// Uploads in flight at once.
+pub const UPLOAD_SLOTS: usize = 3;
+/// Attempts per upload when the network or the server's capacity fails.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// Longest wait between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Where a card stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Checking,
+    Accepted,
+    Refused,
+    Queued,
+    Done,
+    Failed { retryable: bool },
+    Cancelled,
+}
+
+struct Card {
+    path: PathBuf,
+    stage: Stage,
+    task: Option<JoinHandle<()>>,
+}
+
+/// The cards and the work on them.
+pub struct Files {
+    events: Arc<dyn Events>,
+    cards: Mutex<BTreeMap<u64, Card>>,
+    next_id: AtomicU64,
+    check_slots: Arc<Semaphore>,
+    upload_slots: Arc<Semaphore>,
+    /// Seconds of the first retry's wait (tests shorten it).
+    backoff_unit: Duration,
+}
+
+impl Files {
+    /// No cards yet.
+    pub fn new(events: Arc<dyn Events>) -> Self {
+        Self::with_backoff(events, Duration::from_secs(1))
+    }
+
+    /// With a given first back-off (doubling per attempt).
+    pub fn with_backoff(events: Arc<dyn Events>, backoff_unit: Duration) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            events,
+            cards: Mutex::default(),
+            next_id: AtomicU64::new(1),
+            check_slots: Arc::new(Semaphore::new(cores)),
+            upload_slots: Arc::new(Semaphore::new(UPLOAD_SLOTS)),
+            backoff_unit,
+        }
+    }
+
+    /// Adds dropped or picked paths (folders walked) and starts checking them. Returns
+    /// the number of files added, and whether the per-drop cap cut some off.
+    pub async fn add(self: &Arc<Self>, paths: Vec<PathBuf>) -> (usize, bool) {
+        let (files, truncated) = spawn_blocking(move || intake::expand(&paths))
+            .await
+            .unwrap_or_default();
+        let count = files.len();
+        for path in files {
+            self.add_one(path);
+        }
+        (count, truncated)
+    }
+
+    fn add_one(self: &Arc<Self>, path: PathBuf) {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let name = intake::display_name(&path);
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        self.cards.lock().unwrap().insert(
+            id,
+            Card {
+                path: path.clone(),
+                stage: Stage::Checking,
+                task: None,
+            },
+        );
+        self.events.card(CardEvent {
+            id,
+            name: name.clone(),
+            size,
+            check: CardCheck::CHECKING,
+        });
+        let this = Arc::clone(self);
+        spawn(async move {
+            let Ok(_permit) = this.check_slots.acquire().await else {
+                return;
+            };
+            let verdict = spawn_blocking(move || intake::check(&path))
+                .await
+                .unwrap_or_else(|_| Verdict::Refused {
+                    reason: "The file could not be checked.".into(),
+                });
+            let stage = match verdict {
+                Verdict::Accepted { .. } => Stage::Accepted,
+                Verdict::Refused { .. } => Stage::Refused,
+            };
+            if !this.set_stage_if(id, Stage::Checking, stage) {
+                return; // removed meanwhile
+            }
+            this.events.card(CardEvent {
+                id,
+                name,
+                size,
+                check: CardCheck::Done(verdict),
+            });
+        });
+    }
+
+    /// Queues every card that passed its check and is not uploaded (or was cancelled,
+    /// or ran out of retries). Returns how many were queued.
+    pub fn upload_accepted(self: &Arc<Self>, session: &Arc<Session>) -> usize {
+        let mut cards = self.cards.lock().unwrap();
+        let mut queued = 0;
+        for (&id, card) in cards.iter_mut() {
+            let ready = matches!(
+                card.stage,
+                Stage::Accepted | Stage::Cancelled | Stage::Failed { retryable: true }
+            );
+            if !ready {
+                continue;
+            }
+            card.stage = Stage::Queued;
+            self.report(id, UploadState::Queued, 0, 0, None);
+            let job = Job {
+                files: Arc::clone(self),
+                session: Arc::clone(session),
+                id,
+                path: card.path.clone(),
+            };
+            card.task = Some(spawn(job.run()));
+            queued += 1;
+        }
+        queued
+    }
+
+    /// Stops an upload that has not finished.
+    pub fn cancel(&self, id: u64) {
+        let mut cards = self.cards.lock().unwrap();
+        if let Some(card) = cards.get_mut(&id)
+            && card.stage == Stage::Queued
+        {
+            if let Some(task) = card.task.take() {
+                task.abort();
+            }
+            card.stage = Stage::Cancelled;
+            drop(cards);
+            self.report(id, UploadState::Cancelled, 0, 0, Some("Cancelled.".into()));
+        }
+    }
+
+    /// Stops every unfinished upload.
+    pub fn cancel_all(&self) {
+        let ids: Vec<u64> = self.cards.lock().unwrap().keys().copied().collect();
+        for id in ids {
+            self.cancel(id);
+        }
+    }
+
+    /// Removes a card that is not being uploaded. Returns whether it was removed.
+    pub fn remove(&self, id: u64) -> bool {
+        let mut cards = self.cards.lock().unwrap();
+        if cards.get(&id).is_some_and(|c| c.stage != Stage::Queued) {
+            cards.remove(&id);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Removes finished cards: uploaded, refused, failed or cancelled.
+    pub fn clear_finished(&self) {
+        self.cards
+            .lock()
+            .unwrap()
+            .retain(|_, c| matches!(c.stage, Stage::Checking | Stage::Accepted | Stage::Queued));
+    }
+
+    /// Cancels everything and forgets all cards (on sign-out).
+    pub fn reset(&self) {
+        self.cancel_all();
+        self.cards.lock().unwrap().clear();
+    }
+
+    fn set_stage_if(&self, id: u64, from: Stage, to: Stage) -> bool {
+        match self.cards.lock().unwrap().get_mut(&id) {
+            Some(card) if card.stage == from => {
+                card.stage = to;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn report(&self, id: u64, state: UploadState, sent: u64, total: u64, message: Option<String>) {
+        self.events.upload(UploadEvent {
+            id,
+            state,
+            sent,
+            total,
+            message,
+            image: None,
+        });
+    }
+}
+
+/// One card's upload, with its retries.
+struct Job {
+    files: Arc<Files>,
+    session: Arc<Session>,
+    id: u64,
+    path: PathBuf,
+}
+
+impl Job {
+    async fn run(self) {
+        let Ok(_slot) = self.files.upload_slots.acquire().await else {
+            return;
+        };
+        let path = self.path.clone();
+        let checked = match spawn_blocking(move || intake::read_checked(&path)).await {
+            Ok(Ok(checked)) => checked,
+            Ok(Err(reason)) => return self.finish(Stage::Failed { retryable: false }, reason),
+            Err(_) => {
+                return self.finish(
+                    Stage::Failed { retryable: true },
+                    "The file could not be read.".into(),
+                );
+            }
+        };
+        let name = checked.filename().to_owned();
+        let content_type = checked.format().content_type();
+        let data = Bytes::from(checked.into_bytes());
+        let total = data.len() as u64;
+        for attempt in 1..=MAX_ATTEMPTS {
+            self.files
+                .report(self.id, UploadState::Uploading, 0, total, None);
+            let events = Arc::clone(&self.files.events);
+            let id = self.id;
+            let progress = move |sent| {
+                events.upload(UploadEvent {
+                    id,
+                    state: UploadState::Uploading,
+                    sent,
+                    total,
+                    message: None,
+                    image: None,
+                });
+            };
+            let data = data.clone();
+            let name = name.clone();
+            let result = self
+                .session
+                .call(|s| async move {
+                    s.api
+                        .upload(&s.token, &name, content_type, data, progress)
+                        .await
+                })
+                .await;
+            match result {
+                Ok(image) => {
+                    self.files.set_stage_if(self.id, Stage::Queued, Stage::Done);
+                    self.files.events.upload(UploadEvent {
+                        id: self.id,
+                        state: UploadState::Done,
+                        sent: total,
+                        total,
+                        message: None,
+                        image: Some(image),
+                    });
+                    return;
+                }
+                Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS => {
+                    let wait = self.backoff(attempt, e.retry_after());
+                    let message = format!(
+                        "{} Retrying in {} s (attempt {} of {MAX_ATTEMPTS}).",
+                        e,
+                        wait.as_secs_f32().ceil(),
+                        attempt + 1
+                    );
+                    self.files
+                        .report(self.id, UploadState::Retrying, 0, total, Some(message));
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    // After a new sign-in the same card may be sent again.
+                    let retryable = e.is_transient() || e.is_unauthorized();
+                    return self.finish(Stage::Failed { retryable }, e.to_string());
+                }
+            }
+        }
+    }
+
+    fn backoff(&self, attempt: u32, retry_after: Option<u64>) -> Duration {
+        let doubling = self.files.backoff_unit * 2u32.pow(attempt - 1);
+        retry_after
+            .map_or(doubling, Duration::from_secs)
+            .min(MAX_BACKOFF)
+    }
+
+    fn finish(&self, stage: Stage, message: String) {
+        self.files.set_stage_if(self.id, Stage::Queued, stage);
+        self.files
+            .report(self.id, UploadState::Failed, 0, 0, Some(message));
+    }
+}

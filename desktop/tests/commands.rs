@@ -1,0 +1,181 @@
+//! The commands through Tauri's IPC with the mock runtime: the same handler, state and
+//! serialisation the web view meets, without a window.
+
+use imagevault_desktop::{Options, build};
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+
+fn app() -> (
+    App<MockRuntime>,
+    WebviewWindow<MockRuntime>,
+    std::path::PathBuf,
+) {
+    let dir = std::env::temp_dir().join(format!("iv-commands-{}", uuid::Uuid::new_v4()));
+    let options = Options {
+        config_dir: Some(dir.clone()),
+    };
+    // The real context, so commands run under the app's own capabilities.
+    let app = build(mock_builder(), options.clone())
+        .build(imagevault_desktop::context())
+        .unwrap();
+    imagevault_desktop::install(app.handle(), &options).unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, window, dir)
+}
+
+fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result<Value, Value> {
+    tauri::test::get_ipc_response(
+        window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn settings_default_to_the_embedded_server_and_refuse_cleartext_elsewhere() {
+    let (_app, window, dir) = app();
+    let settings = invoke(&window, "settings", json!({})).unwrap();
+    assert_eq!(settings["server_url"], "http://127.0.0.1:8080/");
+
+    let err = invoke(
+        &window,
+        "save_settings",
+        json!({"serverUrl": "http://photos.example.com", "caFile": null}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid_setting");
+    assert!(
+        err["message"].as_str().unwrap().contains("https://"),
+        "{err}"
+    );
+
+    let err = invoke(
+        &window,
+        "save_settings",
+        json!({"serverUrl": "https://photos.example.com", "caFile": "/nonexistent/ca.pem"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid_setting");
+    assert!(
+        err["message"].as_str().unwrap().contains("cannot be read"),
+        "{err}"
+    );
+
+    let saved = invoke(
+        &window,
+        "save_settings",
+        json!({"serverUrl": " https://photos.example.com ", "caFile": ""}),
+    )
+    .unwrap();
+    assert_eq!(saved["server_url"], "https://photos.example.com/");
+    assert_eq!(saved["ca_file"], Value::Null);
+    let on_disk = std::fs::read_to_string(dir.join("settings.json")).unwrap();
+    assert!(on_disk.contains("https://photos.example.com/"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn live_password_rules_are_the_servers() {
+    let (_app, window, _) = app();
+    let rules = invoke(
+        &window,
+        "password_rules",
+        json!({"email": "ann@example.com", "password": "short"}),
+    )
+    .unwrap();
+    let names: Vec<_> = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule"].clone())
+        .collect();
+    assert!(names.contains(&json!("too_short")), "{rules}");
+    assert!(names.contains(&json!("no_digit")), "{rules}");
+    assert!(rules[0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+
+    let ok = invoke(
+        &window,
+        "password_rules",
+        json!({"email": "ann@", "password": "Correct-Horse-7-Battery-Staple"}),
+    )
+    .unwrap();
+    assert_eq!(ok, json!([]));
+    let with_email = invoke(
+        &window,
+        "password_rules",
+        json!({"email": "annabel@example.com", "password": "Annabel@example.com-9X"}),
+    )
+    .unwrap();
+    assert!(
+        with_email.to_string().contains("contains_email"),
+        "{with_email}"
+    );
+}
+
+#[test]
+fn server_commands_need_a_session_and_say_so() {
+    let (_app, window, _) = app();
+    for (cmd, args) in [
+        ("list_images", json!({"cursor": null})),
+        ("thumbnail", json!({"id": uuid::Uuid::new_v4().to_string()})),
+        (
+            "delete_image",
+            json!({"id": uuid::Uuid::new_v4().to_string()}),
+        ),
+        ("upload_accepted", json!({})),
+    ] {
+        let err = invoke(&window, cmd, args).unwrap_err();
+        assert_eq!(err["code"], "not_signed_in", "{cmd}: {err}");
+        assert_eq!(err["message"], "Please sign in first.");
+    }
+    assert_eq!(
+        invoke(&window, "restore_session", json!({})).unwrap(),
+        Value::Null
+    );
+    assert_eq!(invoke(&window, "sign_out", json!({})).unwrap(), Value::Null);
+}
+
+#[test]
+fn hostile_arguments_get_errors_not_panics() {
+    let (_app, window, _) = app();
+    // Missing and wrongly typed arguments are refused by the IPC layer.
+    assert!(invoke(&window, "sign_in", json!({"email": 5})).is_err());
+    assert!(invoke(&window, "cancel_upload", json!({"id": "not a number"})).is_err());
+    assert!(invoke(&window, "no_such_command", json!({})).is_err());
+    // Unknown ids are harmless.
+    assert_eq!(
+        invoke(&window, "remove_item", json!({"id": 999})).unwrap(),
+        json!(false)
+    );
+    assert_eq!(
+        invoke(&window, "cancel_upload", json!({"id": u64::MAX})).unwrap(),
+        Value::Null
+    );
+    // A server that is not there: a sentence, not a crash.
+    invoke(
+        &window,
+        "save_settings",
+        json!({"serverUrl": "http://127.0.0.1:9", "caFile": null}),
+    )
+    .unwrap();
+    let err = invoke(
+        &window,
+        "sign_in",
+        json!({"email": "a@example.com", "password": "x"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "unreachable", "{err}");
+}

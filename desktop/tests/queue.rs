@@ -1,0 +1,296 @@
+//! The upload queue against a real server on loopback (inside a real Secret Service,
+//! since signing in stores the token there): checks stream in, only accepted files are
+//! sent, each exactly once, with progress; network loss is retried until the server is
+//! back; cancelled and changed files are not sent.
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use imagevault_common::api::{Credentials, ImageList};
+use imagevault_desktop::events::UploadState;
+use imagevault_desktop::files::Files;
+use imagevault_desktop::session::Session;
+use imagevault_desktop::settings::SettingsFile;
+use support::proxy::Proxy;
+use support::recorder::Recorder;
+use support::secret_service::enter;
+use support::server::images::{jpeg, jpeg_with_metadata, png};
+use support::server::{Engine, PASSWORD, TestApp};
+
+struct Desk {
+    app: TestApp,
+    proxy: Option<Proxy>,
+    token: String,
+    session: Arc<Session>,
+    files: Arc<Files>,
+    events: Arc<Recorder>,
+    photos: PathBuf,
+}
+
+/// A server, a verified user, and the desktop's session signed in to it (directly, or
+/// through a proxy that can cut the network).
+async fn desk(email: &str, through_proxy: bool) -> Desk {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    let token = app.signed_up_user(email).await;
+    let events = Arc::new(Recorder::default());
+    let session = Arc::new(Session::new(
+        SettingsFile::in_dir(&app.dir.join("config")),
+        events.clone(),
+    ));
+    let proxy = if through_proxy {
+        Some(Proxy::start(app.addr).await)
+    } else {
+        None
+    };
+    let base = proxy
+        .as_ref()
+        .map_or_else(|| app.base.clone(), |p| format!("http://{}", p.addr));
+    session.save_settings(&base, None).await.unwrap();
+    session
+        .sign_in(Credentials {
+            email: email.into(),
+            password: PASSWORD.into(),
+        })
+        .await
+        .unwrap();
+    let files = Arc::new(Files::with_backoff(
+        events.clone(),
+        Duration::from_millis(300),
+    ));
+    let photos = app.dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    Desk {
+        app,
+        proxy,
+        token,
+        session,
+        files,
+        events,
+        photos,
+    }
+}
+
+impl Desk {
+    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.photos.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    async fn stored(&self) -> ImageList {
+        let res = self
+            .app
+            .get_bearer("/api/v1/images?limit=100", &self.token)
+            .await;
+        res.json().await.unwrap()
+    }
+
+    async fn checked(&self, n: usize) {
+        self.events
+            .until("checks", |e| {
+                e.checked("accepted").len() + e.checked("refused").len() == n
+            })
+            .await;
+    }
+
+    async fn all_in(&self, ids: &[u64], state: UploadState) {
+        self.events
+            .until("uploads", |e| {
+                ids.iter().all(|id| e.upload_state(*id) == Some(state))
+            })
+            .await;
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+#[test]
+fn accepted_files_upload_once_with_progress_and_refused_ones_never_leave() {
+    if enter("accepted_files_upload_once_with_progress_and_refused_ones_never_leave").is_some() {
+        return;
+    }
+    runtime().block_on(async {
+        let d = desk("queue@example.com", false).await;
+        let folder = d.photos.join("trip");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("beach.jpg"), jpeg(1200, 800, 1)).unwrap();
+        std::fs::write(folder.join("map.png"), png(300, 200, 2)).unwrap();
+        d.write("notes.jpg", b"meeting notes, not a photo");
+        d.write("gps.jpg", &jpeg_with_metadata("SECRET-GPS-51.5N"));
+
+        let (count, truncated) = d
+            .files
+            .add(vec![
+                folder,
+                d.photos.join("notes.jpg"),
+                d.photos.join("gps.jpg"),
+            ])
+            .await;
+        assert_eq!((count, truncated), (4, false));
+        d.checked(4).await;
+        assert_eq!(d.events.checked("refused").len(), 1);
+        let refused = d.events.checked("refused")[0];
+        let card = serde_json::to_value(d.events.latest_card(refused).unwrap()).unwrap();
+        assert_eq!(card["name"], "notes.jpg");
+        assert_eq!(
+            card["reason"],
+            "Only JPEG, PNG and GIF images are accepted."
+        );
+
+        let accepted = d.events.checked("accepted");
+        assert_eq!(d.files.upload_accepted(&d.session), 3);
+        d.all_in(&accepted, UploadState::Done).await;
+        assert_eq!(
+            d.files.upload_accepted(&d.session),
+            0,
+            "nothing is sent twice"
+        );
+
+        let stored = d.stored().await;
+        let mut names: Vec<_> = stored.items.iter().map(|i| i.filename.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["beach.jpg", "gps.jpg", "map.png"]);
+        for id in &accepted {
+            let states = d.events.upload_states(*id);
+            assert_eq!(
+                states,
+                [
+                    UploadState::Queued,
+                    UploadState::Uploading,
+                    UploadState::Done
+                ]
+            );
+            let uploads = d.events.uploads.lock().unwrap();
+            let mine: Vec<_> = uploads.iter().filter(|u| u.id == *id).collect();
+            let done = mine.last().unwrap();
+            assert_eq!(done.sent, done.total);
+            assert!(
+                mine.windows(2)
+                    .all(|w| w[0].sent <= w[1].sent || w[1].state != UploadState::Uploading)
+            );
+        }
+        // Metadata is stripped before the file leaves the machine.
+        let gps = stored
+            .items
+            .iter()
+            .find(|i| i.filename == "gps.jpg")
+            .unwrap();
+        let bytes = d
+            .app
+            .get_bearer(&format!("/api/v1/images/{}/content", gps.id), &d.token)
+            .await;
+        let bytes = bytes.bytes().await.unwrap();
+        assert!(!bytes.windows(16).any(|w| w == b"SECRET-GPS-51.5N"));
+        d.app.finish().await;
+    });
+}
+
+#[test]
+fn lost_network_is_retried_until_the_server_is_back_without_duplicates() {
+    if enter("lost_network_is_retried_until_the_server_is_back_without_duplicates").is_some() {
+        return;
+    }
+    runtime().block_on(async {
+        let mut d = desk("retry@example.com", true).await;
+        for i in 0..3 {
+            d.write(&format!("p{i}.png"), &png(64, 48, i));
+        }
+        d.files.add(vec![d.photos.clone()]).await;
+        d.checked(3).await;
+        let ids = d.events.checked("accepted");
+
+        d.proxy.as_mut().unwrap().stop();
+        assert_eq!(d.files.upload_accepted(&d.session), 3);
+        d.events
+            .until("retries", |e| {
+                ids.iter()
+                    .all(|id| e.upload_states(*id).contains(&UploadState::Retrying))
+            })
+            .await;
+        let retry = d
+            .events
+            .uploads
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|u| u.state == UploadState::Retrying)
+            .cloned()
+            .unwrap();
+        let message = retry.message.unwrap();
+        assert!(
+            message.contains("could not be reached") && message.contains("attempt 2 of 5"),
+            "{message}"
+        );
+        assert_eq!(d.stored().await.items.len(), 0);
+
+        d.proxy.as_mut().unwrap().resume().await;
+        d.all_in(&ids, UploadState::Done).await;
+        assert_eq!(
+            d.stored().await.items.len(),
+            3,
+            "each file stored exactly once"
+        );
+        d.app.finish().await;
+    });
+}
+
+#[test]
+fn cancelled_and_changed_files_are_not_sent() {
+    if enter("cancelled_and_changed_files_are_not_sent").is_some() {
+        return;
+    }
+    runtime().block_on(async {
+        let mut d = desk("cancel@example.com", true).await;
+        let keep = d.write("keep.png", &png(40, 30, 1));
+        let changed = d.write("changed.png", &png(40, 30, 2));
+        d.files.add(vec![keep, changed.clone()]).await;
+        d.checked(2).await;
+        let (keep_id, changed_id) = (1, 2);
+
+        // After the check, the file is replaced by something that is not an image.
+        std::fs::write(&changed, b"now a text file").unwrap();
+        d.proxy.as_mut().unwrap().stop();
+        d.files.upload_accepted(&d.session);
+        d.events
+            .until("a retry", |e| {
+                e.upload_states(keep_id).contains(&UploadState::Retrying)
+            })
+            .await;
+        d.files.cancel(keep_id);
+        d.all_in(&[keep_id], UploadState::Cancelled).await;
+        d.all_in(&[changed_id], UploadState::Failed).await;
+        let failed = d
+            .events
+            .uploads
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|u| u.id == changed_id)
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            failed.message.as_deref(),
+            Some("Only JPEG, PNG and GIF images are accepted.")
+        );
+
+        d.proxy.as_mut().unwrap().resume().await;
+        tokio::time::sleep(Duration::from_secs(2)).await; // well past every back-off
+        assert_eq!(
+            d.stored().await.items.len(),
+            0,
+            "neither file reached the server"
+        );
+
+        // A cancelled file can be sent later, once.
+        assert_eq!(d.files.upload_accepted(&d.session), 1);
+        d.all_in(&[keep_id], UploadState::Done).await;
+        assert_eq!(d.stored().await.items.len(), 1);
+        d.app.finish().await;
+    });
+}

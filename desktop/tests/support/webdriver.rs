@@ -1,0 +1,224 @@
+//! A small W3C WebDriver client for `tauri-driver` (which hands the session to
+//! WebKitWebDriver and launches the app): find, click, type, read, screenshot.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// One WebDriver session, i.e. one run of the app.
+pub struct Session {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// A found element.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl Session {
+    /// Launches `application` through the driver at `driver` (e.g. `http://127.0.0.1:4444`).
+    pub async fn start(driver: &str, application: &std::path::Path) -> Self {
+        let http = reqwest::Client::new();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "wry",
+            "tauri:options": {"application": application},
+        }}});
+        let started = Instant::now();
+        let res: Value = loop {
+            match http
+                .post(format!("{driver}/session"))
+                .json(&caps)
+                .send()
+                .await
+            {
+                Ok(res) => break res.json().await.unwrap(),
+                Err(_) if started.elapsed() < Duration::from_secs(30) => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("tauri-driver did not answer: {e}"),
+            }
+        };
+        let id = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {res}"))
+            .to_owned();
+        Self {
+            http,
+            base: format!("{driver}/session/{id}"),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res: Value = req.send().await.unwrap().json().await.unwrap();
+        res["value"].clone()
+    }
+
+    /// Elements matching a CSS selector (possibly none).
+    pub async fn all(&self, css: &str) -> Vec<Element> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e[ELEMENT].as_str())
+                    .map(|s| Element(s.into()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Waits (up to 60 s) until `count` elements match `css`; returns them.
+    pub async fn wait_count(&self, css: &str, count: usize) -> Vec<Element> {
+        let started = Instant::now();
+        loop {
+            let found = self.all(css).await;
+            if found.len() == count {
+                return found;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "waited for {count} × {css}, found {}",
+                found.len()
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Waits for one visible element matching `css`.
+    pub async fn visible(&self, css: &str) -> Element {
+        let started = Instant::now();
+        loop {
+            for e in self.all(css).await {
+                if self.displayed(&e).await {
+                    return e;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{css} never became visible"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// Whether an element is shown.
+    pub async fn displayed(&self, e: &Element) -> bool {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/displayed", e.0),
+            None,
+        )
+        .await
+        .as_bool()
+        .unwrap_or(false)
+    }
+
+    /// Clicks.
+    pub async fn click(&self, css: &str) {
+        let e = self.visible(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/click", e.0),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// Replaces an input's value by typing.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let e = self.visible(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/clear", e.0),
+            Some(json!({})),
+        )
+        .await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", e.0),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
+    /// The visible text of an element.
+    pub async fn text(&self, e: &Element) -> String {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/text", e.0),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Waits until the element at `css` shows text containing `needle`; returns it all.
+    pub async fn wait_text(&self, css: &str, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            for e in self.all(css).await {
+                let text = self.text(&e).await;
+                if text.contains(needle) {
+                    return text;
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{css} never said {needle:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+
+    /// A DOM property of an element (e.g. an image's `naturalWidth`).
+    pub async fn property(&self, e: &Element, name: &str) -> Value {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/property/{name}", e.0),
+            None,
+        )
+        .await
+    }
+
+    /// An attribute of an element.
+    pub async fn attribute(&self, e: &Element, name: &str) -> Option<String> {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{}/attribute/{name}", e.0),
+            None,
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
+    }
+
+    /// Saves a PNG of the window to `dir/name` when `dir` is set.
+    pub async fn screenshot(&self, dir: Option<&std::path::Path>, name: &str) {
+        let Some(dir) = dir else { return };
+        let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().expect("a screenshot"))
+            .unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join(name), png).unwrap();
+    }
+
+    /// Closes the app.
+    pub async fn quit(self) {
+        let _ = self.http.delete(&self.base).send().await;
+    }
+}
