@@ -61,7 +61,7 @@ impl Api {
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("ImageVault-Desktop/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(60))
+            .read_timeout(Duration::from_mins(1))
             .redirect(reqwest::redirect::Policy::none())
             .https_only(base.scheme() == "https");
         if let Some(ca) = &settings.ca_file {
@@ -110,14 +110,14 @@ impl Api {
 
     /// `POST /auth/logout`: revokes the token on the server.
     pub async fn logout(&self, token: &Token) -> Result<()> {
-        send(self.authed(self.http.post(self.url("auth/logout")), token))
+        send(authed(self.http.post(self.url("auth/logout")), token))
             .await
             .map(drop)
     }
 
     /// `GET /me`.
     pub async fn me(&self, token: &Token) -> Result<Me> {
-        json(send(self.authed(self.http.get(self.url("me")), token)).await?).await
+        json(send(authed(self.http.get(self.url("me")), token)).await?).await
     }
 
     /// `GET /images`, one page.
@@ -126,13 +126,13 @@ impl Api {
         if let Some(cursor) = cursor {
             url.query_pairs_mut().append_pair("cursor", cursor);
         }
-        json(send(self.authed(self.http.get(url), token)).await?).await
+        json(send(authed(self.http.get(url), token)).await?).await
     }
 
     /// `GET /images/{id}/thumbnail` or `/content`: the decrypted bytes.
     pub async fn image_bytes(&self, token: &Token, id: Uuid, thumbnail: bool) -> Result<Bytes> {
         let part = if thumbnail { "thumbnail" } else { "content" };
-        let req = self.authed(
+        let req = authed(
             self.http.get(self.url(&format!("images/{id}/{part}"))),
             token,
         );
@@ -141,7 +141,7 @@ impl Api {
 
     /// `DELETE /images/{id}`.
     pub async fn delete_image(&self, token: &Token, id: Uuid) -> Result<()> {
-        let req = self.authed(self.http.delete(self.url(&format!("images/{id}"))), token);
+        let req = authed(self.http.delete(self.url(&format!("images/{id}"))), token);
         send(req).await.map(drop)
     }
 
@@ -166,15 +166,13 @@ impl Api {
             .mime_str(content_type)
             .map_err(|e| Error::File(format!("Unusable content type ({e}).")))?;
         let form = reqwest::multipart::Form::new().part("file", part);
-        let req = self
-            .authed(self.http.post(self.url("images")), token)
-            .multipart(form);
+        let req = authed(self.http.post(self.url("images")), token).multipart(form);
         json(send(req).await?).await
     }
+}
 
-    fn authed(&self, req: RequestBuilder, token: &Token) -> RequestBuilder {
-        req.bearer_auth(token.expose_secret())
-    }
+fn authed(req: RequestBuilder, token: &Token) -> RequestBuilder {
+    req.bearer_auth(token.expose_secret())
 }
 
 /// Sends a request; any status but 2xx becomes the server's documented error.
@@ -237,6 +235,7 @@ fn fallback_code(status: StatusCode) -> ErrorCode {
 
 /// A transport failure in words. Certificate failures are told apart (by rustls's
 /// message anywhere in the chain) because their remedy differs: trust the right CA.
+#[allow(clippy::needless_pass_by_value)] // `map_err` hands the error over by value
 fn transport(err: reqwest::Error) -> Error {
     if err.is_timeout() {
         return Error::Timeout;

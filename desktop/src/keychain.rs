@@ -64,6 +64,7 @@ impl Account {
     }
 }
 
+#[allow(clippy::needless_pass_by_value)] // `map_err` hands the error over by value
 fn unavailable(err: keyring::Error) -> Error {
     tracing::warn!(error = %err, "keychain call failed");
     let hint = match err {

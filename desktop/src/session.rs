@@ -54,9 +54,10 @@ struct ThumbCache {
 
 impl ThumbCache {
     fn insert(&mut self, id: Uuid, data: Bytes) {
-        if self.map.insert(id, data.clone()).is_none() {
+        let len = data.len();
+        if self.map.insert(id, data).is_none() {
             self.order.push_back(id);
-            self.bytes += data.len();
+            self.bytes += len;
         }
         while self.bytes > THUMB_CACHE_BYTES {
             let Some(old) = self.order.pop_front() else {

@@ -22,7 +22,7 @@ fn app() -> (
         .build(imagevault_desktop::context())
         .unwrap();
     imagevault_desktop::install(app.handle(), &options).unwrap();
-    let window = WebviewWindowBuilder::new(&app, "main", Default::default())
+    let window = WebviewWindowBuilder::new(&app, "main", tauri::WebviewUrl::default())
         .build()
         .unwrap();
     (app, window, dir)
@@ -37,7 +37,7 @@ fn invoke(window: &WebviewWindow<MockRuntime>, cmd: &str, args: Value) -> Result
             error: CallbackFn(1),
             url: "tauri://localhost".parse().unwrap(),
             body: InvokeBody::Json(args),
-            headers: Default::default(),
+            headers: tauri::http::HeaderMap::default(),
             invoke_key: INVOKE_KEY.to_string(),
         },
     )

@@ -41,31 +41,31 @@ async fn journey() {
         .username()
         .to_owned();
 
-    let s = Session::start(&driver, exe).await;
-    s.visible("#view-signin").await;
-    s.fill("#server-url", server.as_str()).await;
-    s.screenshot(shots, "desktop-signin.png").await;
+    let ui = Session::start(&driver, exe).await;
+    ui.visible("#view-signin").await;
+    ui.fill("#server-url", server.as_str()).await;
+    ui.screenshot(shots, "desktop-signin.png").await;
 
     // Register, with the live rules failing then passing.
-    s.click("#show-register").await;
-    s.fill("#reg-email", EMAIL).await;
-    s.fill("#reg-password", "short").await;
-    s.wait_text("#reg-rules", "12").await;
-    s.screenshot(shots, "desktop-register.png").await;
-    s.fill("#reg-password", PASSWORD).await;
-    s.wait_count("#reg-rules li", 0).await;
-    s.click("#register").await;
-    s.visible("#view-check-email").await;
+    ui.click("#show-register").await;
+    ui.fill("#reg-email", EMAIL).await;
+    ui.fill("#reg-password", "short").await;
+    ui.wait_text("#reg-rules", "12").await;
+    ui.screenshot(shots, "desktop-register.png").await;
+    ui.fill("#reg-password", PASSWORD).await;
+    ui.wait_count("#reg-rules li", 0).await;
+    ui.click("#register").await;
+    ui.visible("#view-check-email").await;
     let mail = app.smtp.wait_for(EMAIL, "/verify?token=", 1).await;
     assert_eq!(app.verify(&mail.token()).await.status(), 200);
 
     // Sign in: the token goes to the keychain, not to a file.
-    s.click("#back-to-signin").await;
-    s.fill("#email", EMAIL).await;
-    s.fill("#password", PASSWORD).await;
-    s.click("#sign-in").await;
-    s.visible("#view-main").await;
-    s.wait_text("#account-email", EMAIL).await;
+    ui.click("#back-to-signin").await;
+    ui.fill("#email", EMAIL).await;
+    ui.fill("#password", PASSWORD).await;
+    ui.click("#sign-in").await;
+    ui.visible("#view-main").await;
+    ui.wait_text("#account-email", EMAIL).await;
     let token = lookup(&username).expect("the token is in the Secret Service");
     assert_eq!(app.me(&token).await.status(), 200);
 
@@ -84,25 +84,25 @@ async fn journey() {
         path
     })
     .collect();
-    let (x, y, w, h) = window_geometry(&display, "ImageVault");
-    drag_files(&display, &files, x + w / 2, y + h / 2);
-    let accepted = s.wait_count(".card[data-state=\"accepted\"]", 2).await;
-    s.wait_count(".card[data-state=\"refused\"]", 1).await;
-    s.wait_text(
+    let (left, top, width, height) = window_geometry(&display, "ImageVault");
+    drag_files(&display, &files, left + width / 2, top + height / 2);
+    let accepted = ui.wait_count(".card[data-state=\"accepted\"]", 2).await;
+    ui.wait_count(".card[data-state=\"refused\"]", 1).await;
+    ui.wait_text(
         ".card[data-state=\"refused\"] .reason",
         "Only JPEG, PNG and GIF images are accepted.",
     )
     .await;
     for card in &accepted {
-        assert!(s.text(card).await.contains('×'), "dimensions are shown");
+        assert!(ui.text(card).await.contains('×'), "dimensions are shown");
     }
-    wait_images_loaded(&s, ".card img.preview", 2).await;
-    s.screenshot(shots, "desktop-drop.png").await;
+    wait_images_loaded(&ui, ".card img.preview", 2).await;
+    ui.screenshot(shots, "desktop-drop.png").await;
 
     // Upload: only the two accepted files are sent.
-    s.click("#upload-button").await;
-    s.wait_count(".card[data-state=\"done\"]", 2).await;
-    s.screenshot(shots, "desktop-uploaded.png").await;
+    ui.click("#upload-button").await;
+    ui.wait_count(".card[data-state=\"done\"]", 2).await;
+    ui.screenshot(shots, "desktop-uploaded.png").await;
     let listed = app
         .get_bearer("/api/v1/images", &token)
         .await
@@ -116,37 +116,43 @@ async fn journey() {
     assert!(!listed.contains("notes.jpg"));
 
     // The gallery shows them; one opens in the viewer.
-    s.click("#tab-gallery").await;
-    s.wait_count("#gallery .tile", 2).await;
-    wait_images_loaded(&s, "#gallery .tile img", 2).await;
-    s.screenshot(shots, "desktop-gallery.png").await;
-    s.click("#gallery .tile").await;
-    wait_images_loaded(&s, "#viewer-image", 1).await;
-    s.screenshot(shots, "desktop-viewer.png").await;
-    s.click("#viewer-close").await;
-    s.quit().await;
+    ui.click("#tab-gallery").await;
+    ui.wait_count("#gallery .tile", 2).await;
+    wait_images_loaded(&ui, "#gallery .tile img", 2).await;
+    ui.screenshot(shots, "desktop-gallery.png").await;
+    ui.click("#gallery .tile").await;
+    wait_images_loaded(&ui, "#viewer-image", 1).await;
+    ui.screenshot(shots, "desktop-viewer.png").await;
+    ui.click("#viewer-close").await;
+    ui.quit().await;
 
     // Restart: signed in silently from the keychain.
-    let s = Session::start(&driver, exe).await;
-    s.visible("#view-main").await;
-    s.wait_text("#account-email", EMAIL).await;
+    let ui = Session::start(&driver, exe).await;
+    ui.visible("#view-main").await;
+    ui.wait_text("#account-email", EMAIL).await;
 
     // Sign out: the keychain entry is gone and the server no longer takes the token.
-    s.click("#sign-out").await;
-    s.visible("#view-signin").await;
+    ui.click("#sign-out").await;
+    ui.visible("#view-signin").await;
     assert_eq!(lookup(&username), None);
     assert_eq!(app.me(&token).await.status(), 401);
-    s.quit().await;
+    ui.quit().await;
     app.finish().await;
 }
 
 /// Waits until `count` images matching `css` have decoded (a non-zero natural width).
-async fn wait_images_loaded(s: &Session, css: &str, count: usize) {
+async fn wait_images_loaded(ui: &Session, css: &str, count: usize) {
     let started = std::time::Instant::now();
     loop {
         let mut loaded = 0;
-        for img in s.all(css).await {
-            if s.property(&img, "naturalWidth").await.as_u64().unwrap_or(0) > 0 {
+        for img in ui.all(css).await {
+            if ui
+                .property(&img, "naturalWidth")
+                .await
+                .as_u64()
+                .unwrap_or(0)
+                > 0
+            {
                 loaded += 1;
             }
         }

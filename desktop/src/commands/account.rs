@@ -3,7 +3,7 @@
 
 use imagevault_common::api::{Credentials, FailedRule};
 use imagevault_common::email::EmailAddress;
-use imagevault_common::password::failed_rules;
+use imagevault_common::password::{PasswordRule, failed_rules};
 use tauri::State;
 
 use crate::AppState;
@@ -44,7 +44,7 @@ pub fn password_rules(email: String, password: String) -> Vec<FailedRule> {
         .expect("the placeholder address is valid");
     failed_rules(&password, &email)
         .into_iter()
-        .map(|rule| rule.to_failed_rule())
+        .map(PasswordRule::to_failed_rule)
         .collect()
 }
 

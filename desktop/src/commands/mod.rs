@@ -2,6 +2,9 @@
 //! (which generates its `allow-…` permission) and granted in `capabilities/main.json`;
 //! nothing else — no file system, shell or HTTP — is reachable from JavaScript.
 
+// Tauri hands commands their arguments and `State` by value.
+#![allow(clippy::needless_pass_by_value)]
+
 pub mod account;
 pub mod files;
 pub mod gallery;

@@ -46,7 +46,7 @@ impl Recorder {
                 let _ = tokio::time::timeout(Duration::from_millis(200), notified).await;
             }
         };
-        tokio::time::timeout(Duration::from_secs(60), wait)
+        tokio::time::timeout(Duration::from_mins(1), wait)
             .await
             .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
     }

@@ -88,7 +88,7 @@ impl Session {
                 return found;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(60),
+                started.elapsed() < Duration::from_mins(1),
                 "waited for {count} × {css}, found {}",
                 found.len()
             );
@@ -106,7 +106,7 @@ impl Session {
                 }
             }
             assert!(
-                started.elapsed() < Duration::from_secs(60),
+                started.elapsed() < Duration::from_mins(1),
                 "{css} never became visible"
             );
             tokio::time::sleep(Duration::from_millis(150)).await;
@@ -177,7 +177,7 @@ impl Session {
                 }
             }
             assert!(
-                started.elapsed() < Duration::from_secs(60),
+                started.elapsed() < Duration::from_mins(1),
                 "{css} never said {needle:?}"
             );
             tokio::time::sleep(Duration::from_millis(150)).await;
@@ -209,6 +209,9 @@ impl Session {
     /// Saves a PNG of the window to `dir/name` when `dir` is set.
     pub async fn screenshot(&self, dir: Option<&std::path::Path>, name: &str) {
         let Some(dir) = dir else { return };
+        // WebKitGTK hands out the last composited frame, which can lag the DOM by a
+        // frame or two under Xvfb; let it paint first.
+        tokio::time::sleep(Duration::from_millis(800)).await;
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().expect("a screenshot"))
