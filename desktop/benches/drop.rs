@@ -4,17 +4,16 @@
 //! thumbnail, preview encoding, events — measured without the web view.
 //!
 //! `cargo bench -p imagevault-desktop --bench drop` (`-- N` for another count).
-// Pixel arithmetic and report figures, where the casts are the point.
-#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+// Report figures, where the casts are the point.
+#![allow(clippy::cast_precision_loss)]
 
-use std::io::Cursor;
+#[path = "../tests/support/photo.rs"]
+mod photo;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use image::codecs::jpeg::JpegEncoder;
-use image::{Rgb, RgbImage};
-use imagevault_common::image::MAX_IMAGE_BYTES;
 use imagevault_desktop::events::{CardCheck, CardEvent, Events, UploadEvent};
 use imagevault_desktop::files::Files;
 use imagevault_desktop::intake::{self, Verdict};
@@ -43,33 +42,6 @@ impl Events for Clock {
     fn drop_hover(&self, _: bool) {}
 }
 
-/// A photo-like 4000×3000 JPEG (gradients plus sensor-like noise) as close under
-/// 5 MiB as the quality steps allow.
-fn photo(seed: u32) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(2_654_435_761).max(1);
-    let img = RgbImage::from_fn(4000, 3000, |x, y| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let noise = (state % 48) as u8;
-        Rgb([
-            ((x / 16) as u8).wrapping_add(noise),
-            ((y / 12) as u8).wrapping_add(noise / 2),
-            (((x + y) / 28) as u8).wrapping_add(noise / 3),
-        ])
-    });
-    for quality in (60..=95).rev().step_by(5) {
-        let mut out = Cursor::new(Vec::new());
-        JpegEncoder::new_with_quality(&mut out, quality)
-            .encode_image(&img)
-            .unwrap();
-        if out.get_ref().len() <= MAX_IMAGE_BYTES - 64 * 1024 {
-            return out.into_inner();
-        }
-    }
-    panic!("no quality fits under 5 MiB");
-}
-
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib: f64 = status
@@ -87,7 +59,7 @@ fn main() {
         .unwrap_or(50);
     let dir = std::env::temp_dir().join(format!("iv-drop-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let template = photo(1);
+    let template = photo::camera_jpeg();
     let paths: Vec<PathBuf> = (0..count)
         .map(|i| {
             // Copies of one photo: each is still read, checked and thumbnailed in full,

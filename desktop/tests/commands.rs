@@ -179,3 +179,65 @@ fn hostile_arguments_get_errors_not_panics() {
     .unwrap_err();
     assert_eq!(err["code"], "unreachable", "{err}");
 }
+
+#[test]
+fn the_web_view_gets_only_the_apps_commands() {
+    let (_app, window, _) = app();
+    // The dialog plugin is registered for Rust's pickers, but JavaScript may not use it,
+    // nor anything else outside the capability file.
+    for cmd in [
+        "plugin:dialog|open",
+        "plugin:dialog|save",
+        "plugin:fs|read_file",
+        "plugin:shell|execute",
+    ] {
+        let err = invoke(&window, cmd, json!({})).unwrap_err();
+        assert!(err.to_string().contains("not allowed"), "{cmd}: {err}");
+    }
+    let capability: Value =
+        serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
+    let mut granted: Vec<String> = capability["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    granted.sort();
+    let mut expected: Vec<String> = imagevault_desktop::commands::ALL
+        .iter()
+        .map(|c| format!("allow-{}", c.replace('_', "-")))
+        .chain([
+            "core:event:allow-listen".into(),
+            "core:event:allow-unlisten".into(),
+        ])
+        .collect();
+    expected.sort();
+    assert_eq!(granted, expected);
+}
+
+#[test]
+fn the_content_security_policy_is_strict() {
+    let config: Value = serde_json::from_str(include_str!("../tauri.conf.json")).unwrap();
+    let csp = &config["app"]["security"]["csp"];
+    assert_eq!(csp["default-src"], "'self'");
+    assert_eq!(csp["script-src"], "'self'");
+    assert_eq!(csp["object-src"], "'none'");
+    assert_eq!(csp["frame-ancestors"], "'none'");
+    let all = csp.to_string();
+    assert!(
+        !all.contains("unsafe-inline") && !all.contains("unsafe-eval"),
+        "{all}"
+    );
+    // No remote sources: only the app itself, inline data/blob images, and Tauri's IPC
+    // endpoint (`ipc:` on Linux and macOS, `http://ipc.localhost` on Windows).
+    let allowed = ["'self'", "'none'", "data:", "blob:", "ipc:", "http://ipc.localhost"];
+    for (directive, sources) in csp.as_object().unwrap() {
+        for source in sources.as_str().unwrap().split_whitespace() {
+            assert!(allowed.contains(&source), "{directive}: {source}");
+        }
+    }
+    assert_eq!(
+        config["app"]["security"]["dangerousDisableAssetCspModification"],
+        Value::Null
+    );
+}

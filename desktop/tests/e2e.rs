@@ -4,10 +4,13 @@
 //!
 //! register (live rules) → the emailed link → sign in (token in the keychain, seen with
 //! `secret-tool`) → drag three files onto the window (one refused) → previews and
-//! verdicts → upload → the gallery shows the two accepted images → restart: still signed
-//! in → sign out: keychain entry gone, server token revoked.
+//! verdicts → upload → the gallery shows the two accepted images → view and delete one →
+//! restart: still signed in → sign out: keychain entry gone, server token revoked.
 //!
 //! `IMAGEVAULT_SCREENSHOTS=$PWD/docs/screenshots` saves the screenshots shown in the README.
+//!
+//! `drop_of_50_photos` is the drop benchmark of docs/PERFORMANCE.md (ignored by default):
+//! `cargo test -p imagevault-desktop --test e2e -- --ignored --nocapture drop_of_50_photos`.
 
 mod support;
 
@@ -103,12 +106,7 @@ async fn journey() {
     ui.click("#upload-button").await;
     ui.wait_count(".card[data-state=\"done\"]", 2).await;
     ui.screenshot(shots, "desktop-uploaded.png").await;
-    let listed = app
-        .get_bearer("/api/v1/images", &token)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let listed = app.listed(&token).await.to_string();
     assert!(
         listed.contains("beach.jpg") && listed.contains("map.png"),
         "{listed}"
@@ -123,7 +121,13 @@ async fn journey() {
     ui.click("#gallery .tile").await;
     wait_images_loaded(&ui, "#viewer-image", 1).await;
     ui.screenshot(shots, "desktop-viewer.png").await;
-    ui.click("#viewer-close").await;
+    // Delete asks once more before it acts.
+    ui.click("#viewer-delete").await;
+    ui.wait_text("#viewer-delete", "Really").await;
+    ui.click("#viewer-delete").await;
+    ui.wait_count("#gallery .tile", 1).await;
+    let listed = app.listed(&token).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
     ui.quit().await;
 
     // Restart: signed in silently from the keychain.
@@ -136,6 +140,76 @@ async fn journey() {
     ui.visible("#view-signin").await;
     assert_eq!(lookup(&username), None);
     assert_eq!(app.me(&token).await.status(), 401);
+    ui.quit().await;
+    app.finish().await;
+}
+
+#[test]
+#[ignore = "benchmark for docs/PERFORMANCE.md; run with --ignored"]
+fn drop_of_50_photos() {
+    if enter("drop_of_50_photos").is_some() {
+        return;
+    }
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(drop_benchmark(50));
+}
+
+/// Drops a folder of `count` camera-sized JPEGs (4000×3000, just under 5 MiB) on the
+/// signed-in app and reports when the cards and previews appear, and the peak RSS of
+/// the app and of its web content process.
+async fn drop_benchmark(count: usize) {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    app.signed_up_user(EMAIL).await;
+    let (display, _xvfb) = xvfb();
+    let (driver, _driver) = tauri_driver(&display);
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_imagevault-desktop"));
+    let ui = Session::start(&driver, exe).await;
+    ui.fill("#server-url", &app.base).await;
+    ui.fill("#email", EMAIL).await;
+    ui.fill("#password", PASSWORD).await;
+    ui.click("#sign-in").await;
+    ui.visible("#view-main").await;
+
+    let folder = app.dir.join("camera");
+    std::fs::create_dir_all(&folder).unwrap();
+    let photo = support::photo::camera_jpeg();
+    for i in 0..count {
+        std::fs::write(folder.join(format!("IMG_{i:04}.jpg")), &photo).unwrap();
+    }
+    let (left, top, width, height) = window_geometry(&display, "ImageVault");
+    drag_files(
+        &display,
+        std::slice::from_ref(&folder),
+        left + width / 2,
+        top + height / 2,
+    );
+    let dropped = std::time::Instant::now();
+    let mut first = None;
+    loop {
+        let n = ui.all(".card[data-state=\"accepted\"]").await.len();
+        if n > 0 && first.is_none() {
+            first = Some(dropped.elapsed());
+        }
+        if n == count {
+            break;
+        }
+        assert!(dropped.elapsed().as_secs() < 120, "{n} of {count} accepted");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let accepted = dropped.elapsed();
+    wait_images_loaded(&ui, ".card img.preview", count).await;
+    let shown = dropped.elapsed();
+    let (rust, web) = support::display::peak_rss_mib("imagevault-desktop");
+    println!(
+        "drop of {count} × {:.2} MiB 4000×3000 JPEGs: first card accepted after {:.2} s, \
+         all accepted after {:.2} s, all previews shown after {:.2} s; \
+         peak RSS: app {rust:.0} MiB, web content process {web:.0} MiB",
+        photo.len() as f64 / 1_048_576.0,
+        first.unwrap().as_secs_f64(),
+        accepted.as_secs_f64(),
+        shown.as_secs_f64(),
+    );
     ui.quit().await;
     app.finish().await;
 }

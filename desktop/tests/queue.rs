@@ -81,11 +81,7 @@ impl Desk {
     }
 
     async fn stored(&self) -> ImageList {
-        let res = self
-            .app
-            .get_bearer("/api/v1/images?limit=100", &self.token)
-            .await;
-        res.json().await.unwrap()
+        serde_json::from_value(self.app.listed(&self.token).await).unwrap()
     }
 
     async fn checked(&self, n: usize) {

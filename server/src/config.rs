@@ -45,6 +45,10 @@ pub struct Config {
     pub behind_tls_proxy: bool,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// `UPLOAD_TIMEOUT_SECONDS`: longest time one uploaded file may take to arrive, so a
+    /// client trickling bytes cannot hold an upload slot (default 120 s: 5 MiB at about
+    /// 350 kbit/s).
+    pub upload_timeout: std::time::Duration,
 }
 
 /// `DATABASE_URL`, whose `Debug` hides the password so the start-up log can show it.
@@ -216,6 +220,7 @@ impl Config {
             http_redirect_addr,
             behind_tls_proxy,
             trusted_proxies,
+            upload_timeout: upload_timeout(get("UPLOAD_TIMEOUT_SECONDS"))?,
         })
     }
 
@@ -231,6 +236,19 @@ fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<boo
         None | Some("false" | "0" | "no" | "off") => Ok(false),
         Some("true" | "1" | "yes" | "on") => Ok(true),
         Some(other) => Err(invalid(name, format!("{other:?} is not True or False"))),
+    }
+}
+
+fn upload_timeout(raw: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(std::time::Duration::from_mins(2));
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(secs @ 1..=3600) => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(invalid(
+            "UPLOAD_TIMEOUT_SECONDS",
+            format!("{raw:?} is not a number of seconds from 1 to 3600"),
+        )),
     }
 }
 

@@ -255,6 +255,82 @@ async fn slow_header_senders_are_dropped_and_others_unaffected() {
     app.finish().await;
 }
 
+/// Sends the head of an upload and then its file a byte at a time, for as long as the
+/// server reads; returns the server's whole answer.
+async fn trickle_upload(addr: std::net::SocketAddr, token: &str) -> String {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let file = support::images::png(64, 48, 1);
+    let head = format!(
+        "POST /api/v1/images HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {}\r\n\r\n\
+         --XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\
+         Content-Type: image/png\r\n\r\n",
+        file.len() + 200
+    );
+    write.write_all(head.as_bytes()).await.unwrap();
+    let trickle = tokio::spawn(async move {
+        for byte in file {
+            if write.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), read.read_to_end(&mut answer)).await;
+    trickle.abort();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn slow_body_uploads_are_cut_off_and_others_unaffected() {
+    let app = TestApp::spawn_with(Engine::Sqlite, &[("UPLOAD_TIMEOUT_SECONDS", "3")]).await;
+    let token = app.signed_up_user("slow-body@example.com").await;
+    let slow: Vec<_> = (0..3)
+        .map(|_| {
+            let (addr, token) = (app.addr, token.clone());
+            tokio::spawn(async move { trickle_upload(addr, &token).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // While three clients trickle, a normal upload is stored at once.
+    let res = app
+        .upload(&token, "fast.png", support::images::png(32, 32, 2))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    for answer in slow {
+        let answer = tokio::time::timeout(Duration::from_secs(20), answer)
+            .await
+            .expect("the trickling upload was cut off")
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("took longer than 3 seconds"), "{answer}");
+    }
+    let listed = app.listed(&token).await["items"].as_array().unwrap().len();
+    assert_eq!(listed, 1, "only the fast upload");
+    app.finish().await;
+}
+
+#[test]
+fn upload_timeout_is_configurable_and_checked() {
+    let config = |v: &str| {
+        imagevault_server::config::Config::from_lookup(|k| {
+            (k == "UPLOAD_TIMEOUT_SECONDS")
+                .then(|| v.to_owned())
+                .or_else(|| (k == "DEBUG").then(|| "True".into()))
+        })
+    };
+    assert_eq!(
+        config("45").unwrap().upload_timeout,
+        Duration::from_secs(45)
+    );
+    for bad in ["0", "-1", "3601", "soon", "2m"] {
+        let err = config(bad).unwrap_err().to_string();
+        assert!(err.contains("UPLOAD_TIMEOUT_SECONDS"), "{bad:?}: {err}");
+    }
+}
+
 #[tokio::test]
 async fn sqlite_file_is_in_wal_mode() {
     let app = TestApp::spawn(Engine::Sqlite).await;

@@ -165,3 +165,29 @@ pub fn drag_files(display: &str, files: &[PathBuf], x: i32, y: i32) {
     );
     drop(source);
 }
+
+/// Peak RSS (`VmHWM`) in MiB of the newest process named `name` and of its web
+/// content child (WebKit renders in a separate process).
+pub fn peak_rss_mib(name: &str) -> (f64, f64) {
+    let hwm = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            })
+            .map_or(0.0, |kib| kib / 1024.0)
+    };
+    let out = Command::new("pgrep")
+        .args(["-n", "-x", &name[..name.len().min(15)]])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let children = Command::new("pgrep").args(["-P", &pid]).output().unwrap();
+    let web = String::from_utf8_lossy(&children.stdout)
+        .lines()
+        .map(hwm)
+        .fold(0.0, f64::max);
+    (hwm(&pid), web)
+}

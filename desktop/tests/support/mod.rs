@@ -7,6 +7,7 @@
 pub mod server;
 
 pub mod display;
+pub mod photo;
 pub mod proxy;
 pub mod recorder;
 pub mod secret_service;

@@ -27,7 +27,13 @@ pub fn enter(test_name: &str) -> Option<()> {
     let status = Command::new("dbus-run-session")
         .args(["--", "sh", "-c", UNLOCK_THEN_RUN, "sh"])
         .arg(&exe)
-        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test_name,
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+            "--include-ignored",
+        ])
         .env(INSIDE, "1")
         .env("HOME", &home)
         .env("XDG_DATA_HOME", home.join("data"))

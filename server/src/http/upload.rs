@@ -7,6 +7,8 @@
 //! limit is refused before a byte is read, and an undeclared one is refused as soon as
 //! it passes the limit.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use futures_util::StreamExt;
 use imagevault_common::image::MAX_IMAGE_BYTES;
@@ -21,8 +23,6 @@ use crate::error::ApiError;
 const FRAMING_BYTES: usize = 64 * 1024;
 /// Longest CSRF token field worth reading.
 const MAX_CSRF_BYTES: u64 = 256;
-/// Longest time one file may take to arrive (5 MiB at about 350 kbit/s).
-pub const FILE_READ_LIMIT: std::time::Duration = std::time::Duration::from_mins(2);
 /// The form field holding the image.
 pub const FILE_FIELD: &str = "file";
 
@@ -49,8 +49,12 @@ fn not_multipart() -> ApiError {
 /// Reads a single-file upload (the JSON API). With `csrf` set (a cookie session without
 /// the CSRF header), the form must carry that token in a `csrf_token` field before the
 /// file.
-pub async fn read_upload(req: &mut Request, csrf: Option<&str>) -> Result<UploadForm, ApiError> {
-    let mut reader = UploadReader::new(req, csrf, 1)?;
+pub async fn read_upload(
+    req: &mut Request,
+    csrf: Option<&str>,
+    read_limit: Duration,
+) -> Result<UploadForm, ApiError> {
+    let mut reader = UploadReader::new(req, csrf, 1, read_limit)?;
     let upload = reader.next_file().await?.ok_or_else(|| {
         ApiError::BadRequest("Choose a file to upload (form field \"file\").".into())
     })?;
@@ -84,11 +88,19 @@ pub struct UploadReader {
     /// Bytes to reserve for a file: the declared length for single-file bodies, so a
     /// buffer is allocated once instead of doubling past 5 MiB.
     size_hint: usize,
+    /// Longest time one file may take to arrive.
+    read_limit: Duration,
 }
 
 impl UploadReader {
-    /// Starts reading `req`'s body: at most `max_files` files of 5 MiB each.
-    pub fn new(req: &mut Request, csrf: Option<&str>, max_files: usize) -> Result<Self, ApiError> {
+    /// Starts reading `req`'s body: at most `max_files` files of 5 MiB each, each
+    /// arriving within `read_limit`.
+    pub fn new(
+        req: &mut Request,
+        csrf: Option<&str>,
+        max_files: usize,
+        read_limit: Duration,
+    ) -> Result<Self, ApiError> {
         let most = max_files * (MAX_IMAGE_BYTES + FRAMING_BYTES);
         let declared = declared_length(req)?;
         if declared.is_some_and(|n| n > most) {
@@ -129,19 +141,21 @@ impl UploadReader {
             size_hint: declared
                 .filter(|_| max_files == 1)
                 .map_or(64 * 1024, |n| n.min(MAX_IMAGE_BYTES)),
+            read_limit,
         })
     }
 
     /// The next file, or `None` at the end of the body. Each file must arrive within
-    /// [`FILE_READ_LIMIT`]: the server's gap timeout alone would let a client trickling a
-    /// byte every few seconds hold an upload slot for hours.
+    /// the read limit (`UPLOAD_TIMEOUT_SECONDS`): the server's gap timeout alone would
+    /// let a client trickling a byte every few seconds hold an upload slot for hours.
     pub async fn next_file(&mut self) -> Result<Option<UploadForm>, ApiError> {
-        tokio::time::timeout(FILE_READ_LIMIT, self.read_next())
+        let limit = self.read_limit;
+        tokio::time::timeout(limit, self.read_next())
             .await
             .unwrap_or_else(|_| {
                 Err(ApiError::BadRequest(format!(
                     "The upload took longer than {} seconds; try again on a faster connection.",
-                    FILE_READ_LIMIT.as_secs()
+                    limit.as_secs()
                 )))
             })
     }

@@ -256,7 +256,12 @@ async fn upload_submit(
     let csrf_field = csrf_token(&state, &caller.token_hash);
     let mut outcomes = Vec::new();
     let read = async {
-        let mut reader = UploadReader::new(req, csrf.as_deref(), MAX_FORM_FILES)?;
+        let mut reader = UploadReader::new(
+            req,
+            csrf.as_deref(),
+            MAX_FORM_FILES,
+            state.config.upload_timeout,
+        )?;
         while let Some(file) = reader.next_file().await? {
             let filename = file.filename.clone();
             let stored = images::upload(&state, &caller.user_id, file.filename, file.bytes).await;

@@ -40,7 +40,7 @@ async fn upload(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Res
         .acquire()
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let form = read_upload(req, csrf.as_deref()).await?;
+    let form = read_upload(req, csrf.as_deref(), state.config.upload_timeout).await?;
     let object = images::upload(&state, &caller.user_id, form.filename, form.bytes).await?;
     res.status_code(StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/images/{}", object.id)) {

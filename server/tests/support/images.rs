@@ -78,6 +78,13 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The first page of `token`'s images (up to 100), as JSON.
+    pub async fn listed(&self, token: &str) -> serde_json::Value {
+        let res = self.get_bearer("/api/v1/images?limit=100", token).await;
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        res.json().await.unwrap()
+    }
+
     /// A DELETE with the bearer `token`.
     pub async fn delete_bearer(&self, path: &str, token: &str) -> Response {
         self.client
