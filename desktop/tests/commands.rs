@@ -230,7 +230,14 @@ fn the_content_security_policy_is_strict() {
     );
     // No remote sources: only the app itself, inline data/blob images, and Tauri's IPC
     // endpoint (`ipc:` on Linux and macOS, `http://ipc.localhost` on Windows).
-    let allowed = ["'self'", "'none'", "data:", "blob:", "ipc:", "http://ipc.localhost"];
+    let allowed = [
+        "'self'",
+        "'none'",
+        "data:",
+        "blob:",
+        "ipc:",
+        "http://ipc.localhost",
+    ];
     for (directive, sources) in csp.as_object().unwrap() {
         for source in sources.as_str().unwrap().split_whitespace() {
             assert!(allowed.contains(&source), "{directive}: {source}");
