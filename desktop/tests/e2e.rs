@@ -205,7 +205,7 @@ async fn drop_benchmark(count: usize) {
         "drop of {count} × {:.2} MiB 4000×3000 JPEGs: first card accepted after {:.2} s, \
          all accepted after {:.2} s, all previews shown after {:.2} s; \
          peak RSS: app {rust:.0} MiB, web content process {web:.0} MiB",
-        photo.len() as f64 / 1_048_576.0,
+        f64::from(u32::try_from(photo.len()).unwrap()) / 1_048_576.0,
         first.unwrap().as_secs_f64(),
         accepted.as_secs_f64(),
         shown.as_secs_f64(),
