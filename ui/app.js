@@ -182,7 +182,7 @@ const statusError = (message) => showStatus(message, 'error');
  * the person goes back to sign-in and reads the message there.
  */
 function reportError(err, show) {
-  if (err.code === 'session_expired' && session.account) {
+  if ((err.code === 'session_expired' || err.code === 'not_signed_in') && session.account) {
     leaveMain(err.message);
     return;
   }
@@ -233,7 +233,8 @@ function applySettings(settings) {
   session.settings = { server_url: serverUrl, ca_file: caFile };
   $('server-url').value = serverUrl;
   $('settings-server-url').value = serverUrl;
-  $('settings-ca-file').value = caFile || '';
+  $('settings-ca-file').textContent = caFile || 'None: only the system\'s certificate authorities';
+  $('clear-ca-file').hidden = !caFile;
   $('reg-server').textContent = serverUrl || 'not set yet (see the sign-in form)';
 }
 
@@ -247,13 +248,12 @@ async function loadSettings() {
 
 /**
  * sign_in and register take no server address: they use the saved one. So a
- * changed #server-url is saved first (keeping the CA file). Throws on invalid_setting.
+ * changed #server-url is saved first. Throws on invalid_setting.
  */
 async function saveServerIfChanged() {
   const wanted = $('server-url').value.trim();
   if (session.settings && wanted === session.settings.server_url) return;
-  const caFile = session.settings ? session.settings.ca_file : null;
-  applySettings(await call('save_settings', { serverUrl: wanted, caFile }));
+  applySettings(await call('save_settings', { serverUrl: wanted }));
 }
 
 async function restoreSession() {
@@ -305,6 +305,9 @@ function onSignedOut(payload) {
     ? payload.message
     : 'You have been signed out. Please sign in again.';
   leaveMain(message);
+  // The next sign-in starts with no cards (Rust forgets them), so nothing dropped now
+  // can go to another account.
+  removeCards([...cards.keys()]);
 }
 
 async function onSignIn(event) {
@@ -436,12 +439,13 @@ async function onSignOut() {
   await withBusy($('sign-out'), 'Signing out…', async () => {
     try {
       await call('sign_out');
-      // Rust cancels and forgets every card on sign-out; the view follows.
-      removeCards([...cards.keys()]);
       leaveMain('');
     } catch (err) {
-      statusError(err.message);
+      // Signed out on this computer all the same; the message says what was not done.
+      leaveMain(err.message);
     }
+    // Rust cancels and forgets every card on sign-out; the view follows.
+    removeCards([...cards.keys()]);
   });
 }
 
@@ -450,16 +454,41 @@ async function onSaveSettings(event) {
   const box = $('settings-message');
   await withBusy($('save-settings'), 'Saving…', async () => {
     try {
-      const caFile = $('settings-ca-file').value.trim();
       applySettings(await call('save_settings', {
         serverUrl: $('settings-server-url').value.trim(),
-        caFile: caFile || null,
       }));
       setMessage(box, 'Settings saved.', 'success');
     } catch (err) {
       reportError(err, (message) => setMessage(box, message, 'error'));
     }
   });
+}
+
+/** The CA file is chosen in Rust's native picker (the view never names a file). */
+async function onChooseCaFile() {
+  const box = $('settings-message');
+  await withBusy($('choose-ca-file'), 'Choosing…', async () => {
+    try {
+      const before = session.settings ? session.settings.ca_file : null;
+      const saved = await call('choose_ca_file');
+      applySettings(saved);
+      if (saved.ca_file && saved.ca_file !== before) {
+        setMessage(box, 'The certificate authority is trusted for this server.', 'success');
+      }
+    } catch (err) {
+      reportError(err, (message) => setMessage(box, message, 'error'));
+    }
+  });
+}
+
+async function onClearCaFile() {
+  const box = $('settings-message');
+  try {
+    applySettings(await call('clear_ca_file'));
+    setMessage(box, 'Only the system\'s certificate authorities are trusted now.', 'success');
+  } catch (err) {
+    reportError(err, (message) => setMessage(box, message, 'error'));
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -818,9 +847,11 @@ async function onCardAction(event) {
     if (cancel) {
       await call('cancel_upload', { id: card.id });
     } else {
-      await call('remove_item', { id: card.id });
-      focusNeighbourOf(card);
-      removeCards([card.key]);
+      // Rust refuses to remove a card whose upload started meanwhile; keep showing it.
+      if (await call('remove_item', { id: card.id })) {
+        focusNeighbourOf(card);
+        removeCards([card.key]);
+      }
     }
   } catch (err) {
     card.actionError = err.message;
@@ -1276,6 +1307,8 @@ function wireForms() {
   $('resend-verification').addEventListener('click', onResendVerification);
   $('back-to-signin').addEventListener('click', onBackToSignIn);
   $('settings-form').addEventListener('submit', onSaveSettings);
+  $('choose-ca-file').addEventListener('click', onChooseCaFile);
+  $('clear-ca-file').addEventListener('click', onClearCaFile);
 }
 
 function wireMain() {

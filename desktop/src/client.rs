@@ -32,6 +32,11 @@ impl Token {
         Self(Arc::new(Zeroizing::new(token)))
     }
 
+    /// Whether both are the same token (the same sign-in).
+    pub fn same(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
     /// The token itself, for the `Authorization` header and the keychain only.
     pub fn expose_secret(&self) -> &str {
         &self.0
@@ -46,6 +51,16 @@ impl std::fmt::Debug for Token {
 
 /// Bytes handed to the connection per progress report during an upload.
 const UPLOAD_CHUNK: usize = 64 * 1024;
+/// Longest wait for a JSON call (sign-in, listing, …) as a whole.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for one image or thumbnail.
+const IMAGE_TIMEOUT: Duration = Duration::from_mins(2);
+/// Largest JSON answer accepted (a page of 100 images is ~30 KB).
+const MAX_JSON_ANSWER: usize = 1024 * 1024;
+/// Largest image answer accepted: the upload limit plus slack.
+const MAX_IMAGE_ANSWER: usize = imagevault_common::image::MAX_IMAGE_BYTES + 1024 * 1024;
+/// Largest error body read.
+const MAX_ERROR_ANSWER: usize = 64 * 1024;
 
 /// A client for one server.
 #[derive(Debug, Clone)]
@@ -78,6 +93,11 @@ impl Api {
         &self.base
     }
 
+    /// A request that must finish within [`CALL_TIMEOUT`].
+    fn call(&self, method: reqwest::Method, url: Url) -> RequestBuilder {
+        self.http.request(method, url).timeout(CALL_TIMEOUT)
+    }
+
     fn url(&self, path: &str) -> Url {
         self.base
             .join(&format!("api/v1/{path}"))
@@ -86,13 +106,17 @@ impl Api {
 
     /// `POST /auth/login`.
     pub async fn login(&self, credentials: &Credentials) -> Result<LoginResponse> {
-        let req = self.http.post(self.url("auth/login")).json(credentials);
+        let req = self
+            .call(reqwest::Method::POST, self.url("auth/login"))
+            .json(credentials);
         json(send(req).await?).await
     }
 
     /// `POST /auth/register`: 202 whether or not the address is taken.
     pub async fn register(&self, credentials: &Credentials) -> Result<()> {
-        let req = self.http.post(self.url("auth/register")).json(credentials);
+        let req = self
+            .call(reqwest::Method::POST, self.url("auth/register"))
+            .json(credentials);
         send(req).await.map(drop)
     }
 
@@ -110,14 +134,24 @@ impl Api {
 
     /// `POST /auth/logout`: revokes the token on the server.
     pub async fn logout(&self, token: &Token) -> Result<()> {
-        send(authed(self.http.post(self.url("auth/logout")), token))
-            .await
-            .map(drop)
+        send(authed(
+            self.call(reqwest::Method::POST, self.url("auth/logout")),
+            token,
+        ))
+        .await
+        .map(drop)
     }
 
     /// `GET /me`.
     pub async fn me(&self, token: &Token) -> Result<Me> {
-        json(send(authed(self.http.get(self.url("me")), token)).await?).await
+        json(
+            send(authed(
+                self.call(reqwest::Method::GET, self.url("me")),
+                token,
+            ))
+            .await?,
+        )
+        .await
     }
 
     /// `GET /images`, one page.
@@ -126,22 +160,29 @@ impl Api {
         if let Some(cursor) = cursor {
             url.query_pairs_mut().append_pair("cursor", cursor);
         }
-        json(send(authed(self.http.get(url), token)).await?).await
+        json(send(authed(self.call(reqwest::Method::GET, url), token)).await?).await
     }
 
     /// `GET /images/{id}/thumbnail` or `/content`: the decrypted bytes.
     pub async fn image_bytes(&self, token: &Token, id: Uuid, thumbnail: bool) -> Result<Bytes> {
         let part = if thumbnail { "thumbnail" } else { "content" };
         let req = authed(
-            self.http.get(self.url(&format!("images/{id}/{part}"))),
+            self.call(
+                reqwest::Method::GET,
+                self.url(&format!("images/{id}/{part}")),
+            ),
             token,
         );
-        send(req).await?.bytes().await.map_err(transport)
+        let req = req.timeout(IMAGE_TIMEOUT);
+        read_capped(send(req).await?, MAX_IMAGE_ANSWER).await
     }
 
     /// `DELETE /images/{id}`.
     pub async fn delete_image(&self, token: &Token, id: Uuid) -> Result<()> {
-        let req = authed(self.http.delete(self.url(&format!("images/{id}"))), token);
+        let req = authed(
+            self.call(reqwest::Method::DELETE, self.url(&format!("images/{id}"))),
+            token,
+        );
         send(req).await.map(drop)
     }
 
@@ -175,6 +216,26 @@ fn authed(req: RequestBuilder, token: &Token) -> RequestBuilder {
     req.bearer_auth(token.expose_secret())
 }
 
+/// Reads an answer's body, refusing one larger than `max` (a hostile or confused
+/// server must not make the app buffer without bound).
+async fn read_capped(mut res: Response, max: usize) -> Result<Bytes> {
+    if res.content_length().is_some_and(|n| n > max as u64) {
+        return Err(Error::BadResponse(
+            "the answer is larger than any ImageVault answer".into(),
+        ));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(transport)? {
+        if body.len() + chunk.len() > max {
+            return Err(Error::BadResponse(
+                "the answer is larger than any ImageVault answer".into(),
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(body))
+}
+
 /// Sends a request; any status but 2xx becomes the server's documented error.
 async fn send(req: RequestBuilder) -> Result<Response> {
     let res = req.send().await.map_err(transport)?;
@@ -186,7 +247,7 @@ async fn send(req: RequestBuilder) -> Result<Response> {
 }
 
 async fn json<T: DeserializeOwned>(res: Response) -> Result<T> {
-    let bytes = res.bytes().await.map_err(transport)?;
+    let bytes = read_capped(res, MAX_JSON_ANSWER).await?;
     serde_json::from_slice(&bytes).map_err(|e| Error::BadResponse(e.to_string()))
 }
 
@@ -199,7 +260,7 @@ async fn server_error(res: Response) -> Error {
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
-    let body = res.bytes().await.unwrap_or_default();
+    let body = read_capped(res, MAX_ERROR_ANSWER).await.unwrap_or_default();
     match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(ErrorBody { error }) => Error::Server {
             status: status.as_u16(),
@@ -277,6 +338,71 @@ mod tests {
             api.url("images").as_str(),
             "https://example.com/vault/api/v1/images"
         );
+    }
+
+    /// A "server" that answers every connection with `head` and then `chunks` chunks
+    /// of 64 KiB of spaces (chunked encoding).
+    async fn hostile_server(head: &'static str, chunks: usize) -> Settings {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+                    for _ in 0..chunks {
+                        if socket.write_all(chunk.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = socket.write_all(b"0\r\n\r\n").await;
+                });
+            }
+        });
+        Settings {
+            server_url: format!("http://127.0.0.1:{port}/"),
+            ..Settings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn oversized_answers_are_refused_not_buffered() {
+        let token = Token::new("t".into());
+        let declared = hostile_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 900000000\r\n\r\n",
+            0,
+        )
+        .await;
+        let err = Api::new(&declared).unwrap().me(&token).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("larger than any ImageVault answer"),
+            "{err}"
+        );
+
+        let streamed = hostile_server(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+            40,
+        )
+        .await;
+        let err = Api::new(&streamed).unwrap().me(&token).await.unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("larger than any ImageVault answer"),
+            "{err}"
+        );
+
+        let html = hostile_server(
+            "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n",
+            1,
+        )
+        .await;
+        let err = Api::new(&html).unwrap().me(&token).await.unwrap_err();
+        assert_eq!(err.code(), "unavailable", "{err:?}");
+        assert!(err.is_transient());
     }
 
     #[tokio::test]

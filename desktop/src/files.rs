@@ -3,8 +3,11 @@
 //! Checks run on the blocking pool, one per core, and each card is reported as soon as
 //! its own check ends, so a drop of hundreds of files shows its first previews at once
 //! and the window never waits. Uploads run at most [`UPLOAD_SLOTS`] at a time. A network
-//! failure (or a 429/503 from the server) is retried with back-off; a refusal is not. A
-//! card that got its 201 is `Done` and is never queued again.
+//! failure (or a 429/503 from the server) is retried with back-off; a refusal is not.
+//! Only cards that passed their check and were never queued are queued, so a card that
+//! got its 201 is never sent twice; a cancelled or failed card is dropped again to retry.
+//! Every final state is decided and reported under one lock, so a cancel racing a 201
+//! cannot leave the view and the queue disagreeing.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,7 +21,7 @@ use tokio::sync::Semaphore;
 
 use crate::events::{CardCheck, CardEvent, Events, UploadEvent, UploadState};
 use crate::intake::{self, Verdict};
-use crate::session::Session;
+use crate::session::{Active, Session};
 
 /// Uploads in flight at once.
 pub const UPLOAD_SLOTS: usize = 3;
@@ -35,7 +38,7 @@ enum Stage {
     Refused,
     Queued,
     Done,
-    Failed { retryable: bool },
+    Failed,
     Cancelled,
 }
 
@@ -132,24 +135,19 @@ impl Files {
         });
     }
 
-    /// Queues every card that passed its check and is not uploaded (or was cancelled,
-    /// or ran out of retries). Returns how many were queued.
-    pub fn upload_accepted(self: &Arc<Self>, session: &Arc<Session>) -> usize {
+    /// Queues every card that passed its check and has not been queued yet, for the
+    /// signed-in session `active` (each job keeps that session's token, so a later
+    /// sign-in as someone else can never receive it). Returns how many were queued.
+    pub fn upload_accepted(self: &Arc<Self>, session: &Arc<Session>, active: &Active) -> usize {
         let mut cards = self.cards.lock().unwrap();
         let mut queued = 0;
-        for (&id, card) in cards.iter_mut() {
-            let ready = matches!(
-                card.stage,
-                Stage::Accepted | Stage::Cancelled | Stage::Failed { retryable: true }
-            );
-            if !ready {
-                continue;
-            }
+        for (&id, card) in cards.iter_mut().filter(|(_, c)| c.stage == Stage::Accepted) {
             card.stage = Stage::Queued;
             self.report(id, UploadState::Queued, 0, 0, None);
             let job = Job {
                 files: Arc::clone(self),
                 session: Arc::clone(session),
+                active: active.clone(),
                 id,
                 path: card.path.clone(),
             };
@@ -159,7 +157,8 @@ impl Files {
         queued
     }
 
-    /// Stops an upload that has not finished.
+    /// Stops an upload that has not finished. If its 201 won the race, the card stays
+    /// done: the decision and its event are made under the lock.
     pub fn cancel(&self, id: u64) {
         let mut cards = self.cards.lock().unwrap();
         if let Some(card) = cards.get_mut(&id)
@@ -169,7 +168,6 @@ impl Files {
                 task.abort();
             }
             card.stage = Stage::Cancelled;
-            drop(cards);
             self.report(id, UploadState::Cancelled, 0, 0, Some("Cancelled.".into()));
         }
     }
@@ -217,6 +215,32 @@ impl Files {
         }
     }
 
+    /// Reports progress of a card that is still in the queue (not after a cancel).
+    fn report_queued(&self, event: UploadEvent) {
+        let cards = self.cards.lock().unwrap();
+        if cards
+            .get(&event.id)
+            .is_some_and(|c| c.stage == Stage::Queued)
+        {
+            self.events.upload(event);
+        }
+    }
+
+    /// Moves a card to a final stage and reports it, under the lock, unless it has
+    /// left the queue meanwhile; a 201 (`Done`) always wins, since the server has the
+    /// file whatever the person clicked.
+    fn settle(&self, id: u64, stage: Stage, event: UploadEvent) {
+        let mut cards = self.cards.lock().unwrap();
+        let Some(card) = cards.get_mut(&id) else {
+            return;
+        };
+        if card.stage == Stage::Queued || stage == Stage::Done {
+            card.stage = stage;
+            card.task = None;
+            self.events.upload(event);
+        }
+    }
+
     fn report(&self, id: u64, state: UploadState, sent: u64, total: u64, message: Option<String>) {
         self.events.upload(UploadEvent {
             id,
@@ -233,6 +257,7 @@ impl Files {
 struct Job {
     files: Arc<Files>,
     session: Arc<Session>,
+    active: Active,
     id: u64,
     path: PathBuf,
 }
@@ -245,13 +270,8 @@ impl Job {
         let path = self.path.clone();
         let checked = match spawn_blocking(move || intake::read_checked(&path)).await {
             Ok(Ok(checked)) => checked,
-            Ok(Err(reason)) => return self.finish(Stage::Failed { retryable: false }, reason),
-            Err(_) => {
-                return self.finish(
-                    Stage::Failed { retryable: true },
-                    "The file could not be read.".into(),
-                );
-            }
+            Ok(Err(reason)) => return self.fail(reason),
+            Err(_) => return self.fail("The file could not be read.".into()),
         };
         let name = checked.filename().to_owned();
         let content_type = checked.format().content_type();
@@ -259,11 +279,11 @@ impl Job {
         let total = data.len() as u64;
         for attempt in 1..=MAX_ATTEMPTS {
             self.files
-                .report(self.id, UploadState::Uploading, 0, total, None);
-            let events = Arc::clone(&self.files.events);
+                .report_queued(self.event(UploadState::Uploading, 0, total, None));
+            let files = Arc::clone(&self.files);
             let id = self.id;
             let progress = move |sent| {
-                events.upload(UploadEvent {
+                files.report_queued(UploadEvent {
                     id,
                     state: UploadState::Uploading,
                     sent,
@@ -272,11 +292,10 @@ impl Job {
                     image: None,
                 });
             };
-            let data = data.clone();
-            let name = name.clone();
+            let (data, name) = (data.clone(), name.clone());
             let result = self
                 .session
-                .call(|s| async move {
+                .run(self.active.clone(), |s| async move {
                     s.api
                         .upload(&s.token, &name, content_type, data, progress)
                         .await
@@ -284,35 +303,44 @@ impl Job {
                 .await;
             match result {
                 Ok(image) => {
-                    self.files.set_stage_if(self.id, Stage::Queued, Stage::Done);
-                    self.files.events.upload(UploadEvent {
-                        id: self.id,
-                        state: UploadState::Done,
-                        sent: total,
-                        total,
-                        message: None,
-                        image: Some(image),
-                    });
-                    return;
+                    let mut done = self.event(UploadState::Done, total, total, None);
+                    done.image = Some(image);
+                    return self.files.settle(self.id, Stage::Done, done);
                 }
                 Err(e) if e.is_transient() && attempt < MAX_ATTEMPTS => {
                     let wait = self.backoff(attempt, e.retry_after());
                     let message = format!(
-                        "{} Retrying in {} s (attempt {} of {MAX_ATTEMPTS}).",
-                        e,
+                        "{e} Retrying in {} s (attempt {} of {MAX_ATTEMPTS}).",
                         wait.as_secs_f32().ceil(),
                         attempt + 1
                     );
-                    self.files
-                        .report(self.id, UploadState::Retrying, 0, total, Some(message));
+                    self.files.report_queued(self.event(
+                        UploadState::Retrying,
+                        0,
+                        total,
+                        Some(message),
+                    ));
                     tokio::time::sleep(wait).await;
                 }
-                Err(e) => {
-                    // After a new sign-in the same card may be sent again.
-                    let retryable = e.is_transient() || e.is_unauthorized();
-                    return self.finish(Stage::Failed { retryable }, e.to_string());
-                }
+                Err(e) => return self.fail(e.to_string()),
             }
+        }
+    }
+
+    fn event(
+        &self,
+        state: UploadState,
+        sent: u64,
+        total: u64,
+        message: Option<String>,
+    ) -> UploadEvent {
+        UploadEvent {
+            id: self.id,
+            state,
+            sent,
+            total,
+            message,
+            image: None,
         }
     }
 
@@ -323,9 +351,8 @@ impl Job {
             .min(MAX_BACKOFF)
     }
 
-    fn finish(&self, stage: Stage, message: String) {
-        self.files.set_stage_if(self.id, Stage::Queued, stage);
-        self.files
-            .report(self.id, UploadState::Failed, 0, 0, Some(message));
+    fn fail(&self, message: String) {
+        let event = self.event(UploadState::Failed, 0, 0, Some(message));
+        self.files.settle(self.id, Stage::Failed, event);
     }
 }

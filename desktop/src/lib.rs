@@ -54,6 +54,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
         .invoke_handler(tauri::generate_handler![
             commands::settings::settings,
             commands::settings::save_settings,
+            commands::settings::choose_ca_file,
+            commands::settings::clear_ca_file,
             commands::account::restore_session,
             commands::account::sign_in,
             commands::account::register,

@@ -102,22 +102,32 @@ impl Session {
         self.settings.lock().unwrap().clone()
     }
 
-    /// Checks and saves new settings. Pointing the app at another server ends the
-    /// session on the old one.
-    pub async fn save_settings(&self, server_url: &str, ca_file: Option<&str>) -> Result<Settings> {
+    /// Checks and saves a new server address. Pointing the app at another server ends
+    /// the session on the old one (even if the old server cannot be told).
+    pub async fn save_server(&self, server_url: &str) -> Result<Settings> {
         let mut next = self.settings();
         next.server_url = crate::settings::parse_server_url(server_url)?.to_string();
-        next.ca_file = ca_file
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(Into::into);
-        Api::new(&next)?; // the CA file must be usable before it is saved
         let server_changed = next.server_url != self.settings().server_url;
         if server_changed && self.active().is_ok() {
-            self.sign_out().await?;
+            if let Err(e) = self.sign_out().await {
+                tracing::warn!(error = %e, "the old server was not told about the sign-out");
+            }
             self.events
                 .signed_out("The server address changed. Sign in to the new server.");
         }
+        self.save(next)
+    }
+
+    /// Sets (after checking it holds a certificate) or clears the extra CA file. The
+    /// path comes from the native picker, never from the web view.
+    pub fn save_ca_file(&self, ca_file: Option<std::path::PathBuf>) -> Result<Settings> {
+        let mut next = self.settings();
+        next.ca_file = ca_file;
+        Api::new(&next)?; // the CA file must be usable before it is saved
+        self.save(next)
+    }
+
+    fn save(&self, next: Settings) -> Result<Settings> {
         self.file.save(&next)?;
         *self.settings.lock().unwrap() = next.clone();
         Ok(next)
@@ -229,28 +239,44 @@ impl Session {
         }
     }
 
-    /// Runs a server call with the session; a 401 ends the session everywhere in the
-    /// app and becomes [`Error::SessionExpired`].
+    /// Runs a server call with the current session; a 401 ends the session everywhere
+    /// in the app and becomes [`Error::SessionExpired`].
     pub async fn call<T, F, Fut>(&self, f: F) -> Result<T>
     where
         F: FnOnce(Active) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let active = self.active()?;
+        self.run(self.active()?, f).await
+    }
+
+    /// Runs a server call with a given session (an upload keeps the one it was queued
+    /// under). A 401 ends that session, and only if it is still the current one: a late
+    /// answer to an old token must not sign out a newer session.
+    pub async fn run<T, F, Fut>(&self, active: Active, f: F) -> Result<T>
+    where
+        F: FnOnce(Active) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let token = active.token.clone();
         match f(active).await {
             Err(e) if e.is_unauthorized() => {
-                self.expire().await;
+                self.expire(&token).await;
                 Err(Error::SessionExpired)
             }
             other => other,
         }
     }
 
-    /// Ends a session the server no longer accepts.
-    pub async fn expire(&self) {
-        let Some(active) = self.current.lock().unwrap().take() else {
-            return;
+    /// Ends the session holding `token`, which the server no longer accepts.
+    async fn expire(&self, token: &Token) {
+        let ended = {
+            let mut current = self.current.lock().unwrap();
+            match current.as_ref() {
+                Some(active) if active.token.same(token) => current.take(),
+                _ => None,
+            }
         };
+        let Some(active) = ended else { return };
         let keychain = active.keychain.clone();
         if let Err(e) = blocking(move || keychain.delete()).await {
             tracing::warn!(error = %e, "could not delete the expired token");

@@ -128,6 +128,11 @@ async fn journey() {
     ui.wait_count("#gallery .tile", 1).await;
     let listed = app.listed(&token).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    // Settings: the CA file is chosen in a native picker; none is set.
+    ui.click("#tab-settings").await;
+    ui.wait_text("#settings-ca-file", "None").await;
+    let clear = ui.all("#clear-ca-file").await;
+    assert!(!ui.displayed(&clear[0]).await);
     ui.quit().await;
 
     // Restart: signed in silently from the keychain.

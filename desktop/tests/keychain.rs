@@ -63,7 +63,7 @@ fn sign_in_survives_a_restart_and_sign_out_revokes_everywhere() {
         let events = Arc::new(Recorder::default());
 
         let first = session_in(&config, Arc::clone(&events));
-        first.save_settings(&app.base, None).await.unwrap();
+        first.save_server(&app.base).await.unwrap();
         let wrong = first
             .sign_in(Credentials {
                 email: email.into(),
@@ -130,7 +130,7 @@ fn a_revoked_token_sends_the_user_back_to_sign_in_with_a_message() {
         let config = app.dir.join("desktop-config");
         let events = Arc::new(Recorder::default());
         let session = session_in(&config, Arc::clone(&events));
-        session.save_settings(&app.base, None).await.unwrap();
+        session.save_server(&app.base).await.unwrap();
         let info = session
             .sign_in(Credentials {
                 email: email.into(),

@@ -1,7 +1,8 @@
 //! The upload queue against a real server on loopback (inside a real Secret Service,
 //! since signing in stores the token there): checks stream in, only accepted files are
 //! sent, each exactly once, with progress; network loss is retried until the server is
-//! back; cancelled and changed files are not sent.
+//! back; cancelled and changed files are not sent; a session's queued uploads never go
+//! to the next account signed in.
 
 mod support;
 
@@ -48,7 +49,7 @@ async fn desk(email: &str, through_proxy: bool) -> Desk {
     let base = proxy
         .as_ref()
         .map_or_else(|| app.base.clone(), |p| format!("http://{}", p.addr));
-    session.save_settings(&base, None).await.unwrap();
+    session.save_server(&base).await.unwrap();
     session
         .sign_in(Credentials {
             email: email.into(),
@@ -139,10 +140,15 @@ fn accepted_files_upload_once_with_progress_and_refused_ones_never_leave() {
         );
 
         let accepted = d.events.checked("accepted");
-        assert_eq!(d.files.upload_accepted(&d.session), 3);
+        assert_eq!(
+            d.files
+                .upload_accepted(&d.session, &d.session.active().unwrap()),
+            3
+        );
         d.all_in(&accepted, UploadState::Done).await;
         assert_eq!(
-            d.files.upload_accepted(&d.session),
+            d.files
+                .upload_accepted(&d.session, &d.session.active().unwrap()),
             0,
             "nothing is sent twice"
         );
@@ -201,7 +207,11 @@ fn lost_network_is_retried_until_the_server_is_back_without_duplicates() {
         let ids = d.events.checked("accepted");
 
         d.proxy.as_mut().unwrap().stop();
-        assert_eq!(d.files.upload_accepted(&d.session), 3);
+        assert_eq!(
+            d.files
+                .upload_accepted(&d.session, &d.session.active().unwrap()),
+            3
+        );
         d.events
             .until("retries", |e| {
                 ids.iter()
@@ -251,7 +261,8 @@ fn cancelled_and_changed_files_are_not_sent() {
         // After the check, the file is replaced by something that is not an image.
         std::fs::write(&changed, b"now a text file").unwrap();
         d.proxy.as_mut().unwrap().stop();
-        d.files.upload_accepted(&d.session);
+        d.files
+            .upload_accepted(&d.session, &d.session.active().unwrap());
         d.events
             .until("a retry", |e| {
                 e.upload_states(keep_id).contains(&UploadState::Retrying)
@@ -283,10 +294,70 @@ fn cancelled_and_changed_files_are_not_sent() {
             "neither file reached the server"
         );
 
-        // A cancelled file can be sent later, once.
-        assert_eq!(d.files.upload_accepted(&d.session), 1);
-        d.all_in(&[keep_id], UploadState::Done).await;
-        assert_eq!(d.stored().await.items.len(), 1);
+        // Cancelled and failed cards are not queued again (drop the file again to retry),
+        // so "Upload N photos" in the view sends exactly the N it counted.
+        assert_eq!(
+            d.files
+                .upload_accepted(&d.session, &d.session.active().unwrap()),
+            0
+        );
+        d.app.finish().await;
+    });
+}
+
+#[test]
+fn queued_uploads_never_go_to_the_next_account() {
+    if enter("queued_uploads_never_go_to_the_next_account").is_some() {
+        return;
+    }
+    runtime().block_on(async {
+        let mut d = desk("first@example.com", true).await;
+        let second = d.app.signed_up_user("second@example.com").await;
+        for i in 0..2 {
+            d.write(&format!("p{i}.png"), &png(40, 30, i));
+        }
+        d.files.add(vec![d.photos.clone()]).await;
+        d.checked(2).await;
+        let ids = d.events.checked("accepted");
+        d.proxy.as_mut().unwrap().stop();
+        let first = d.session.active().unwrap();
+        assert_eq!(d.files.upload_accepted(&d.session, &first), 2);
+        d.events
+            .until("retries", |e| {
+                ids.iter()
+                    .all(|id| e.upload_states(*id).contains(&UploadState::Retrying))
+            })
+            .await;
+
+        // The first account's token is revoked while its uploads wait; someone else
+        // signs in on the same app.
+        let revoked = d
+            .app
+            .post_bearer("/api/v1/auth/logout", first.token.expose_secret())
+            .await;
+        assert_eq!(revoked.status(), 204);
+        let _ = d.session.sign_out().await; // the server is unreachable: local only
+        d.proxy.as_mut().unwrap().resume().await;
+        d.session
+            .sign_in(Credentials {
+                email: "second@example.com".into(),
+                password: PASSWORD.into(),
+            })
+            .await
+            .unwrap();
+
+        d.all_in(&ids, UploadState::Failed).await;
+        let failed = d.events.uploads.lock().unwrap().last().cloned().unwrap();
+        assert!(
+            failed.message.unwrap().contains("session has ended"),
+            "the waiting uploads kept the first account's token and were refused with it"
+        );
+        assert_eq!(d.app.listed(&second).await["items"], serde_json::json!([]));
+        assert_eq!(
+            d.session.active().unwrap().info.email,
+            "second@example.com",
+            "a late 401 for the old token does not end the new session"
+        );
         d.app.finish().await;
     });
 }

@@ -287,17 +287,20 @@ async fn trickle_upload(addr: std::net::SocketAddr, token: &str) -> String {
 async fn slow_body_uploads_are_cut_off_and_others_unaffected() {
     let app = TestApp::spawn_with(Engine::Sqlite, &[("UPLOAD_TIMEOUT_SECONDS", "3")]).await;
     let token = app.signed_up_user("slow-body@example.com").await;
-    let slow: Vec<_> = (0..3)
+    // Enough tricklers to hold every upload slot (four per core): the normal upload can
+    // only be served if the time limit frees a slot.
+    let slots = 4 * std::thread::available_parallelism().map_or(1, usize::from);
+    let slow: Vec<_> = (0..slots)
         .map(|_| {
             let (addr, token) = (app.addr, token.clone());
             tokio::spawn(async move { trickle_upload(addr, &token).await })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // While three clients trickle, a normal upload is stored at once.
-    let res = app
-        .upload(&token, "fast.png", support::images::png(32, 32, 2))
-        .await;
+    let fast = app.upload(&token, "fast.png", support::images::png(32, 32, 2));
+    let res = tokio::time::timeout(Duration::from_secs(20), fast)
+        .await
+        .expect("a normal upload is served once the time limit frees a slot");
     assert_eq!(res.status(), StatusCode::CREATED);
     for answer in slow {
         let answer = tokio::time::timeout(Duration::from_secs(20), answer)

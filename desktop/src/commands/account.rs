@@ -24,6 +24,8 @@ pub async fn sign_in(
     email: String,
     password: String,
 ) -> Result<AccountInfo> {
+    // A new session starts with no cards: nothing dropped before can go to this account.
+    state.files.reset();
     state.session.sign_in(Credentials { email, password }).await
 }
 

@@ -74,8 +74,8 @@ async fn add(state: &AppState, paths: Vec<PathBuf>) -> Result<usize> {
 /// Queues every accepted card for upload; returns how many.
 #[tauri::command]
 pub fn upload_accepted(state: State<'_, AppState>) -> Result<usize> {
-    state.session.active()?;
-    Ok(state.files.upload_accepted(&state.session))
+    let active = state.session.active()?;
+    Ok(state.files.upload_accepted(&state.session, &active))
 }
 
 /// Cancels one upload.

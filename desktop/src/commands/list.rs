@@ -4,6 +4,8 @@
 pub const ALL: &[&str] = &[
     "settings",
     "save_settings",
+    "choose_ca_file",
+    "clear_ca_file",
     "restore_session",
     "sign_in",
     "register",

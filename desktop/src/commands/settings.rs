@@ -1,6 +1,8 @@
-//! Settings: the server address and an optional extra CA certificate.
+//! Settings: the server address and an optional extra CA certificate (chosen in a
+//! native picker, so the web view never names a file).
 
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
+use tauri_plugin_dialog::DialogExt;
 
 use crate::AppState;
 use crate::error::Result;
@@ -12,20 +14,40 @@ pub fn settings(state: State<'_, AppState>) -> Settings {
     state.session.settings()
 }
 
-/// Checks and saves the settings; a new server address ends the current session.
+/// Checks and saves the server address; a new address ends the current session.
 #[tauri::command]
-pub async fn save_settings(
-    state: State<'_, AppState>,
-    server_url: String,
-    ca_file: Option<String>,
-) -> Result<Settings> {
+pub async fn save_settings(state: State<'_, AppState>, server_url: String) -> Result<Settings> {
     let before = state.session.active().is_ok();
-    let saved = state
-        .session
-        .save_settings(&server_url, ca_file.as_deref())
-        .await?;
+    let saved = state.session.save_server(&server_url).await?;
     if before && state.session.active().is_err() {
         state.files.reset();
     }
     Ok(saved)
+}
+
+/// Opens the native picker for a CA certificate (PEM) and saves it once checked;
+/// cancelling the picker changes nothing.
+#[tauri::command]
+pub async fn choose_ca_file<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<Settings> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Choose the certificate authority of your server")
+        .add_filter("PEM certificates", &["pem", "crt", "cer"])
+        .pick_file(move |picked| {
+            let _ = tx.send(picked);
+        });
+    match rx.await.ok().flatten().and_then(|p| p.into_path().ok()) {
+        Some(path) => state.session.save_ca_file(Some(path)),
+        None => Ok(state.session.settings()),
+    }
+}
+
+/// Stops trusting the extra CA.
+#[tauri::command]
+pub fn clear_ca_file(state: State<'_, AppState>) -> Result<Settings> {
+    state.session.save_ca_file(None)
 }
