@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
+use super::picked;
 use crate::AppState;
 use crate::error::{Error, Result};
 
@@ -17,18 +18,16 @@ pub async fn choose_files<R: Runtime>(
     state: State<'_, AppState>,
 ) -> Result<usize> {
     state.session.active()?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
+    let dialog = app
+        .dialog()
         .file()
         .set_title("Choose photos to upload")
-        .add_filter("Images", &["jpg", "jpeg", "png", "gif"])
-        .pick_files(move |picked| {
-            let _ = tx.send(picked);
-        });
-    let picked = rx.await.ok().flatten().unwrap_or_default();
+        .add_filter("Images", &["jpg", "jpeg", "png", "gif"]);
+    let chosen = picked(|answer| dialog.pick_files(answer)).await.flatten();
     add(
         &state,
-        picked
+        chosen
+            .unwrap_or_default()
             .into_iter()
             .filter_map(|p| p.into_path().ok())
             .collect(),
@@ -43,17 +42,11 @@ pub async fn choose_folder<R: Runtime>(
     state: State<'_, AppState>,
 ) -> Result<usize> {
     state.session.active()?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
-        .file()
-        .set_title("Choose a folder of photos")
-        .pick_folder(move |picked| {
-            let _ = tx.send(picked);
-        });
-    let picked = rx.await.ok().flatten();
+    let dialog = app.dialog().file().set_title("Choose a folder of photos");
+    let chosen = picked(|answer| dialog.pick_folder(answer)).await.flatten();
     add(
         &state,
-        picked
+        chosen
             .into_iter()
             .filter_map(|p| p.into_path().ok())
             .collect(),

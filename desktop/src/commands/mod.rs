@@ -13,3 +13,13 @@ pub mod settings;
 mod list;
 
 pub use list::ALL;
+
+/// Shows a native dialog that answers through a callback (`open` receives that
+/// callback) and waits for the answer; `None` if the dialog went away unanswered.
+async fn picked<T: Send + 'static>(open: impl FnOnce(Box<dyn FnOnce(T) + Send>)) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    open(Box::new(move |answer| {
+        let _ = tx.send(answer);
+    }));
+    rx.await.ok()
+}

@@ -4,6 +4,7 @@
 use tauri::{AppHandle, Runtime, State};
 use tauri_plugin_dialog::DialogExt;
 
+use super::picked;
 use crate::AppState;
 use crate::error::Result;
 use crate::settings::Settings;
@@ -32,15 +33,13 @@ pub async fn choose_ca_file<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
 ) -> Result<Settings> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
+    let dialog = app
+        .dialog()
         .file()
         .set_title("Choose the certificate authority of your server")
-        .add_filter("PEM certificates", &["pem", "crt", "cer"])
-        .pick_file(move |picked| {
-            let _ = tx.send(picked);
-        });
-    match rx.await.ok().flatten().and_then(|p| p.into_path().ok()) {
+        .add_filter("PEM certificates", &["pem", "crt", "cer"]);
+    let chosen = picked(|answer| dialog.pick_file(answer)).await.flatten();
+    match chosen.and_then(|p| p.into_path().ok()) {
         Some(path) => state.session.save_ca_file(Some(path)),
         None => Ok(state.session.settings()),
     }
