@@ -81,20 +81,30 @@ impl Files {
     /// Adds dropped or picked paths (folders walked) and starts checking them. Returns
     /// the number of files added, and whether the per-drop cap cut some off.
     pub async fn add(self: &Arc<Self>, paths: Vec<PathBuf>) -> (usize, bool) {
-        let (files, truncated) = spawn_blocking(move || intake::expand(&paths))
-            .await
-            .unwrap_or_default();
+        // Walking and stat-ing hundreds of files is blocking I/O: off the async threads.
+        let (files, truncated) = spawn_blocking(move || {
+            let (files, truncated) = intake::expand(&paths);
+            let sized: Vec<(PathBuf, u64)> = files
+                .into_iter()
+                .map(|p| {
+                    let size = std::fs::metadata(&p).map_or(0, |m| m.len());
+                    (p, size)
+                })
+                .collect();
+            (sized, truncated)
+        })
+        .await
+        .unwrap_or_default();
         let count = files.len();
-        for path in files {
-            self.add_one(path);
+        for (path, size) in files {
+            self.add_one(path, size);
         }
         (count, truncated)
     }
 
-    fn add_one(self: &Arc<Self>, path: PathBuf) {
+    fn add_one(self: &Arc<Self>, path: PathBuf, size: u64) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = intake::display_name(&path);
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
         self.cards.lock().unwrap().insert(
             id,
             Card {
@@ -199,7 +209,7 @@ impl Files {
             .retain(|_, c| matches!(c.stage, Stage::Checking | Stage::Accepted | Stage::Queued));
     }
 
-    /// Cancels everything and forgets all cards (on sign-out).
+    /// Cancels everything and forgets all cards (on sign-out and before a sign-in).
     pub fn reset(&self) {
         self.cancel_all();
         self.cards.lock().unwrap().clear();

@@ -99,7 +99,7 @@ async fn journey() {
     for card in &accepted {
         assert!(ui.text(card).await.contains('×'), "dimensions are shown");
     }
-    wait_images_loaded(&ui, ".card img.preview", 2).await;
+    ui.wait_images_loaded(".card img.preview", 2).await;
     ui.screenshot(shots, "desktop-drop.png").await;
 
     // Upload: only the two accepted files are sent.
@@ -116,10 +116,10 @@ async fn journey() {
     // The gallery shows them; one opens in the viewer.
     ui.click("#tab-gallery").await;
     ui.wait_count("#gallery .tile", 2).await;
-    wait_images_loaded(&ui, "#gallery .tile img", 2).await;
+    ui.wait_images_loaded("#gallery .tile img", 2).await;
     ui.screenshot(shots, "desktop-gallery.png").await;
     ui.click("#gallery .tile").await;
-    wait_images_loaded(&ui, "#viewer-image", 1).await;
+    ui.wait_images_loaded("#viewer-image", 1).await;
     ui.screenshot(shots, "desktop-viewer.png").await;
     // Delete asks once more before it acts.
     ui.click("#viewer-delete").await;
@@ -203,7 +203,7 @@ async fn drop_benchmark(count: usize) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let accepted = dropped.elapsed();
-    wait_images_loaded(&ui, ".card img.preview", count).await;
+    ui.wait_images_loaded(".card img.preview", count).await;
     let shown = dropped.elapsed();
     let (rust, web) = support::display::peak_rss_mib("imagevault-desktop");
     println!(
@@ -217,31 +217,4 @@ async fn drop_benchmark(count: usize) {
     );
     ui.quit().await;
     app.finish().await;
-}
-
-/// Waits until `count` images matching `css` have decoded (a non-zero natural width).
-async fn wait_images_loaded(ui: &Session, css: &str, count: usize) {
-    let started = std::time::Instant::now();
-    loop {
-        let mut loaded = 0;
-        for img in ui.all(css).await {
-            if ui
-                .property(&img, "naturalWidth")
-                .await
-                .as_u64()
-                .unwrap_or(0)
-                > 0
-            {
-                loaded += 1;
-            }
-        }
-        if loaded >= count {
-            return;
-        }
-        assert!(
-            started.elapsed().as_secs() < 60,
-            "only {loaded} of {count} × {css} loaded"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }

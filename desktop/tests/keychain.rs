@@ -14,7 +14,7 @@ use imagevault_desktop::session::Session;
 use imagevault_desktop::settings::SettingsFile;
 use support::recorder::Recorder;
 use support::secret_service::{enter, lookup};
-use support::server::{Engine, PASSWORD, TestApp};
+use support::server::{Engine, TestApp};
 use url::Url;
 
 #[test]
@@ -72,13 +72,7 @@ fn sign_in_survives_a_restart_and_sign_out_revokes_everywhere() {
             .await
             .unwrap_err();
         assert_eq!(wrong.code(), "invalid_credentials");
-        let info = first
-            .sign_in(Credentials {
-                email: email.into(),
-                password: PASSWORD.into(),
-            })
-            .await
-            .unwrap();
+        let info = support::sign_in(&first, email).await;
         assert_eq!(info.email, email);
         let username = Account::new(email, &Url::parse(&info.server_url).unwrap())
             .username()
@@ -131,13 +125,7 @@ fn a_revoked_token_sends_the_user_back_to_sign_in_with_a_message() {
         let events = Arc::new(Recorder::default());
         let session = session_in(&config, Arc::clone(&events));
         session.save_server(&app.base).await.unwrap();
-        let info = session
-            .sign_in(Credentials {
-                email: email.into(),
-                password: PASSWORD.into(),
-            })
-            .await
-            .unwrap();
+        let info = support::sign_in(&session, email).await;
         let username = Account::new(email, &Url::parse(&info.server_url).unwrap())
             .username()
             .to_owned();
@@ -159,13 +147,7 @@ fn a_revoked_token_sends_the_user_back_to_sign_in_with_a_message() {
         assert_eq!(lookup(&username), None);
 
         // While running: the first call that meets the 401 ends the session and says so.
-        session
-            .sign_in(Credentials {
-                email: email.into(),
-                password: PASSWORD.into(),
-            })
-            .await
-            .unwrap();
+        support::sign_in(&session, email).await;
         let token = lookup(&username).unwrap();
         assert_eq!(
             app.post_bearer("/api/v1/auth/logout", &token)

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use imagevault_common::api::{Credentials, ImageList};
+use imagevault_common::api::ImageList;
 use imagevault_desktop::events::UploadState;
 use imagevault_desktop::files::Files;
 use imagevault_desktop::session::Session;
@@ -19,7 +19,7 @@ use support::proxy::Proxy;
 use support::recorder::Recorder;
 use support::secret_service::enter;
 use support::server::images::{jpeg, jpeg_with_metadata, png};
-use support::server::{Engine, PASSWORD, TestApp};
+use support::server::{Engine, TestApp};
 
 struct Desk {
     app: TestApp,
@@ -50,13 +50,7 @@ async fn desk(email: &str, through_proxy: bool) -> Desk {
         .as_ref()
         .map_or_else(|| app.base.clone(), |p| format!("http://{}", p.addr));
     session.save_server(&base).await.unwrap();
-    session
-        .sign_in(Credentials {
-            email: email.into(),
-            password: PASSWORD.into(),
-        })
-        .await
-        .unwrap();
+    support::sign_in(&session, email).await;
     let files = Arc::new(Files::with_backoff(
         events.clone(),
         Duration::from_millis(300),
@@ -338,13 +332,7 @@ fn queued_uploads_never_go_to_the_next_account() {
         assert_eq!(revoked.status(), 204);
         let _ = d.session.sign_out().await; // the server is unreachable: local only
         d.proxy.as_mut().unwrap().resume().await;
-        d.session
-            .sign_in(Credentials {
-                email: "second@example.com".into(),
-                password: PASSWORD.into(),
-            })
-            .await
-            .unwrap();
+        support::sign_in(&d.session, "second@example.com").await;
 
         d.all_in(&ids, UploadState::Failed).await;
         let failed = d.events.uploads.lock().unwrap().last().cloned().unwrap();

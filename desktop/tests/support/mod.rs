@@ -12,3 +12,15 @@ pub mod proxy;
 pub mod recorder;
 pub mod secret_service;
 pub mod webdriver;
+
+use imagevault_common::api::Credentials;
+use imagevault_desktop::session::{AccountInfo, Session};
+
+/// Signs `session` in as `email` with the test password.
+pub async fn sign_in(session: &Session, email: &str) -> AccountInfo {
+    let credentials = Credentials {
+        email: email.into(),
+        password: server::PASSWORD.into(),
+    };
+    session.sign_in(credentials).await.unwrap()
+}

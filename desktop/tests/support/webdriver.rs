@@ -79,38 +79,40 @@ impl Session {
             .unwrap_or_default()
     }
 
-    /// Waits (up to 60 s) until `count` elements match `css`; returns them.
-    pub async fn wait_count(&self, css: &str, count: usize) -> Vec<Element> {
+    /// Polls `probe` until it finds something (at most a minute).
+    async fn until<T>(&self, what: &str, mut probe: impl AsyncFnMut(&Self) -> Option<T>) -> T {
         let started = Instant::now();
         loop {
-            let found = self.all(css).await;
-            if found.len() == count {
+            if let Some(found) = probe(self).await {
                 return found;
             }
             assert!(
                 started.elapsed() < Duration::from_mins(1),
-                "waited for {count} × {css}, found {}",
-                found.len()
+                "waited a minute for {what}"
             );
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
 
+    /// Waits until `count` elements match `css`; returns them.
+    pub async fn wait_count(&self, css: &str, count: usize) -> Vec<Element> {
+        self.until(&format!("{count} × {css}"), async |s| {
+            Some(s.all(css).await).filter(|found| found.len() == count)
+        })
+        .await
+    }
+
     /// Waits for one visible element matching `css`.
     pub async fn visible(&self, css: &str) -> Element {
-        let started = Instant::now();
-        loop {
-            for e in self.all(css).await {
-                if self.displayed(&e).await {
-                    return e;
+        self.until(&format!("{css} to be visible"), async |s| {
+            for e in s.all(css).await {
+                if s.displayed(&e).await {
+                    return Some(e);
                 }
             }
-            assert!(
-                started.elapsed() < Duration::from_mins(1),
-                "{css} never became visible"
-            );
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+            None
+        })
+        .await
     }
 
     /// Whether an element is shown.
@@ -168,20 +170,30 @@ impl Session {
 
     /// Waits until the element at `css` shows text containing `needle`; returns it all.
     pub async fn wait_text(&self, css: &str, needle: &str) -> String {
-        let started = Instant::now();
-        loop {
-            for e in self.all(css).await {
-                let text = self.text(&e).await;
+        self.until(&format!("{css} to say {needle:?}"), async |s| {
+            for e in s.all(css).await {
+                let text = s.text(&e).await;
                 if text.contains(needle) {
-                    return text;
+                    return Some(text);
                 }
             }
-            assert!(
-                started.elapsed() < Duration::from_mins(1),
-                "{css} never said {needle:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+            None
+        })
+        .await
+    }
+
+    /// Waits until `count` images matching `css` have decoded (a non-zero natural width).
+    pub async fn wait_images_loaded(&self, css: &str, count: usize) {
+        self.until(&format!("{count} × {css} decoded"), async |s| {
+            let mut loaded = 0;
+            for img in s.all(css).await {
+                if s.property(&img, "naturalWidth").await.as_u64().unwrap_or(0) > 0 {
+                    loaded += 1;
+                }
+            }
+            (loaded >= count).then_some(())
+        })
+        .await;
     }
 
     /// A DOM property of an element (e.g. an image's `naturalWidth`).
