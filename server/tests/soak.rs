@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{self, StreamExt};
 use imagevault_common::image::validate;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -222,21 +223,47 @@ async fn upload(app: &Instances, user: &User, name: &str, bytes: Vec<u8>) -> req
 }
 
 async fn get(app: &Instances, user: &User, path: &str) -> StatusCode {
-    let res = app
-        .client
-        .get(app.url(path))
-        .bearer_auth(&user.token)
-        .header("x-forwarded-for", &user.ip)
-        .send()
-        .await
-        .unwrap();
+    let res = authorized(app, user, path).await;
     let status = res.status();
     res.bytes().await.unwrap();
     status
 }
 
-/// Every kept upload reads back bit-identical; the listing holds exactly the kept ones.
-async fn audit(app: &TestApp, user: &User) {
+/// Fetches in flight during the audit: enough to keep both instances busy, so an audit
+/// of a long soak's hundred thousand images takes minutes, not hours.
+const AUDIT_FETCHES: usize = 16;
+
+/// Every kept upload reads back bit-identical from either instance; each listing holds
+/// exactly the kept ones.
+async fn audit(app: &Instances, users: &[User]) {
+    for user in users {
+        let mut listed = listing(app, user).await;
+        listed.sort();
+        let mut kept: Vec<&String> = user.kept.keys().collect();
+        kept.sort();
+        assert_eq!(
+            listed.iter().collect::<Vec<_>>(),
+            kept,
+            "{}: stored images are exactly the acknowledged, undeleted ones",
+            user.email
+        );
+    }
+    let reads = users
+        .iter()
+        .flat_map(|user| user.kept.iter().map(move |kept| (user, kept)));
+    let started = Instant::now();
+    let audited = stream::iter(reads)
+        .map(|(user, (id, original))| read_back(app, user, id, original))
+        .buffer_unordered(AUDIT_FETCHES)
+        .count()
+        .await;
+    println!(
+        "audit: {audited} kept images read back bit-identical in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+async fn listing(app: &Instances, user: &User) -> Vec<String> {
     let mut listed = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -244,12 +271,7 @@ async fn audit(app: &TestApp, user: &User) {
             Some(c) => format!("/api/v1/images?limit=100&cursor={c}"),
             None => "/api/v1/images?limit=100".into(),
         };
-        let page: Value = app
-            .get_bearer(&path, &user.token)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let page: Value = authorized(app, user, &path).await.json().await.unwrap();
         listed.extend(
             page["items"]
                 .as_array()
@@ -259,29 +281,28 @@ async fn audit(app: &TestApp, user: &User) {
         );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
-            None => break,
+            None => return listed,
         }
     }
-    listed.sort();
-    let mut kept: Vec<String> = user.kept.keys().cloned().collect();
-    kept.sort();
-    assert_eq!(
-        listed, kept,
-        "{}: stored images are exactly the acknowledged, undeleted ones",
-        user.email
-    );
-    for (id, original) in &user.kept {
-        let res = app
-            .get_bearer(&format!("/api/v1/images/{id}/content"), &user.token)
-            .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let expected = validate(original, "photo.jpg").unwrap().into_bytes();
-        assert_eq!(
-            res.bytes().await.unwrap().as_ref(),
-            expected.as_slice(),
-            "{id} bit-identical"
-        );
-    }
+}
+
+async fn read_back(app: &Instances, user: &User, id: &str, original: &[u8]) {
+    let res = authorized(app, user, &format!("/api/v1/images/{id}/content")).await;
+    assert_eq!(res.status(), StatusCode::OK, "{id} readable");
+    let body = res.bytes().await.unwrap();
+    let expected = validate(original, "photo.jpg").unwrap().into_bytes();
+    assert_eq!(body.as_ref(), expected.as_slice(), "{id} bit-identical");
+}
+
+/// A GET as `user`, from the user's own address, on the next instance in turn.
+async fn authorized(app: &Instances, user: &User, path: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .bearer_auth(&user.token)
+        .header("x-forwarded-for", &user.ip)
+        .send()
+        .await
+        .unwrap()
 }
 
 fn report(stats: &Stats, elapsed: Duration) {
@@ -369,9 +390,7 @@ async fn soak_with_an_audit_at_the_end() {
         };
         assert!(expected.contains(status), "{endpoint} answered {status}");
     }
-    for user in &finished {
-        audit(&app.app, user).await;
-    }
+    audit(&app, &finished).await;
     second_handle.stop_forceful();
     Arc::try_unwrap(app)
         .ok()

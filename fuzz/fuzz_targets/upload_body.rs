@@ -1,0 +1,13 @@
+//! Fuzzes the server's upload-body reader (multipart framing, field limits, CSRF field
+//! order, file count) through the harness the replay test also uses. Any panic, hang,
+//! 5xx or over-limit allocation (`-rss_limit_mb`) is a bug.
+#![no_main]
+
+#[path = "../harness/upload_body.rs"]
+mod harness;
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = harness::check(data);
+});
