@@ -4,6 +4,7 @@
 #![no_main]
 
 #[path = "../harness/upload_body.rs"]
+#[allow(dead_code)] // its seeds are written out by the replay test, not used here
 mod harness;
 
 use libfuzzer_sys::fuzz_target;

@@ -11,8 +11,8 @@
 //!
 //! Verdict: no panic; every refusal is a 4xx; no more files than allowed; each file is
 //! at most the image limit and appears byte for byte in the body (the parser never
-//! invents data); with a CSRF field required, no file is read unless the body holds
-//! the token.
+//! invents data); with a CSRF field required, no file is read unless the token comes
+//! before it in the body.
 
 use std::time::Duration;
 
@@ -21,6 +21,7 @@ use futures_util::stream;
 use http_body_util::StreamBody;
 use imagevault_common::image::MAX_IMAGE_BYTES;
 use imagevault_server::http::upload::UploadReader;
+use memchr::memmem;
 use salvo::http::ReqBody;
 use salvo::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use salvo::hyper::body::Frame;
@@ -83,14 +84,14 @@ pub fn check(data: &[u8]) -> Outcome {
                         "{files} files read, {max_files} allowed"
                     );
                     assert!(form.bytes.len() <= MAX_IMAGE_BYTES, "file over the limit");
-                    assert!(
-                        memchr::memmem::find(body, &form.bytes).is_some(),
-                        "file bytes that are not in the body"
-                    );
+                    // The file's real place is at or before the last occurrence of its
+                    // bytes, and a required token must come before that place.
+                    let last = memmem::rfind(body, &form.bytes);
+                    assert!(last.is_some(), "file bytes that are not in the body");
                     if let Some(token) = csrf {
                         assert!(
-                            memchr::memmem::find(body, token.as_bytes()).is_some(),
-                            "a file read without the CSRF token"
+                            memmem::find(body, token.as_bytes()).is_some_and(|t| Some(t) < last),
+                            "a file read without the CSRF token before it"
                         );
                     }
                 }
