@@ -32,7 +32,7 @@ pub const CSRF: &str = "fuzz-csrf-token-0123456789";
 /// How an input ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The input is not shaped like a request (no header line, header not ASCII).
+    /// The input is not shaped like a request (no header line, or not a valid header value).
     Skipped,
     /// This many files were read, then the body ended cleanly.
     Files(usize),
