@@ -219,17 +219,14 @@ fn authed(req: RequestBuilder, token: &Token) -> RequestBuilder {
 /// Reads an answer's body, refusing one larger than `max` (a hostile or confused
 /// server must not make the app buffer without bound).
 async fn read_capped(mut res: Response, max: usize) -> Result<Bytes> {
+    let too_large = || Error::BadResponse("the answer is larger than any ImageVault answer".into());
     if res.content_length().is_some_and(|n| n > max as u64) {
-        return Err(Error::BadResponse(
-            "the answer is larger than any ImageVault answer".into(),
-        ));
+        return Err(too_large());
     }
     let mut body = Vec::new();
     while let Some(chunk) = res.chunk().await.map_err(transport)? {
         if body.len() + chunk.len() > max {
-            return Err(Error::BadResponse(
-                "the answer is larger than any ImageVault answer".into(),
-            ));
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
@@ -371,29 +368,25 @@ mod tests {
     #[tokio::test]
     async fn oversized_answers_are_refused_not_buffered() {
         let token = Token::new("t".into());
-        let declared = hostile_server(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 900000000\r\n\r\n",
-            0,
-        )
-        .await;
-        let err = Api::new(&declared).unwrap().me(&token).await.unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("larger than any ImageVault answer"),
-            "{err}"
-        );
-
-        let streamed = hostile_server(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-            40,
-        )
-        .await;
-        let err = Api::new(&streamed).unwrap().me(&token).await.unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("larger than any ImageVault answer"),
-            "{err}"
-        );
+        // A declared 900 MB body, then an undeclared stream of 2.5 MiB.
+        for (head, chunks) in [
+            (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 900000000\r\n\r\n",
+                0,
+            ),
+            (
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                40,
+            ),
+        ] {
+            let server = hostile_server(head, chunks).await;
+            let err = Api::new(&server).unwrap().me(&token).await.unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("larger than any ImageVault answer"),
+                "{head}: {err}"
+            );
+        }
 
         let html = hostile_server(
             "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n",

@@ -79,6 +79,27 @@ pub struct UploadEvent {
     pub image: Option<ImageObject>,
 }
 
+impl UploadEvent {
+    /// An event without a stored image (every state but `Done`, which adds it).
+    #[must_use]
+    pub fn new(
+        id: u64,
+        state: UploadState,
+        sent: u64,
+        total: u64,
+        message: Option<String>,
+    ) -> Self {
+        Self {
+            id,
+            state,
+            sent,
+            total,
+            message,
+            image: None,
+        }
+    }
+}
+
 /// Where reports go.
 pub trait Events: Send + Sync + 'static {
     /// A card appeared or its check finished.

@@ -153,7 +153,7 @@ impl Files {
         let mut queued = 0;
         for (&id, card) in cards.iter_mut().filter(|(_, c)| c.stage == Stage::Accepted) {
             card.stage = Stage::Queued;
-            self.report(id, UploadState::Queued, 0, 0, None);
+            self.report(id, UploadState::Queued, None);
             let job = Job {
                 files: Arc::clone(self),
                 session: Arc::clone(session),
@@ -178,7 +178,7 @@ impl Files {
                 task.abort();
             }
             card.stage = Stage::Cancelled;
-            self.report(id, UploadState::Cancelled, 0, 0, Some("Cancelled.".into()));
+            self.report(id, UploadState::Cancelled, Some("Cancelled.".into()));
         }
     }
 
@@ -251,15 +251,9 @@ impl Files {
         }
     }
 
-    fn report(&self, id: u64, state: UploadState, sent: u64, total: u64, message: Option<String>) {
-        self.events.upload(UploadEvent {
-            id,
-            state,
-            sent,
-            total,
-            message,
-            image: None,
-        });
+    fn report(&self, id: u64, state: UploadState, message: Option<String>) {
+        self.events
+            .upload(UploadEvent::new(id, state, 0, 0, message));
     }
 }
 
@@ -288,19 +282,23 @@ impl Job {
         let data = Bytes::from(checked.into_bytes());
         let total = data.len() as u64;
         for attempt in 1..=MAX_ATTEMPTS {
-            self.files
-                .report_queued(self.event(UploadState::Uploading, 0, total, None));
+            self.files.report_queued(UploadEvent::new(
+                self.id,
+                UploadState::Uploading,
+                0,
+                total,
+                None,
+            ));
             let files = Arc::clone(&self.files);
             let id = self.id;
             let progress = move |sent| {
-                files.report_queued(UploadEvent {
+                files.report_queued(UploadEvent::new(
                     id,
-                    state: UploadState::Uploading,
+                    UploadState::Uploading,
                     sent,
                     total,
-                    message: None,
-                    image: None,
-                });
+                    None,
+                ));
             };
             let (data, name) = (data.clone(), name.clone());
             let result = self
@@ -313,7 +311,7 @@ impl Job {
                 .await;
             match result {
                 Ok(image) => {
-                    let mut done = self.event(UploadState::Done, total, total, None);
+                    let mut done = UploadEvent::new(self.id, UploadState::Done, total, total, None);
                     done.image = Some(image);
                     return self.files.settle(self.id, Stage::Done, done);
                 }
@@ -324,7 +322,8 @@ impl Job {
                         wait.as_secs_f32().ceil(),
                         attempt + 1
                     );
-                    self.files.report_queued(self.event(
+                    self.files.report_queued(UploadEvent::new(
+                        self.id,
                         UploadState::Retrying,
                         0,
                         total,
@@ -337,23 +336,6 @@ impl Job {
         }
     }
 
-    fn event(
-        &self,
-        state: UploadState,
-        sent: u64,
-        total: u64,
-        message: Option<String>,
-    ) -> UploadEvent {
-        UploadEvent {
-            id: self.id,
-            state,
-            sent,
-            total,
-            message,
-            image: None,
-        }
-    }
-
     fn backoff(&self, attempt: u32, retry_after: Option<u64>) -> Duration {
         let doubling = self.files.backoff_unit * 2u32.pow(attempt - 1);
         retry_after
@@ -362,7 +344,7 @@ impl Job {
     }
 
     fn fail(&self, message: String) {
-        let event = self.event(UploadState::Failed, 0, 0, Some(message));
+        let event = UploadEvent::new(self.id, UploadState::Failed, 0, 0, Some(message));
         self.files.settle(self.id, Stage::Failed, event);
     }
 }

@@ -87,6 +87,12 @@ impl Desk {
             .await;
     }
 
+    /// Queues the accepted cards for the current session, as "Upload N photos" does.
+    fn upload_accepted(&self) -> usize {
+        self.files
+            .upload_accepted(&self.session, &self.session.active().unwrap())
+    }
+
     async fn all_in(&self, ids: &[u64], state: UploadState) {
         self.events
             .until("uploads", |e| {
@@ -134,18 +140,9 @@ fn accepted_files_upload_once_with_progress_and_refused_ones_never_leave() {
         );
 
         let accepted = d.events.checked("accepted");
-        assert_eq!(
-            d.files
-                .upload_accepted(&d.session, &d.session.active().unwrap()),
-            3
-        );
+        assert_eq!(d.upload_accepted(), 3);
         d.all_in(&accepted, UploadState::Done).await;
-        assert_eq!(
-            d.files
-                .upload_accepted(&d.session, &d.session.active().unwrap()),
-            0,
-            "nothing is sent twice"
-        );
+        assert_eq!(d.upload_accepted(), 0, "nothing is sent twice");
 
         let stored = d.stored().await;
         let mut names: Vec<_> = stored.items.iter().map(|i| i.filename.as_str()).collect();
@@ -201,11 +198,7 @@ fn lost_network_is_retried_until_the_server_is_back_without_duplicates() {
         let ids = d.events.checked("accepted");
 
         d.proxy.as_mut().unwrap().stop();
-        assert_eq!(
-            d.files
-                .upload_accepted(&d.session, &d.session.active().unwrap()),
-            3
-        );
+        assert_eq!(d.upload_accepted(), 3);
         d.events
             .until("retries", |e| {
                 ids.iter()
@@ -255,8 +248,7 @@ fn cancelled_and_changed_files_are_not_sent() {
         // After the check, the file is replaced by something that is not an image.
         std::fs::write(&changed, b"now a text file").unwrap();
         d.proxy.as_mut().unwrap().stop();
-        d.files
-            .upload_accepted(&d.session, &d.session.active().unwrap());
+        d.upload_accepted();
         d.events
             .until("a retry", |e| {
                 e.upload_states(keep_id).contains(&UploadState::Retrying)
@@ -290,11 +282,7 @@ fn cancelled_and_changed_files_are_not_sent() {
 
         // Cancelled and failed cards are not queued again (drop the file again to retry),
         // so "Upload N photos" in the view sends exactly the N it counted.
-        assert_eq!(
-            d.files
-                .upload_accepted(&d.session, &d.session.active().unwrap()),
-            0
-        );
+        assert_eq!(d.upload_accepted(), 0);
         d.app.finish().await;
     });
 }

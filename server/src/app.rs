@@ -218,7 +218,7 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
     );
     let mailer = Mailer::new(&config)?;
     let store = BlobStore::open(&config.storage).map_err(BuildError::Storage)?;
-    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let cores = cores();
     Ok(AppState::new(Inner {
         config,
         db,
@@ -228,7 +228,7 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
         keyring,
         store,
         image_work: Arc::new(tokio::sync::Semaphore::new(cores)),
-        upload_slots: Arc::new(tokio::sync::Semaphore::new(UPLOAD_SLOTS_PER_CORE * cores)),
+        upload_slots: Arc::new(tokio::sync::Semaphore::new(upload_slots())),
     }))
 }
 
@@ -236,6 +236,16 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
 /// next bodies arrive, few enough that a burst of 5 MiB uploads stays within a few
 /// hundred MiB.
 const UPLOAD_SLOTS_PER_CORE: usize = 4;
+
+/// How many uploads may be read at once; public so the slow-client test can fill them.
+#[must_use]
+pub fn upload_slots() -> usize {
+    UPLOAD_SLOTS_PER_CORE * cores()
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
 
 /// Loads `MASTER_KEY_FILE`, creating it on first run — but never when the database
 /// already holds wrapped keys: a fresh master key could not unwrap them, so a missing

@@ -287,9 +287,9 @@ async fn trickle_upload(addr: std::net::SocketAddr, token: &str) -> String {
 async fn slow_body_uploads_are_cut_off_and_others_unaffected() {
     let app = TestApp::spawn_with(Engine::Sqlite, &[("UPLOAD_TIMEOUT_SECONDS", "3")]).await;
     let token = app.signed_up_user("slow-body@example.com").await;
-    // Enough tricklers to hold every upload slot (four per core): the normal upload can
-    // only be served if the time limit frees a slot.
-    let slots = 4 * std::thread::available_parallelism().map_or(1, usize::from);
+    // Enough tricklers to hold every upload slot: the normal upload can only be served
+    // if the time limit frees a slot.
+    let slots = imagevault_server::app::upload_slots();
     let slow: Vec<_> = (0..slots)
         .map(|_| {
             let (addr, token) = (app.addr, token.clone());
