@@ -1,0 +1,58 @@
+/*
+ * The bridge to Rust: the only module that touches window.__TAURI__.
+ *
+ * Every server call, drop and file picker is Rust's job; the view reaches it through
+ * the commands and events of the desktop contract shared with desktop/. Keeping the
+ * bridge here means the rest of the UI sees one promise shape for every command
+ * (rejections are always {code, message, failed_rules}) and never depends on
+ * whether the global exists.
+ */
+
+const tauri = window.__TAURI__;
+
+const FALLBACK_MESSAGE = 'Something went wrong. Please try again.';
+export const NO_BRIDGE_MESSAGE = 'This window is not connected to ImageVault. Close it and start the app again.';
+
+/** False when the page was opened outside the app (no window.__TAURI__). */
+export const hasBridge = () => Boolean(tauri);
+
+/** Turns whatever a command rejected with into {code, message, failed_rules}. */
+export function toAppError(err) {
+  if (err && typeof err === 'object' && typeof err.message === 'string' && err.message) {
+    return {
+      code: typeof err.code === 'string' ? err.code : 'error',
+      message: err.message,
+      failed_rules: Array.isArray(err.failed_rules) ? err.failed_rules : [],
+    };
+  }
+  if (typeof err === 'string' && err) return { code: 'error', message: err, failed_rules: [] };
+  return { code: 'error', message: FALLBACK_MESSAGE, failed_rules: [] };
+}
+
+/** Runs a Rust command. Always rejects with the shape toAppError gives. */
+export async function call(name, args = {}) {
+  if (!tauri || !tauri.core) throw toAppError({ code: 'no_bridge', message: NO_BRIDGE_MESSAGE });
+  try {
+    return await tauri.core.invoke(name, args);
+  } catch (err) {
+    throw toAppError(err);
+  }
+}
+
+/**
+ * Subscribes to the events Rust sends, given as {eventName: handler}; each handler
+ * gets the payload (or {}). Resolves once all are registered. The entry module
+ * passes the handlers so this module needs none of the view's modules.
+ */
+export function listenToRust(handlers) {
+  if (!tauri || !tauri.event) return Promise.resolve();
+  const on = (name, handler) =>
+    tauri.event.listen(name, (event) => handler((event && event.payload) || {}));
+  return Promise.all(Object.entries(handlers).map(([name, handler]) => on(name, handler)));
+}
+
+/** The bytes a command returned (ArrayBuffer, or a plain number array) as a Blob. */
+export function toBlob(bytes, type) {
+  const data = bytes instanceof ArrayBuffer || ArrayBuffer.isView(bytes) ? bytes : new Uint8Array(bytes || []);
+  return type ? new Blob([data], { type }) : new Blob([data]);
+}
