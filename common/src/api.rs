@@ -1,4 +1,4 @@
-//! Wire types of the HTTP API in `shared/design.md`.
+//! Wire types of the HTTP API in `docs/DESIGN.md` ("HTTP API", "Errors").
 //!
 //! The server serialises these and the desktop app deserialises them, so the two cannot
 //! drift apart: a field renamed here breaks both builds at once rather than one client

@@ -1,7 +1,7 @@
 //! Configuration from environment variables (and a `.env` file), with the names and
-//! defaults of `shared/design.md`. Anything invalid stops start-up with one line naming
-//! the variable, because a server that starts with a half-understood configuration is
-//! worse than one that does not start.
+//! defaults of `docs/DESIGN.md` ("Configuration"). Anything invalid stops start-up with
+//! one line naming the variable, because a server that starts with a half-understood
+//! configuration is worse than one that does not start.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! The security headers of the design, on every response.
+//! The security headers of `docs/DESIGN.md` ("Security headers"), on every response.
 
 use salvo::http::header::{self, HeaderName, HeaderValue};
 use salvo::prelude::*;

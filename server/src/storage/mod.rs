@@ -3,8 +3,8 @@
 //!
 //! Blobs are named only by server-made ids (`BlobName`), never by anything a client
 //! sent, and `put` is durable when it returns: the row that points to a blob is
-//! committed only after that (see the design's durability rules). Both backends only
-//! ever see ciphertext.
+//! committed only after that (`docs/DESIGN.md`, "Storage and durability"). Both
+//! backends only ever see ciphertext.
 
 mod files;
 mod s3;
