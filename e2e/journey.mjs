@@ -75,10 +75,26 @@ async function register(page) {
   await page.goto(`${base}/register`);
   await accessible(page, 'register');
   await page.fill('#email', email);
+  // The marks come from the server (POST /api/v1/password-policy/check, debounced), so
+  // they arrive a moment after typing: wait for them rather than read them at once.
   await page.fill('#password', 'short');
+  await page.waitForFunction(
+    () => document.querySelectorAll('#password-rules li.fail').length >= 3,
+    null, { timeout: 10000 },
+  ).catch(() => {});
   check(await page.locator('#password-rules li.fail').count() >= 3, 'live rules show failures');
+  check(await page.locator('#password').getAttribute('aria-invalid') === 'true',
+    'the field is marked invalid while rules fail');
   await page.fill('#password', password);
-  check(await page.locator('#password-rules li.fail').count() === 0, 'live rules all pass');
+  await page.waitForFunction(() => {
+    const items = [...document.querySelectorAll('#password-rules li')];
+    return items.length > 0 && items.every((li) => li.classList.contains('ok'));
+  }, null, { timeout: 10000 }).catch(() => {});
+  const rules = await page.locator('#password-rules li').count();
+  const met = await page.locator('#password-rules li.ok').count();
+  check(rules >= 7 && met === rules, `live rules all pass, strength included: ${met} of ${rules}`);
+  check(await page.locator('#password').getAttribute('aria-invalid') === null,
+    'the field is no longer marked invalid');
   await shot(page, 'register');
   await page.click('button[type=submit]');
   await page.getByText('Check your email').waitFor();
@@ -104,6 +120,23 @@ async function uploadThree(page) {
   const reason = await refused.textContent();
   check(/JPEG, PNG and GIF/.test(reason), `refusal reason shown in plain words: ${reason}`);
   await shot(page, 'upload');
+
+  // The size limit is the server's, stated by the page: the label says it and the
+  // script refuses a bigger file before sending it.
+  const maxBytes = Number(await page.locator('#upload-form').getAttribute('data-max-bytes'));
+  check(Number.isSafeInteger(maxBytes) && maxBytes > 0, `upload form states the limit: ${maxBytes}`);
+  const limit = `${maxBytes / (1024 * 1024)} MiB`;
+  const label = await page.locator('label[for=file-input]').textContent();
+  check(label.includes(limit), `upload label states the limit (${limit}): ${label}`);
+  await page.setInputFiles('#file-input', {
+    name: 'too-big.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(maxBytes + 1),
+  });
+  await page.waitForFunction(() => document.querySelectorAll('#upload-list li.upload-item').length === 4);
+  const tooBig = page.locator('#upload-list li.upload-item').nth(3);
+  check(await tooBig.getAttribute('data-state') === 'error', 'a file over the limit is refused');
+  const tooBigReason = await tooBig.locator('.status').textContent();
+  check(tooBigReason.includes(`the limit is ${limit}`),
+    `a file over the limit is refused before sending: ${tooBigReason}`);
 }
 
 async function galleryAndDelete(page) {

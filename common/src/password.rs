@@ -47,6 +47,18 @@ pub enum PasswordRule {
 }
 
 impl PasswordRule {
+    /// Every rule, in the order they are checked and listed.
+    pub const ALL: [Self; 8] = [
+        Self::TooShort,
+        Self::TooLong,
+        Self::NoUppercase,
+        Self::NoLowercase,
+        Self::NoDigit,
+        Self::NoSpecial,
+        Self::ContainsEmail,
+        Self::TooCommon,
+    ];
+
     /// Stable name for clients.
     pub fn code(self) -> &'static str {
         match self {
@@ -176,6 +188,17 @@ pub fn failed_rules(candidate: &str, email: &EmailAddress) -> Vec<PasswordRule> 
         check(true, PasswordRule::TooCommon);
     }
     failed
+}
+
+/// Every rule `candidate` breaks for a live checklist, where the address may still be
+/// half-typed: until `email` parses, every rule but the one about the address is
+/// checked (against a placeholder whose local part is too short to count and whose
+/// whole no password contains).
+pub fn live_check(candidate: &str, email: &str) -> Vec<PasswordRule> {
+    let email = EmailAddress::parse(email)
+        .or_else(|_| EmailAddress::parse("x@example.invalid"))
+        .expect("the placeholder address is valid");
+    failed_rules(candidate, &email)
 }
 
 /// Whether the password is the address or embeds it (or its local part, when that is

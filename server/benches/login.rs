@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use imagevault_common::email::EmailAddress;
+use imagevault_common::password::Password;
 use imagevault_server::app::Application;
 use imagevault_server::config::Config;
 use serde_json::json;
@@ -47,14 +49,11 @@ fn start_server(dir: &std::path::Path) -> SocketAddr {
         runtime.block_on(async move {
             let app = Application::build(config).await.unwrap();
             for i in 0..USERS {
-                imagevault_server::accounts::create_user(
-                    app.state(),
-                    &format!("user{i}@example.com"),
-                    PASSWORD,
-                    false,
-                )
-                .await
-                .unwrap();
+                let email = EmailAddress::parse(&format!("user{i}@example.com")).unwrap();
+                let password = Password::parse(PASSWORD, &email).unwrap();
+                imagevault_server::accounts::create_user(app.state(), &email, &password, false)
+                    .await
+                    .unwrap();
             }
             tx.send(app.local_addr()).unwrap();
             app.run().await;

@@ -18,14 +18,14 @@ use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::email::{EmailError, Mailer};
 use crate::error::uniform_errors;
-use crate::http::{headers, hosts};
+use crate::http::{headers, hosts, trace};
+use crate::keys;
 use crate::passwords::Hasher;
 use crate::routes;
 use crate::secret::load_or_create_key_file;
 use crate::state::{AppState, Inner};
 use crate::storage::BlobStore;
 use crate::vault::MasterKeys;
-use crate::vault::keyring::Keyring;
 
 /// Largest request head (request line and headers) accepted.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -214,7 +214,9 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
     };
     let keyring = MasterKeys::new(
         config.master_key_file.clone(),
-        master_keys(&config, &db).await?,
+        keys::load_master_keys(&config, &db)
+            .await
+            .map_err(BuildError::MasterKey)?,
     );
     let mailer = Mailer::new(&config)?;
     let store = BlobStore::open(&config.storage).map_err(BuildError::Storage)?;
@@ -247,53 +249,10 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
-/// Loads `MASTER_KEY_FILE`, creating it on first run — but never when the database
-/// already holds wrapped keys: a fresh master key could not unwrap them, so a missing
-/// file there means a misconfiguration or a lost key, not a first run.
-async fn master_keys(config: &Config, db: &Db) -> Result<Keyring, BuildError> {
-    let path = &config.master_key_file;
-    let in_use = db.kek_versions_in_use().await?;
-    let keyring = match Keyring::load(path).map_err(|e| BuildError::MasterKey(e.to_string()))? {
-        Some(keyring) => keyring,
-        None if in_use.is_empty() => {
-            tracing::info!(path = %path.display(), "created a new master key file");
-            Keyring::create(path).map_err(|e| BuildError::MasterKey(e.to_string()))?
-        }
-        None => {
-            return Err(BuildError::MasterKey(format!(
-                "{} does not exist, but the database holds user keys wrapped by master key \
-                 version(s) {in_use:?}; restore the key file (a new one cannot decrypt them)",
-                path.display()
-            )));
-        }
-    };
-    for (version, fingerprint) in keyring.fingerprints() {
-        if db.master_key_fingerprint(version, &fingerprint).await? != fingerprint {
-            return Err(BuildError::MasterKey(format!(
-                "{} holds a different master key version {version} than the one other \
-                 instances recorded; every instance needs the same key file",
-                path.display()
-            )));
-        }
-    }
-    for version in &in_use {
-        let unwraps = match db.sample_wrapped_key(*version).await? {
-            Some(sample) => keyring.unwrap(&sample).is_ok(),
-            None => true,
-        };
-        if !keyring.has_version(*version) || !unwraps {
-            return Err(BuildError::MasterKey(format!(
-                "{} does not hold the master key version {version} that wraps stored user keys",
-                path.display()
-            )));
-        }
-    }
-    Ok(keyring)
-}
-
 /// The router with the hoops every response goes through, 404s included.
 pub fn service(state: AppState) -> Service {
     Service::new(routes::router())
+        .hoop(trace::request_span)
         .hoop(state)
         .hoop(headers::security_headers)
         .hoop(hosts::allowed_hosts)

@@ -1,8 +1,9 @@
 //! The one API error type, and the one place errors become HTTP responses.
 //!
 //! Client errors carry their code and a sentence for the person; everything else
-//! (database, email, hashing, bugs) is logged with its cause and answered with an opaque
-//! message and a request id to quote — internal details never reach the client.
+//! (database, email, hashing, bugs) is logged with its whole cause chain and answered
+//! with an opaque message naming the request's id (the `X-Request-Id` of every answer
+//! and of every log line of the request) — internal details never reach the client.
 
 use imagevault_common::api::{ErrorBody, ErrorCode};
 use imagevault_common::password::WeakPassword;
@@ -11,8 +12,14 @@ use salvo::http::header::{HeaderValue, RETRY_AFTER};
 use salvo::prelude::*;
 
 use crate::db::DbError;
+use crate::http::trace::RequestId;
+use crate::keys::KeyError;
+use crate::maintenance::JobError;
 use crate::passwords::HashError;
 use crate::storage::StorageError;
+
+/// An unexpected failure and its causes, kept whole for the log.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Every answer other than success.
 #[derive(Debug, thiserror::Error)]
@@ -73,10 +80,10 @@ pub enum ApiError {
     InvalidHost,
     /// A dependency is down; the request can be retried.
     #[error("The service is temporarily unavailable. Try again shortly.")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// A bug or unexpected failure.
     #[error("{0}")]
-    Internal(String),
+    Internal(#[source] Cause),
 }
 
 impl ApiError {
@@ -112,17 +119,25 @@ impl ApiError {
         self.status_and_code().0
     }
 
+    /// A bug or unexpected failure, with its cause chain.
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Self::Internal(cause.into())
+    }
+
     /// The body to send, after logging what must not be sent.
-    fn body(&self) -> ErrorBody {
+    fn body(&self, id: &str) -> ErrorBody {
         let (_, code) = self.status_and_code();
         match self {
-            Self::Internal(cause) | Self::Unavailable(cause) | Self::Integrity(cause) => {
-                let id = &crate::crypto::random_token()[..12];
-                if matches!(self, Self::Integrity(_)) {
-                    tracing::error!(target: "security", event = "integrity", request_id = id, cause = %cause, "stored data failed its integrity check");
-                } else {
-                    tracing::error!(request_id = id, cause = %cause, code = code.as_str(), "request failed");
-                }
+            Self::Integrity(cause) => {
+                tracing::error!(target: "security", event = "integrity", cause = %cause, "stored data failed its integrity check");
+            }
+            Self::Internal(cause) | Self::Unavailable(cause) => {
+                tracing::error!(cause = %chain(cause.as_ref()), code = code.as_str(), "request failed");
+            }
+            _ => {}
+        }
+        match self {
+            Self::Internal(_) | Self::Unavailable(_) | Self::Integrity(_) => {
                 let message = if matches!(self, Self::Internal(_)) {
                     format!("Something went wrong on our side (request {id}).")
                 } else {
@@ -146,16 +161,32 @@ impl ApiError {
         }
     }
 
-    /// Writes this error as the response.
-    pub fn render(&self, res: &mut Response) {
+    /// Writes this error as the response; a 5xx body names the request's id.
+    pub fn render(&self, depot: &Depot, res: &mut Response) {
         let (status, _) = self.status_and_code();
         res.status_code(status);
         if let Some(seconds) = self.retry_after() {
             res.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
-        res.render(Json(self.body()));
+        res.render(Json(self.body(RequestId::of(depot).as_str())));
     }
+}
+
+/// `error: cause: cause of the cause…`, for the log.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut next = error.source();
+    while let Some(cause) = next {
+        let more = cause.to_string();
+        // Many errors repeat their source in their own message; say each once.
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 /// Documents the error answers of every endpoint that can fail, with the one body shape.
@@ -192,16 +223,16 @@ impl salvo_oapi::EndpointOutRegister for ApiError {
 
 #[async_trait]
 impl Writer for ApiError {
-    async fn write(self, _req: &mut Request, _depot: &mut Depot, res: &mut Response) {
-        self.render(res);
+    async fn write(self, _req: &mut Request, depot: &mut Depot, res: &mut Response) {
+        self.render(depot, res);
     }
 }
 
 impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match &err {
-            DbError::Sqlx(e) if is_transient(e) => Self::Unavailable(err.to_string()),
-            _ => Self::Internal(err.to_string()),
+            DbError::Sqlx(e) if is_transient(e) => Self::Unavailable(err.into()),
+            _ => Self::Internal(err.into()),
         }
     }
 }
@@ -245,22 +276,41 @@ impl From<StorageError> for ApiError {
     fn from(err: StorageError) -> Self {
         match err {
             StorageError::Full => Self::InsufficientStorage,
-            StorageError::Unavailable(_) => Self::Unavailable(err.to_string()),
-            StorageError::Config(_) | StorageError::Io(_) => Self::Internal(err.to_string()),
+            StorageError::Unavailable(_) => Self::Unavailable(err.into()),
+            StorageError::Config(_) | StorageError::Io(_) => Self::Internal(err.into()),
         }
     }
 }
 
 impl From<HashError> for ApiError {
     fn from(err: HashError) -> Self {
-        Self::Internal(err.to_string())
+        Self::Internal(err.into())
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(err: KeyError) -> Self {
+        match err {
+            KeyError::Db(e) => e.into(),
+            vault @ KeyError::Vault { .. } => Self::Internal(vault.into()),
+        }
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(err: JobError) -> Self {
+        match err {
+            JobError::Db(e) => e.into(),
+            JobError::Storage(e) => e.into(),
+            JobError::Vault(e) => Self::Internal(e.into()),
+        }
     }
 }
 
 /// Turns responses salvo produced itself (unmatched routes, wrong methods, its own
 /// parse failures) into the documented error shape.
 #[handler]
-pub async fn uniform_errors(res: &mut Response, ctrl: &mut FlowCtrl) {
+pub async fn uniform_errors(depot: &mut Depot, res: &mut Response, ctrl: &mut FlowCtrl) {
     let status = res.status_code.unwrap_or(StatusCode::NOT_FOUND);
     let error = match status {
         StatusCode::NOT_FOUND => ApiError::NotFound,
@@ -273,10 +323,10 @@ pub async fn uniform_errors(res: &mut Response, ctrl: &mut FlowCtrl) {
         s if s.is_client_error() => {
             ApiError::BadRequest("The request could not be understood.".into())
         }
-        s => ApiError::Internal(format!("unhandled status {s}")),
+        s => ApiError::internal(format!("unhandled status {s}")),
     };
     let (wanted, _) = error.status_and_code();
-    error.render(res);
+    error.render(depot, res);
     if wanted != status && status.is_client_error() {
         res.status_code(status);
     }

@@ -1,21 +1,23 @@
 //! The image rules: upload (validate, sanitise, thumbnail, encrypt, store), read,
 //! delete. HTTP adapters in [`crate::routes::images`] and the browser pages call these.
 //!
-//! Durability follows the design: both blobs are durable before the row commits, so
-//! a row always points to readable blobs; deletion removes the row first, so a crash
-//! leaves at most an orphan blob for `sweep`. Every lookup is scoped to the owner.
+//! Durability follows `docs/DESIGN.md` ("Storage and durability"): both blobs are
+//! durable before the row commits, so a row always points to readable blobs; deletion
+//! removes the row first, so a crash leaves at most an orphan blob for `sweep`. Every
+//! lookup is scoped to the owner.
 
 use imagevault_common::api::ImageObject;
 use imagevault_common::image::{CheckedImage, validate};
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use crate::db::images::{After, ImageRow};
+use crate::db::ids::{ImageId, UserId};
+use crate::db::images::{self as rows, After, ImageRow};
 use crate::error::ApiError;
+use crate::keys;
 use crate::state::AppState;
 use crate::storage::BlobName;
 use crate::vault::blob::{self, BlobId, BlobKind};
-use crate::vault::{self, keyring::UserKey};
+use crate::vault::keyring::UserKey;
 
 /// Most images a page of the listing may hold.
 pub const MAX_PAGE: i64 = 100;
@@ -30,14 +32,14 @@ struct Sealed {
 }
 
 /// Validates, sanitises, thumbnails, encrypts and stores one upload for `owner`.
+#[tracing::instrument(skip_all, fields(user.id = %owner, image.id))]
 pub async fn upload(
     state: &AppState,
-    owner: &str,
+    owner: UserId,
     filename: String,
     bytes: Vec<u8>,
 ) -> Result<ImageObject, ApiError> {
-    let owner_id = parse_owner(owner)?;
-    let (key, kek_version) = vault::user_key(state, owner).await?;
+    let (key, kek_version) = keys::user_key(&state.db, &state.keyring, owner).await?;
     // One decode per core at a time. The permit moves into the blocking job, so a client
     // that disconnects mid-decode cannot free its slot while the decode still runs.
     let permit = state
@@ -45,18 +47,19 @@ pub async fn upload(
         .clone()
         .acquire_owned()
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     let sealed = tokio::task::spawn_blocking(move || {
-        let sealed = prepare(&bytes, &filename, &key, kek_version, owner_id);
+        let sealed = prepare(&bytes, &filename, &key, kek_version, owner);
         drop(permit);
         sealed
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("upload task: {e}")))??;
-    let id = Uuid::parse_str(&sealed.row.id).expect("we made this id");
+    .map_err(ApiError::internal)??;
+    let id = sealed.row.id;
+    tracing::Span::current().record("image.id", tracing::field::display(id));
     let names = [
-        BlobName::new(id, BlobKind::Image),
-        BlobName::new(id, BlobKind::Thumbnail),
+        BlobName::new(id.uuid(), BlobKind::Image),
+        BlobName::new(id.uuid(), BlobKind::Thumbnail),
     ];
     // Both writes finish (or fail) before any cleanup, so no write lands after it.
     let (image, thumbnail) = tokio::join!(
@@ -64,18 +67,18 @@ pub async fn upload(
         state.store.put(&names[1], sealed.thumbnail),
     );
     if let Err(e) = image.and(thumbnail) {
-        remove_blobs(state, id).await;
+        remove_blobs(&state.store, id).await;
         return Err(e.into());
     }
-    if let Err(e) = state.db.insert_image(&sealed.row).await {
+    if let Err(e) = rows::insert(state.db.pool(), &sealed.row).await {
         // The commit may have happened with only its answer lost: blobs are removed only
         // when the row is known to be absent; otherwise `sweep` decides later.
-        if matches!(state.db.image(owner, &sealed.row.id).await, Ok(None)) {
-            remove_blobs(state, id).await;
+        if matches!(rows::get(state.db.pool(), owner, id).await, Ok(None)) {
+            remove_blobs(&state.store, id).await;
         }
         return Err(e.into());
     }
-    tracing::info!(target: "security", event = "image_uploaded", user.id = owner, image.id = %id, size = sealed.row.size, "image stored");
+    tracing::info!(target: "security", event = "image_uploaded", size = sealed.row.size, "image stored");
     Ok(object(&sealed.row))
 }
 
@@ -85,20 +88,20 @@ fn prepare(
     filename: &str,
     key: &UserKey,
     kek_version: u32,
-    owner: Uuid,
+    owner: UserId,
 ) -> Result<Sealed, ApiError> {
     let checked: CheckedImage = validate(bytes, filename)?;
     let thumbnail = checked.thumbnail()?;
-    let id = Uuid::new_v4();
+    let id = ImageId::random();
     let blob_id = |kind| BlobId {
-        image: id,
-        owner,
+        image: id.uuid(),
+        owner: owner.uuid(),
         kind,
     };
     let (width, height) = checked.display_dimensions();
     let row = ImageRow {
-        id: id.to_string(),
-        owner_id: owner.to_string(),
+        id,
+        owner_id: owner,
         filename: checked.filename().to_owned(),
         content_type: checked.format().content_type().to_owned(),
         size: i64::try_from(checked.bytes().len()).expect("at most 5 MiB"),
@@ -120,19 +123,31 @@ fn prepare(
 }
 
 /// One of the owner's images; someone else's id answers exactly like a missing one.
-pub async fn get(state: &AppState, owner: &str, id: &str) -> Result<ImageRow, ApiError> {
-    let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
-    state
-        .db
-        .image(owner, &id.to_string())
+pub async fn get(state: &AppState, owner: UserId, id: ImageId) -> Result<ImageRow, ApiError> {
+    rows::get(state.db.pool(), owner, id)
         .await?
         .ok_or(ApiError::NotFound)
+}
+
+/// The ids of the owner's next newer and next older image around `row` (the image
+/// page's arrows).
+pub async fn neighbours(
+    state: &AppState,
+    row: &ImageRow,
+) -> Result<(Option<ImageId>, Option<ImageId>), ApiError> {
+    let at = After {
+        created_us: row.created_us,
+        id: row.id,
+    };
+    let newer = rows::neighbour(state.db.pool(), row.owner_id, at, true).await?;
+    let older = rows::neighbour(state.db.pool(), row.owner_id, at, false).await?;
+    Ok((newer, older))
 }
 
 /// A page of the owner's images, newest first, and the cursor of the next page.
 pub async fn list(
     state: &AppState,
-    owner: &str,
+    owner: UserId,
     limit: Option<i64>,
     cursor: Option<&str>,
 ) -> Result<(Vec<ImageObject>, Option<String>), ApiError> {
@@ -143,60 +158,61 @@ pub async fn list(
         )));
     }
     let after = cursor.map(decode_cursor).transpose()?;
-    let mut rows = state
-        .db
-        .images_page(owner, after.as_ref(), limit + 1)
-        .await?;
-    let more = rows.len() > usize::try_from(limit).expect("positive");
-    rows.truncate(usize::try_from(limit).expect("positive"));
-    let next = rows
+    let mut page = rows::page(state.db.pool(), owner, after, limit + 1).await?;
+    let more = page.len() > usize::try_from(limit).expect("positive");
+    page.truncate(usize::try_from(limit).expect("positive"));
+    let next = page
         .last()
         .filter(|_| more)
-        .map(|last| encode_cursor(last.created_us, &last.id));
-    Ok((rows.iter().map(object).collect(), next))
+        .map(|last| encode_cursor(last.created_us, last.id));
+    Ok((page.iter().map(object).collect(), next))
 }
 
 /// The decrypted image or thumbnail, after its tag checked out.
+#[tracing::instrument(skip_all, fields(user.id = %row.owner_id, image.id = %row.id))]
 pub async fn content(
     state: &AppState,
     row: &ImageRow,
     kind: BlobKind,
 ) -> Result<Vec<u8>, ApiError> {
-    let image = Uuid::try_parse(&row.id).map_err(|_| corrupt_row(row))?;
-    let owner = parse_owner(&row.owner_id)?;
-    let Some(sealed) = state.store.get(&BlobName::new(image, kind)).await? else {
+    let image = row.id;
+    let Some(sealed) = state.store.get(&BlobName::new(image.uuid(), kind)).await? else {
         // Deleted meanwhile (row first, then blobs) is a 404; a row without its blob is not.
-        return match state.db.image(&row.owner_id, &row.id).await? {
+        return match rows::get(state.db.pool(), row.owner_id, image).await? {
             None => Err(ApiError::NotFound),
             Some(_) => Err(ApiError::Integrity(format!(
                 "blob of {image} ({kind:?}) is missing"
             ))),
         };
     };
-    let (key, _) = vault::user_key(state, &row.owner_id).await?;
-    let id = BlobId { image, owner, kind };
+    let (key, _) = keys::user_key(&state.db, &state.keyring, row.owner_id).await?;
+    let id = BlobId {
+        image: image.uuid(),
+        owner: row.owner_id.uuid(),
+        kind,
+    };
     tokio::task::spawn_blocking(move || blob::open_owned(&key, &id, sealed))
         .await
-        .map_err(|e| ApiError::Internal(format!("decrypt task: {e}")))?
+        .map_err(ApiError::internal)?
         .map_err(|e| ApiError::Integrity(format!("blob of {image} ({kind:?}): {e}")))
 }
 
 /// Deletes one of the owner's images: the row, then its blobs.
-pub async fn delete(state: &AppState, owner: &str, id: &str) -> Result<(), ApiError> {
-    let id = Uuid::try_parse(id).map_err(|_| ApiError::NotFound)?;
-    if !state.db.delete_image(owner, &id.to_string()).await? {
+#[tracing::instrument(skip_all, fields(user.id = %owner, image.id = %id))]
+pub async fn delete(state: &AppState, owner: UserId, id: ImageId) -> Result<(), ApiError> {
+    if !rows::delete(state.db.pool(), owner, id).await? {
         return Err(ApiError::NotFound);
     }
-    remove_blobs(state, id).await;
-    tracing::info!(target: "security", event = "image_deleted", user.id = owner, image.id = %id, "image deleted");
+    remove_blobs(&state.store, id).await;
+    tracing::info!(target: "security", event = "image_deleted", "image deleted");
     Ok(())
 }
 
 /// Removes an image's blobs, best effort: whatever fails stays as an orphan that no
 /// row points to and `sweep` removes.
-pub async fn remove_blobs(state: &AppState, id: Uuid) {
+pub async fn remove_blobs(store: &crate::storage::BlobStore, id: ImageId) {
     for kind in [BlobKind::Image, BlobKind::Thumbnail] {
-        if let Err(e) = state.store.delete(&BlobName::new(id, kind)).await {
+        if let Err(e) = store.delete(&BlobName::new(id.uuid(), kind)).await {
             tracing::warn!(image.id = %id, error = %e, "blob not removed; sweep will");
         }
     }
@@ -205,7 +221,7 @@ pub async fn remove_blobs(state: &AppState, id: Uuid) {
 /// The API object of a row.
 pub fn object(row: &ImageRow) -> ImageObject {
     ImageObject {
-        id: Uuid::try_parse(&row.id).unwrap_or_default(),
+        id: row.id.uuid(),
         filename: row.filename.clone(),
         content_type: row.content_type.clone(),
         size: u64::try_from(row.size).unwrap_or_default(),
@@ -213,15 +229,6 @@ pub fn object(row: &ImageRow) -> ImageObject {
         height: u32::try_from(row.height).unwrap_or_default(),
         created_at: from_us(row.created_us),
     }
-}
-
-fn parse_owner(owner: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(owner)
-        .map_err(|_| ApiError::Internal(format!("user id {owner:?} is not a UUID")))
-}
-
-fn corrupt_row(row: &ImageRow) -> ApiError {
-    ApiError::Internal(format!("image row {:?} has a malformed id", row.id))
 }
 
 fn now_us() -> i64 {
@@ -235,7 +242,7 @@ fn from_us(us: i64) -> OffsetDateTime {
 }
 
 /// Cursors are opaque to clients: `<created_us>.<id>`, base64url.
-fn encode_cursor(created_us: i64, id: &str) -> String {
+fn encode_cursor(created_us: i64, id: ImageId) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{created_us}.{id}"))
 }
@@ -252,10 +259,9 @@ fn decode_cursor(cursor: &str) -> Result<After, ApiError> {
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(bad)?;
     let (created_us, id) = text.split_once('.').ok_or_else(bad)?;
-    let id = Uuid::try_parse(id).map_err(|_| bad())?;
     Ok(After {
         created_us: created_us.parse().map_err(|_| bad())?,
-        id: id.to_string(),
+        id: id.parse().map_err(|_| bad())?,
     })
 }
 
@@ -265,8 +271,8 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_refuse_anything_else() {
-        let id = Uuid::new_v4().to_string();
-        let after = decode_cursor(&encode_cursor(1_764_000_000_123_456, &id)).unwrap();
+        let id = ImageId::random();
+        let after = decode_cursor(&encode_cursor(1_764_000_000_123_456, id)).unwrap();
         assert_eq!(
             after,
             After {

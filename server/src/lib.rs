@@ -5,16 +5,21 @@
 //! port 0 and talk to it over TCP, exactly as clients do.
 //!
 //! - [`config`]: configuration from the environment, validated before anything starts.
-//! - [`app`]: building and running the HTTP application.
-//! - [`db`]: the data-access layer (SQLite and PostgreSQL).
-//! - [`accounts`]: registration, verification, login, lockout, reset — the rules.
-//! - [`routes`], [`pages`] and [`http`]: the JSON API, the browser pages and the
-//!   cross-cutting HTTP concerns.
+//! - [`app`] and [`state`]: building and running the HTTP application, and what every
+//!   request shares.
+//! - [`db`]: the data-access layer (SQLite and PostgreSQL), typed ids, transactions.
+//! - Services, where the rules live: [`accounts`] (registration, verification, sign-in
+//!   and lockout, reset, deletion), [`images`] (upload, listing, reading, deleting),
+//!   [`keys`] (user keys and the master-key checks), [`maintenance`] (`sweep`,
+//!   `rotate-keys`, account deletion), [`throttle`] (rate limits).
+//! - [`routes`], [`pages`] and [`http`]: the JSON API, the browser pages, and the
+//!   cross-cutting HTTP concerns (request span, headers, hosts, extractors, uploads).
 //! - [`error`]: the one place errors become responses.
-//! - [`vault`]: envelope encryption at rest (master keys, user keys, blob format).
-//! - [`images`]: upload, listing, reading and deleting images — the rules.
-//! - [`maintenance`]: `sweep`, `rotate-keys` and account deletion.
+//! - [`vault`]: envelope encryption at rest (master keys, user keys, blob format) —
+//!   cryptography and key custody only, no database.
 //! - [`storage`]: where encrypted blobs live (a local folder or an S3 bucket).
+//! - [`email`], [`passwords`], [`crypto`], [`secret`]: outgoing mail, Argon2id hashing,
+//!   tokens and MACs, secrets that cannot leak by accident.
 
 pub mod accounts;
 pub mod app;
@@ -25,6 +30,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod images;
+pub mod keys;
 pub mod maintenance;
 pub mod pages;
 pub mod passwords;

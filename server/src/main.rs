@@ -4,6 +4,8 @@ use std::io::{BufRead, IsTerminal};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use imagevault_common::email::EmailAddress;
+use imagevault_common::password::Password;
 use imagevault_server::app::{self, Application};
 use imagevault_server::config::Config;
 use imagevault_server::db::Db;
@@ -96,25 +98,24 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn create_user(config: Config, email: &str, admin: bool) -> anyhow::Result<()> {
+    let email = EmailAddress::parse(email)
+        .map_err(|_| anyhow::anyhow!("{email:?} is not a valid email address"))?;
     let password = read_password().context("reading the password")?;
-    let db = Db::connect(config.database_url.expose_secret()).await?;
-    db.migrate().await?;
-    let state = app::state(config, db).await?;
-    match imagevault_server::accounts::create_user(&state, email, &password, admin).await {
-        Ok(id) => {
-            let shown = imagevault_common::email::EmailAddress::parse(email)
-                .map_or_else(|_| email.to_owned(), |e| e.to_string());
-            println!("created {shown} ({id})");
-            Ok(())
-        }
-        Err(imagevault_server::error::ApiError::WeakPassword(weak)) => {
+    let password = match Password::parse(&password, &email) {
+        Ok(password) => password,
+        Err(weak) => {
             for rule in weak.failed {
                 eprintln!("- {}", rule.message());
             }
             anyhow::bail!("the password does not meet the policy")
         }
-        Err(e) => anyhow::bail!("{e}"),
-    }
+    };
+    let db = Db::connect(config.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    let state = app::state(config, db).await?;
+    let id = imagevault_server::accounts::create_user(&state, &email, &password, admin).await?;
+    println!("created {email} ({id})");
+    Ok(())
 }
 
 async fn rotate_keys(config: Config) -> anyhow::Result<()> {

@@ -5,11 +5,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
-use uuid::Uuid;
-
-use crate::db::{Db, DbError};
-use crate::error::ApiError;
-use crate::state::AppState;
+use crate::db::ids::{ImageId, UserId};
+use crate::db::{Db, DbError, images, user_keys, users};
+use crate::keys::{self, MismatchedKey};
 use crate::storage::{BlobStore, StorageError};
 use crate::vault::VaultError;
 use crate::vault::blob::BlobKind;
@@ -44,7 +42,7 @@ pub struct SweepReport {
     pub young_orphans: usize,
     /// Image ids whose row has no image or thumbnail blob (reported, never deleted:
     /// they need an operator's eyes, e.g. a restore of the blob store).
-    pub rows_without_blobs: Vec<String>,
+    pub rows_without_blobs: Vec<ImageId>,
 }
 
 /// Removes blobs that no row points to (older than `grace`) and reports rows without
@@ -53,20 +51,16 @@ pub struct SweepReport {
 pub async fn sweep(db: &Db, store: &BlobStore, grace: Duration) -> Result<SweepReport, JobError> {
     let started = SystemTime::now();
     let blobs = store.list().await?;
-    let rows: HashSet<Uuid> = db
-        .all_image_ids()
-        .await?
-        .iter()
-        .filter_map(|id| Uuid::try_parse(id).ok())
-        .collect();
+    let rows: HashSet<ImageId> = images::all_ids(db.pool()).await?.into_iter().collect();
     let mut report = SweepReport {
         blobs: blobs.len(),
         ..SweepReport::default()
     };
-    let mut present: HashSet<(Uuid, BlobKind)> = HashSet::new();
+    let mut present: HashSet<(ImageId, BlobKind)> = HashSet::new();
     for blob in blobs {
-        present.insert((blob.image, blob.kind));
-        if rows.contains(&blob.image) {
+        let image = ImageId::from(blob.image);
+        present.insert((image, blob.kind));
+        if rows.contains(&image) {
             continue;
         }
         let age = started.duration_since(blob.modified).unwrap_or_default();
@@ -82,13 +76,12 @@ pub async fn sweep(db: &Db, store: &BlobStore, grace: Duration) -> Result<SweepR
     let settled = started.checked_sub(grace).unwrap_or(started);
     let listed_before = db_rows_created_before(db, settled).await?;
     report.rows_without_blobs = rows
-        .iter()
-        .filter(|id| listed_before.contains(*id))
+        .into_iter()
+        .filter(|id| listed_before.contains(id))
         .filter(|id| {
-            !present.contains(&(**id, BlobKind::Image))
-                || !present.contains(&(**id, BlobKind::Thumbnail))
+            !present.contains(&(*id, BlobKind::Image))
+                || !present.contains(&(*id, BlobKind::Thumbnail))
         })
-        .map(ToString::to_string)
         .collect();
     report.rows_without_blobs.sort();
     Ok(report)
@@ -96,15 +89,13 @@ pub async fn sweep(db: &Db, store: &BlobStore, grace: Duration) -> Result<SweepR
 
 /// Ids of rows committed before `time`: only those can be expected in a listing taken
 /// at `time`.
-async fn db_rows_created_before(db: &Db, time: SystemTime) -> Result<HashSet<Uuid>, JobError> {
+async fn db_rows_created_before(db: &Db, time: SystemTime) -> Result<HashSet<ImageId>, JobError> {
     let us = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
-    Ok(db
-        .image_ids_created_before(us)
+    Ok(images::ids_created_before(db.pool(), us)
         .await?
-        .iter()
-        .filter_map(|id| Uuid::try_parse(id).ok())
+        .into_iter()
         .collect())
 }
 
@@ -124,23 +115,25 @@ pub struct RotateReport {
 pub async fn rotate_keys(db: &Db, key_file: &std::path::Path) -> Result<RotateReport, JobError> {
     let ring = Keyring::rotate(key_file)?;
     let version = ring.current_version();
-    for (v, fingerprint) in ring.fingerprints() {
-        if db.master_key_fingerprint(v, &fingerprint).await? != fingerprint {
+    match keys::check_fingerprints(db, &ring).await {
+        Ok(()) => {}
+        Err(MismatchedKey::Db(e)) => return Err(e.into()),
+        Err(mismatch @ MismatchedKey::Version(_)) => {
             return Err(JobError::Vault(VaultError::KeyFile {
                 path: key_file.display().to_string(),
-                reason: format!("master key version {v} differs from the one recorded"),
+                reason: mismatch.to_string(),
             }));
         }
     }
     let mut rewrapped = 0;
     loop {
-        let batch = db.user_keys_older_than(version, 500).await?;
+        let batch = user_keys::older_than(db.pool(), version, 500).await?;
         if batch.is_empty() {
             break;
         }
         for (user_id, old) in batch {
             let key = ring.unwrap(&old)?;
-            if db.rewrap_user_key(&user_id, &old, &ring.wrap(&key)).await? {
+            if user_keys::rewrap(db.pool(), user_id, &old, &ring.wrap(&key)).await? {
                 rewrapped += 1;
             }
         }
@@ -148,16 +141,20 @@ pub async fn rotate_keys(db: &Db, key_file: &std::path::Path) -> Result<RotateRe
     Ok(RotateReport { version, rewrapped })
 }
 
-/// Deletes an account for good. The user key goes first: from that moment every blob
-/// of the account is undecryptable (crypto-shredding), whatever happens to the rest.
-/// Then the account and its rows, then the blobs themselves.
-pub async fn delete_account(state: &AppState, user_id: &str) -> Result<(), ApiError> {
-    let images = state.db.image_ids_of(user_id).await?;
-    state.db.delete_user_key(user_id).await?;
-    state.db.delete_user(user_id).await?;
-    for id in images.iter().filter_map(|id| Uuid::try_parse(id).ok()) {
-        crate::images::remove_blobs(state, id).await;
+/// Deletes an account for good: its key (crypto-shredding: from the commit on, every
+/// blob of the account is undecryptable), the account and its rows, in one transaction
+/// — a failure midway leaves the account whole and usable, never keyless — then the
+/// blobs themselves (what fails stays as orphans for `sweep`).
+#[tracing::instrument(skip_all, fields(user.id = %user_id))]
+pub async fn delete_account(db: &Db, store: &BlobStore, user_id: UserId) -> Result<(), JobError> {
+    let mut tx = db.begin().await?;
+    let images = images::ids_of(&mut *tx, user_id).await?;
+    user_keys::delete(&mut *tx, user_id).await?;
+    users::delete(&mut *tx, user_id).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    for id in &images {
+        crate::images::remove_blobs(store, *id).await;
     }
-    tracing::info!(target: "security", event = "account_deleted", user.id = user_id, images = images.len(), "account deleted, key destroyed");
+    tracing::info!(target: "security", event = "account_deleted", images = images.len(), "account deleted, key destroyed");
     Ok(())
 }

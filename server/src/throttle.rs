@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use crate::db::throttle as counters;
 use crate::db::{Db, now};
 use crate::error::ApiError;
 
@@ -68,6 +69,14 @@ pub const RESET_PER_IP: Limit = Limit {
     window: 3600,
 };
 
+/// Live password checks from one address: a person typing makes a few a second at
+/// most (the browser waits for a pause); more is someone using the estimator.
+pub const PASSWORD_CHECK_PER_IP: Limit = Limit {
+    name: "password-check-ip",
+    max: 120,
+    window: 60,
+};
+
 /// The key of a client address: IPv6 clients are grouped by /64, because one
 /// subscriber usually holds a whole /64 and could otherwise rotate past any limit.
 pub fn ip_key(ip: IpAddr) -> String {
@@ -85,7 +94,7 @@ pub fn ip_key(ip: IpAddr) -> String {
 pub async fn check(db: &Db, limit: Limit, key: &str) -> Result<(), ApiError> {
     let now = now();
     let bucket = format!("{}:{key}", limit.name);
-    let (hits, window_start) = db.hit(&bucket, now, limit.window).await?;
+    let (hits, window_start) = counters::hit(db.pool(), &bucket, now, limit.window).await?;
     if hits > limit.max {
         tracing::warn!(target: "security", event = "rate_limited", limit = limit.name, key, "rate limit hit");
         return Err(ApiError::RateLimited(window_start + limit.window - now));

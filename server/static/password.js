@@ -1,48 +1,44 @@
 // Live password rules on the register and reset pages.
 //
-// Each rule mirrors the server's policy (common/src/password.rs) so the list never
-// promises what the server then refuses. The strength rule (zxcvbn) is only known to
-// the server, so li[data-rule="strength"] is left alone.
+// The policy lives in one place, the server (common/src/password.rs); this script only
+// asks it. Each li of #password-rules names, in data-rules, the rule codes it stands
+// for ("too_short too_long", "no_digit", "too_common", ...); an li is marked fail when
+// the server reports any of its codes broken, ok otherwise.
+//
+// The check is debounced, only the answer for the newest value is drawn, and a request
+// made obsolete by further typing is aborted. Any answer but 200 (rate limited, server
+// error, network failure) leaves the marks as they were: no mark is better than a
+// wrong one, and the server checks again when the form is submitted.
 (() => {
   'use strict';
 
-  const MIN_CHARS = 12;
-  const MAX_CHARS = 128;
-  // The server only looks for the local part once it is long enough to be the meat
-  // of a password (see contains_email in password.rs).
-  const MIN_LOCAL_PART = 4;
+  const ENDPOINT = '/api/v1/password-policy/check';
+  const DEBOUNCE_MS = 250;
+  // If a 429 comes without a usable Retry-After, wait this long before asking again.
+  const DEFAULT_RETRY_MS = 10000;
+  const EMAIL_RULE = 'contains_email';
 
-  // Rust's char::is_uppercase / is_lowercase are the Unicode Uppercase / Lowercase
-  // properties (wider than Lu / Ll: they include e.g. Ⓐ); is_alphanumeric is
-  // Alphabetic or any Numeric; is_whitespace is White_Space. The digit rule is
-  // ASCII-only on the server, so it is here too.
-  const UPPER = /\p{Uppercase}/u;
-  const LOWER = /\p{Lowercase}/u;
-  const DIGIT = /[0-9]/;
-  const SPECIAL = /[^\p{Alphabetic}\p{N}\p{White_Space}]/u;
-
-  // Returns true (met), false (broken) or null (cannot tell yet).
-  function notEmail(password, rawEmail) {
-    const email = rawEmail.trim().toLowerCase(); // the server normalises the same way
-    if (!email) return null;
-    const lowered = password.toLowerCase();
-    const at = email.lastIndexOf('@');
-    const local = at >= 0 ? email.slice(0, at) : email;
-    if (lowered.includes(email)) return false;
-    return !([...local].length >= MIN_LOCAL_PART && lowered.includes(local));
+  /** Milliseconds to wait from a Retry-After header (delta-seconds or HTTP date). */
+  function retryAfterMs(value) {
+    const text = (value || '').trim();
+    if (/^\d+$/.test(text)) return Number(text) * 1000;
+    const when = Date.parse(text);
+    if (!Number.isNaN(when)) return Math.max(0, when - Date.now());
+    return DEFAULT_RETRY_MS;
   }
 
-  function check(password, email) {
-    const chars = [...password].length; // code points, as the server counts them
-    return {
-      length: chars >= MIN_CHARS && chars <= MAX_CHARS,
-      upper: UPPER.test(password),
-      lower: LOWER.test(password),
-      digit: DIGIT.test(password),
-      special: SPECIAL.test(password),
-      'not-email': notEmail(password, email),
-    };
+  /** The failed rules of a 200 answer, or null if the body is not what was promised. */
+  function failedRulesOf(body) {
+    if (!body || !Array.isArray(body.failed_rules)) return null;
+    const rules = [];
+    for (const item of body.failed_rules) {
+      if (!item || typeof item.rule !== 'string') return null;
+      rules.push({ rule: item.rule, message: typeof item.message === 'string' ? item.message : '' });
+    }
+    return rules;
   }
+
+  const codesOf = (li) => (li.dataset.rules || '').split(/\s+/).filter(Boolean);
 
   function init() {
     const input = document.getElementById('password');
@@ -60,34 +56,102 @@
     }
 
     let touched = false;
+    let timer = 0;
+    let controller = null; // of the request in flight, if any
+    let latest = 0; // number of the newest check; older answers are dropped
+    let pausedUntil = 0; // after a 429: no requests before this time (ms since epoch)
 
-    function update() {
-      const results = check(input.value, emailOf());
-      let anyFailed = false;
-      for (const li of list.querySelectorAll('li[data-rule]')) {
-        const rule = li.dataset.rule;
-        if (!(rule in results)) continue; // "strength" and unknown rules: server's call
-        const met = results[rule];
-        li.classList.toggle('ok', met === true);
-        li.classList.toggle('fail', met === false);
-        if (met === false) anyFailed = true;
+    // Draws one answer. `emailGiven` says whether an address was sent: without one the
+    // server cannot judge the email rule, so its item stays unmarked rather than "ok".
+    function draw(failed, emailGiven) {
+      const broken = new Set(failed.map((f) => f.rule));
+      const shown = new Set();
+      for (const li of list.querySelectorAll('li[data-server-rule]')) li.remove();
+      for (const li of list.querySelectorAll('li[data-rules]')) {
+        const codes = codesOf(li);
+        if (codes.length === 0) continue;
+        codes.forEach((code) => shown.add(code));
+        const unknown = !emailGiven && codes.includes(EMAIL_RULE) && !broken.has(EMAIL_RULE);
+        const met = !codes.some((code) => broken.has(code));
+        li.classList.toggle('ok', met && !unknown);
+        li.classList.toggle('fail', !met);
       }
-      if (anyFailed) input.setAttribute('aria-invalid', 'true');
+      // A rule the page has no item for (added on the server since) is still shown,
+      // in the server's words, rather than silently passed over.
+      for (const { rule, message } of failed) {
+        if (shown.has(rule)) continue;
+        shown.add(rule);
+        const li = document.createElement('li');
+        li.className = 'fail';
+        li.dataset.serverRule = rule;
+        li.textContent = message || rule;
+        list.append(li);
+      }
+      if (failed.length > 0) input.setAttribute('aria-invalid', 'true');
       else input.removeAttribute('aria-invalid');
+    }
+
+    // Forgets any answer still to come: it would describe an older value.
+    function cancel() {
+      clearTimeout(timer);
+      timer = 0;
+      latest += 1;
+      if (controller) controller.abort();
+      controller = null;
+    }
+
+    async function check() {
+      timer = 0;
+      if (Date.now() < pausedUntil) return;
+      const id = ++latest;
+      const own = new AbortController();
+      controller = own;
+      const password = input.value;
+      const email = emailOf();
+      try {
+        const res = await fetch(ENDPOINT, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+          body: JSON.stringify({ password, email }),
+          credentials: 'same-origin',
+          cache: 'no-store',
+          signal: own.signal,
+        });
+        if (id !== latest) return;
+        if (res.status === 429) {
+          pausedUntil = Date.now() + retryAfterMs(res.headers.get('Retry-After'));
+          return;
+        }
+        if (res.status !== 200) return;
+        const failed = failedRulesOf(await res.json().catch(() => null));
+        if (failed === null || id !== latest) return;
+        draw(failed, email.trim() !== '');
+      } catch {
+        // Aborted (a newer check replaced this one) or the network failed: keep the
+        // marks as they are.
+      } finally {
+        if (controller === own) controller = null;
+      }
+    }
+
+    function schedule() {
+      cancel();
+      if (Date.now() < pausedUntil) return; // rate limited: wait for input after the pause
+      timer = setTimeout(check, DEBOUNCE_MS);
     }
 
     input.addEventListener('input', () => {
       touched = true;
-      update();
+      schedule();
     });
     if (emailInput) {
       emailInput.addEventListener('input', () => {
-        if (touched || input.value) update();
+        if (touched || input.value) schedule();
       });
     }
     // A value the browser restored (back button, autofill) is checked straight away;
     // an empty field is not flagged before the user has typed anything.
-    if (input.value) update();
+    if (input.value) check();
   }
 
   if (document.readyState === 'loading') {

@@ -5,8 +5,8 @@
   'use strict';
 
   const ENDPOINT = '/api/v1/images';
-  const MAX_BYTES = 5 * 1024 * 1024; // mirrors the server's limit; the server still checks
   const MAX_PARALLEL = 3;
+  const MIB = 1024 * 1024;
   const NETWORK_ERROR = 'Network error — check your connection and try again.';
 
   function init() {
@@ -20,13 +20,24 @@
     const field = form.querySelector('input[name="csrf_token"]');
     const csrf = (meta && meta.content) || (field && field.value) || '';
 
+    // The server's size limit, as the page states it (data-max-bytes on the form). If
+    // the page does not say, nothing is refused here and the server judges every file.
+    const maxBytes = /^[0-9]+$/.test(form.dataset.maxBytes || '')
+      ? Number(form.dataset.maxBytes)
+      : 0;
+    const sizeChecked = Number.isSafeInteger(maxBytes) && maxBytes > 0;
+
     const queue = [];
     let active = 0;
     let succeeded = 0;
     let galleryLinkShown = false;
 
-    // Rounded up, so a file just over the limit never reads "5.0 MiB".
-    const mib = (bytes) => (Math.ceil((bytes / (1024 * 1024)) * 10) / 10).toFixed(1);
+    // Rounded up, so a file just over the limit never reads as the limit itself.
+    const mib = (bytes) => (Math.ceil((bytes / MIB) * 10) / 10).toFixed(1);
+    // The limit: whole MiB as such ("5"), otherwise rounded down to a tenth.
+    const limitMib = (bytes) => (bytes % MIB === 0
+      ? String(bytes / MIB)
+      : (Math.floor((bytes / MIB) * 10) / 10).toFixed(1));
 
     // Builds an element; text always goes in as text, never as markup.
     function el(tag, className = '', text = '') {
@@ -144,8 +155,8 @@
         const job = addItem(file);
         // Only the size is checked here; the type is for the server to judge
         // (it reads the bytes, not the name).
-        if (file.size > MAX_BYTES) {
-          fail(job, `This file is ${mib(file.size)} MiB; the limit is 5 MiB.`);
+        if (sizeChecked && file.size > maxBytes) {
+          fail(job, `This file is ${mib(file.size)} MiB; the limit is ${limitMib(maxBytes)} MiB.`);
         } else {
           queue.push(job);
         }

@@ -28,14 +28,7 @@ async fn serves_https_with_hsts_and_host_prefixed_secure_cookies() {
     // DEBUG is unset (False): TLS files are what allow serving.
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     let app = Application::build(config).await.unwrap();
-    imagevault_server::accounts::create_user(
-        app.state(),
-        "tls@example.com",
-        support::PASSWORD,
-        false,
-    )
-    .await
-    .unwrap();
+    support::create_verified_user(app.state(), "tls@example.com").await;
     let addr = app.local_addr();
     let redirect = app.redirect_addr().expect("redirect listener configured");
     let handle = app.handle();

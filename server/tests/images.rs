@@ -5,7 +5,7 @@
 mod support;
 
 use imagevault_common::image::validate;
-use imagevault_server::db::Db;
+use imagevault_server::db::{Db, user_keys};
 use imagevault_server::maintenance;
 use imagevault_server::storage::BlobStore;
 use reqwest::StatusCode;
@@ -391,7 +391,10 @@ async fn rotating_master_keys_keeps_every_image_readable(engine: Engine) {
         .await
         .unwrap();
     assert_eq!((report.version, report.rewrapped), (2, 1));
-    assert_eq!(db.kek_versions_in_use().await.unwrap(), vec![2]);
+    assert_eq!(
+        user_keys::kek_versions_in_use(db.pool()).await.unwrap(),
+        vec![2]
+    );
     // Re-running finishes cleanly and adds another version.
     let again = maintenance::rotate_keys(&db, &app.config.master_key_file)
         .await
@@ -410,7 +413,10 @@ async fn rotating_master_keys_keeps_every_image_readable(engine: Engine) {
     upload_ok(&app, &newcomer, "n.gif", gif(10, 10, 1)).await;
     // The server wraps the newcomer's key with the newest version, not the one it
     // started with.
-    assert_eq!(db.kek_versions_in_use().await.unwrap(), vec![3]);
+    assert_eq!(
+        user_keys::kek_versions_in_use(db.pool()).await.unwrap(),
+        vec![3]
+    );
     app.finish().await;
 }
 
@@ -445,7 +451,7 @@ async fn sweep_removes_orphans_and_reports_rows_without_blobs(engine: Engine) {
         .unwrap();
     assert_eq!(report.blobs, 5);
     assert_eq!(report.removed, 2);
-    assert_eq!(report.rows_without_blobs, vec![damaged_id]);
+    assert_eq!(report.rows_without_blobs, vec![damaged_id.parse().unwrap()]);
     assert_eq!(blob_files(&app).len(), 3);
     let kept = format!("/api/v1/images/{}/content", kept["id"].as_str().unwrap());
     assert_eq!(app.get_bearer(&kept, &token).await.status(), StatusCode::OK);

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use imagevault_server::app::{Application, BuildError};
 use imagevault_server::config::Config;
+use imagevault_server::keys::user_key;
 use imagevault_server::vault::blob::{BlobId, BlobKind, open, seal};
-use support::PASSWORD;
 
 async fn build(dir: &Path) -> Result<Application, BuildError> {
     let vars: HashMap<&str, String> = HashMap::from([
@@ -35,20 +35,14 @@ async fn master_key_is_created_once_then_required_and_checked() {
             0o600
         );
     }
-    let user =
-        imagevault_server::accounts::create_user(app.state(), "keys@example.com", PASSWORD, false)
-            .await
-            .unwrap();
-    let (first, version) = imagevault_server::vault::user_key(app.state(), &user)
-        .await
-        .unwrap();
+    let user = support::create_verified_user(app.state(), "keys@example.com").await;
+    let state = app.state();
+    let (first, version) = user_key(&state.db, &state.keyring, user).await.unwrap();
     assert_eq!(version, 1);
-    let (again, _) = imagevault_server::vault::user_key(app.state(), &user)
-        .await
-        .unwrap();
+    let (again, _) = user_key(&state.db, &state.keyring, user).await.unwrap();
     let id = BlobId {
         image: uuid::Uuid::new_v4(),
-        owner: user.parse().unwrap(),
+        owner: user.uuid(),
         kind: BlobKind::Image,
     };
     let blob = seal(&first, 1, &id, b"pixels");
@@ -78,9 +72,8 @@ async fn master_key_is_created_once_then_required_and_checked() {
     // The right file, restored, works again.
     std::fs::write(&key_file, saved).unwrap();
     let app = build(&dir).await.unwrap();
-    let (restored, _) = imagevault_server::vault::user_key(app.state(), &user)
-        .await
-        .unwrap();
+    let state = app.state();
+    let (restored, _) = user_key(&state.db, &state.keyring, user).await.unwrap();
     assert_eq!(open(&restored, &id, &blob).unwrap(), b"pixels");
     drop(app);
     std::fs::remove_dir_all(dir).unwrap();

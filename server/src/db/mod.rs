@@ -1,11 +1,17 @@
 //! The data-access layer: one set of queries for SQLite (embedded default) and
 //! PostgreSQL (production), through sqlx's `Any` driver.
 //!
-//! The schema sticks to `TEXT` and `BIGINT` (times in unix seconds, flags as 0/1) so a
-//! single migration folder and a single query text serve both engines; placeholders are
-//! `$N`, which both accept. Every piece of shared state lives here, never in process
-//! memory, so any number of server instances can share one database.
+//! The schema sticks to `TEXT` and `BIGINT` (flags as 0/1; times in unix seconds, except
+//! `images.created_us`, which is microseconds so uploads within one second still list in
+//! order) so a single migration folder and a single query text serve both engines;
+//! placeholders are `$N`, which both accept. Every piece of shared state lives here,
+//! never in process memory, so any number of server instances can share one database.
+//!
+//! Queries are free functions over any [`AnyExecutor`]: the pool, where each statement
+//! commits alone, or a [`Tx`] from [`Db::begin`], so a flow that writes more than once
+//! commits all of its writes or none. Ids are decoded into the types of [`ids`].
 
+pub mod ids;
 pub mod images;
 pub mod lockout;
 pub mod sessions;
@@ -16,8 +22,14 @@ pub mod users;
 
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::{Any, AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
+
+pub use sqlx::any::AnyExecutor;
+
+/// An open transaction: pass `&mut *tx` to the query functions, then
+/// [`commit`](sqlx::Transaction::commit). Dropped without a commit, it rolls back.
+pub type Tx = sqlx::Transaction<'static, Any>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 
@@ -96,10 +108,22 @@ impl Db {
         Ok(Self { pool, engine })
     }
 
-    /// Applies pending migrations.
+    /// Applies pending migrations, then gives every session an id (sessions made before
+    /// sessions had ids get one here; ids are random, which SQL cannot portably make).
     pub async fn migrate(&self) -> Result<(), DbError> {
         MIGRATOR.run(&self.pool).await?;
+        sessions::backfill_ids(&self.pool).await?;
         Ok(())
+    }
+
+    /// Starts a transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes can fail with
+    /// "database is locked" when another one did the same, whatever the busy timeout.
+    pub async fn begin(&self) -> Result<Tx, DbError> {
+        Ok(match self.engine {
+            Engine::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Engine::Postgres => self.pool.begin().await?,
+        })
     }
 
     /// The pool, for the query modules.
@@ -121,6 +145,8 @@ impl Db {
 impl Db {
     /// Deletes what no rule needs any more: rate-limit windows closed for a day, sessions
     /// and email tokens a day past their expiry or revocation. Returns rows deleted.
+    /// Each delete stands alone (a failure midway leaves only less purged, nothing
+    /// inconsistent), so no transaction holds the write lock for all four.
     pub async fn purge_stale(&self, now: i64) -> Result<u64, DbError> {
         const GRACE: i64 = 24 * 3600;
         let mut deleted = 0;
@@ -170,13 +196,14 @@ fn prepare_sqlite(url: &str) -> Result<String, DbError> {
     })
 }
 
-/// Now, in unix seconds: the unit every time column uses.
+/// Now, in unix seconds: the unit of every time column but `images.created_us`.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Whether `err` is a unique-constraint violation (a duplicate email, a reused token).
-pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .is_some_and(sqlx::error::DatabaseError::is_unique_violation)
+pub fn is_unique_violation(err: &DbError) -> bool {
+    matches!(err, DbError::Sqlx(e) if e
+        .as_database_error()
+        .is_some_and(sqlx::error::DatabaseError::is_unique_violation))
 }

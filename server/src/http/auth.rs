@@ -11,8 +11,9 @@ use salvo::prelude::*;
 use crate::config::Config;
 pub(crate) use crate::crypto::same;
 use crate::crypto::{hash_token, sign};
+use crate::db::ids::{SessionId, UserId};
 use crate::db::now;
-use crate::db::sessions::SessionKind;
+use crate::db::sessions::{self, SessionKind};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -32,8 +33,10 @@ const MAX_TOKEN_LEN: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Caller {
     /// Account id.
-    pub user_id: String,
-    /// Hash of the session token (identifies the session for logout).
+    pub user_id: UserId,
+    /// The session the request came with.
+    pub session_id: SessionId,
+    /// Hash of the session token (binds the cookie session's CSRF token).
     pub token_hash: String,
     /// Bearer or cookie.
     pub kind: SessionKind,
@@ -57,8 +60,9 @@ pub fn csrf_token(state: &AppState, session_hash: &str) -> String {
     )
 }
 
-/// Authenticates the request (and checks CSRF for unsafe cookie requests).
-pub async fn authenticate(req: &mut Request, state: &AppState) -> Result<Caller, ApiError> {
+/// Authenticates the request (and checks CSRF for unsafe cookie requests). Handlers get
+/// the caller through the extractors of [`super::extract`], not by calling this.
+pub(crate) async fn authenticate(req: &mut Request, state: &AppState) -> Result<Caller, ApiError> {
     let (caller, expected) = authenticate_deferring_csrf(req, state).await?;
     if let Some(expected) = expected {
         check_csrf(req, &expected).await?;
@@ -69,7 +73,7 @@ pub async fn authenticate(req: &mut Request, state: &AppState) -> Result<Caller,
 /// Authenticates the request for an upload, whose body must not be parsed here: a
 /// cookie request that lacks the CSRF header gets back the token its form must carry
 /// (checked by the upload reader before it accepts the file).
-pub async fn authenticate_upload(
+pub(crate) async fn authenticate_upload(
     req: &mut Request,
     state: &AppState,
 ) -> Result<(Caller, Option<String>), ApiError> {
@@ -116,13 +120,13 @@ async fn caller(
     token_hash: String,
     kind: SessionKind,
 ) -> Result<Caller, ApiError> {
-    let user_id = state
-        .db
-        .session_user(&token_hash, kind, now())
+    let session = sessions::live(state.db.pool(), &token_hash, kind, now())
         .await?
         .ok_or(ApiError::Unauthorized)?;
+    tracing::Span::current().record("user.id", tracing::field::display(session.user_id));
     Ok(Caller {
-        user_id,
+        user_id: session.user_id,
+        session_id: session.id,
         token_hash,
         kind,
     })

@@ -25,7 +25,7 @@ pub async fn allowed_hosts(
     });
     if !allowed {
         tracing::warn!(target: "security", event = "bad_host", host = host.as_deref().unwrap_or(""), "host not allowed");
-        ApiError::InvalidHost.render(res);
+        ApiError::InvalidHost.render(depot, res);
         ctrl.skip_rest();
     }
 }

@@ -1,8 +1,11 @@
-//! Cross-cutting HTTP concerns, applied to every response (errors and 404s included):
-//! security headers, the `Host` allow-list, the client address, authentication.
+//! Cross-cutting HTTP concerns: the request span and id, security headers and the `Host`
+//! allow-list (on every response, errors and 404s included), the client address,
+//! authentication and the extractors handlers take, and reading upload bodies.
 
 pub mod auth;
 pub mod client;
+pub mod extract;
 pub mod headers;
 pub mod hosts;
+pub mod trace;
 pub mod upload;

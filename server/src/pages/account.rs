@@ -7,13 +7,13 @@ use salvo::prelude::*;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::gallery::{date_text, signed_in};
+use super::gallery::date_text;
 use super::session::forget_session_cookie;
 use super::{MessagePage, PresessionCsrf, render_html};
 use crate::accounts;
 use crate::error::ApiError;
-use crate::http::auth::{authenticate, csrf_token};
 use crate::http::client::client_ip;
+use crate::http::extract::{AuthUser, PageUser};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router {
@@ -41,11 +41,10 @@ struct RegisterPage<'a> {
 
 #[handler]
 async fn register_page(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let csrf = PresessionCsrf::issue(req, res, &state);
     render_html(
         res,
@@ -70,11 +69,10 @@ struct RegisterForm {
 
 #[handler]
 async fn register_submit(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let form: RegisterForm = super::read_form(req).await?;
     PresessionCsrf::check(req, &state, &form.csrf_token, "/register")?;
     let ip = client_ip(req, &state.config);
@@ -129,25 +127,19 @@ struct AccountPage<'a> {
 }
 
 async fn render_account(
-    state: &AppState,
-    user_id: &str,
-    token_hash: &str,
+    user: &AuthUser,
     error: Option<&str>,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let user = state
-        .db
-        .user_by_id(user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let since = OffsetDateTime::from_unix_timestamp(user.created_at)
+    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+    let since = OffsetDateTime::from_unix_timestamp(account.created_at)
         .map(date_text)
         .unwrap_or_default();
     render_html(
         res,
         &AccountPage {
-            csrf: &csrf_token(state, token_hash),
-            email: &user.email,
+            csrf: &user.csrf(),
+            email: &account.email,
             since: &since,
             error,
         },
@@ -155,16 +147,8 @@ async fn render_account(
 }
 
 #[handler]
-async fn account_page(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let Some(caller) = signed_in(req, &state, res).await else {
-        return Ok(());
-    };
-    render_account(&state, &caller.user_id, &caller.token_hash, None, res).await
+async fn account_page(user: PageUser, res: &mut Response) -> Result<(), ApiError> {
+    render_account(&user, None, res).await
 }
 
 #[derive(Deserialize)]
@@ -175,16 +159,14 @@ struct DeleteForm {
 
 #[handler]
 async fn delete_submit(
+    user: AuthUser,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
     let form: DeleteForm = super::read_form(req).await?;
-    match accounts::delete_account(&state, &caller.user_id, &form.password).await {
+    match accounts::delete_account(&user.state, user.caller.user_id, &form.password).await {
         Ok(()) => {
-            forget_session_cookie(&state, res);
+            forget_session_cookie(&user.state, res);
             render_html(
                 res,
                 &MessagePage {
@@ -200,14 +182,7 @@ async fn delete_submit(
                 other => other.to_string(),
             };
             res.status_code(err.status());
-            render_account(
-                &state,
-                &caller.user_id,
-                &caller.token_hash,
-                Some(&message),
-                res,
-            )
-            .await
+            render_account(&user, Some(&message), res).await
         }
         Err(other) => Err(other),
     }

@@ -147,29 +147,27 @@ impl FormKind {
     }
 
     /// The form a link opens; the token is only carried, not used.
-    fn show(&self, req: &Request, depot: &Depot, res: &mut Response) -> Result<(), ApiError> {
-        let state = AppState::from_depot(depot).clone();
-        let csrf = PresessionCsrf::issue(req, res, &state);
+    fn show(&self, state: &AppState, req: &Request, res: &mut Response) -> Result<(), ApiError> {
+        let csrf = PresessionCsrf::issue(req, res, state);
         self.render(res, &csrf, &link_token(req), Vec::new())
     }
 }
 
 #[handler]
 async fn verify_page(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    VERIFY.show(req, depot, res)
+    VERIFY.show(&state, req, res)
 }
 
 #[handler]
 async fn verify_submit(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let form = checked_form(req, &state, "/verify").await?;
     match accounts::verify_email(&state, &form.token).await {
         Ok(()) => message(
@@ -192,22 +190,20 @@ async fn verify_submit(
 
 #[handler]
 async fn forgot_page(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let csrf = PresessionCsrf::issue(req, res, &state);
     render_html(res, &ForgotPage { csrf: &csrf })
 }
 
 #[handler]
 async fn forgot_submit(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let form = checked_form(req, &state, "/forgot-password").await?;
     match accounts::forgot_password(&state, &form.email, client_ip(req, &state.config)).await {
         Ok(()) => message(
@@ -226,20 +222,19 @@ async fn forgot_submit(
 
 #[handler]
 async fn reset_page(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    RESET.show(req, depot, res)
+    RESET.show(&state, req, res)
 }
 
 #[handler]
 async fn reset_submit(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let form = checked_form(req, &state, "/reset-password").await?;
     match accounts::reset_password(&state, &form.token, &form.password).await {
         Ok(()) => message(

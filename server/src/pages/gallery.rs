@@ -12,12 +12,12 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::{redirect, render_html};
-use crate::db::images::{After, ImageRow};
+use crate::accounts;
+use crate::db::images::ImageRow;
 use crate::error::ApiError;
-use crate::http::auth::{Caller, authenticate, authenticate_upload, csrf_token};
+use crate::http::extract::{AuthUser, PageUser, SignedIn, UploadUser, image_id};
 use crate::http::upload::UploadReader;
 use crate::images;
-use crate::state::AppState;
 
 /// Images per gallery page.
 const PAGE: i64 = 60;
@@ -66,40 +66,27 @@ struct GalleryPage<'a> {
     next_cursor: Option<String>,
 }
 
-/// The signed-in caller, or a redirect to the sign-in page.
-pub(super) async fn signed_in(
-    req: &mut Request,
-    state: &AppState,
-    res: &mut Response,
-) -> Option<Caller> {
-    if let Ok(caller) = authenticate(req, state).await {
-        Some(caller)
-    } else {
-        redirect(res, "/login");
-        None
-    }
-}
-
 /// `GET /`: the newest images, or the page after `?cursor=`.
 pub(super) async fn gallery(
     req: &mut Request,
-    state: &AppState,
-    caller: &Caller,
+    user: &PageUser,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let user = state
-        .db
-        .user_by_id(&caller.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let account = accounts::profile(&user.state, user.caller.user_id).await?;
     let cursor = req.query::<String>("cursor");
-    let (page, next) = images::list(state, &caller.user_id, Some(PAGE), cursor.as_deref()).await?;
+    let (page, next) = images::list(
+        &user.state,
+        user.caller.user_id,
+        Some(PAGE),
+        cursor.as_deref(),
+    )
+    .await?;
     let rows: Vec<Tile> = page.iter().map(Tile::new).collect();
     render_html(
         res,
         &GalleryPage {
-            csrf: &csrf_token(state, &caller.token_hash),
-            email: &user.email,
+            csrf: &user.csrf(),
+            email: &account.email,
             images: rows,
             paged: cursor.is_some(),
             next_cursor: next,
@@ -143,7 +130,7 @@ fn details(row: &ImageRow) -> ImageDetails {
     let object = images::object(row);
     let created = object.created_at;
     ImageDetails {
-        id: row.id.clone(),
+        id: row.id.to_string(),
         filename: row.filename.clone(),
         content_type: row.content_type.clone(),
         size_text: size_text(row.size),
@@ -165,29 +152,17 @@ pub(super) fn date_text(t: OffsetDateTime) -> String {
 }
 
 #[handler]
-async fn image_page(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let Some(caller) = signed_in(req, &state, res).await else {
-        return Ok(());
-    };
-    let id = req.param::<String>("id").unwrap_or_default();
-    let row = images::get(&state, &caller.user_id, &id).await?;
-    let at = After {
-        created_us: row.created_us,
-        id: row.id.clone(),
-    };
-    let (newer, older) = state.db.image_neighbours(&caller.user_id, &at).await?;
+async fn image_page(user: PageUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
+    let id = image_id(&req.param::<String>("id").unwrap_or_default())?;
+    let row = images::get(&user.state, user.caller.user_id, id).await?;
+    let (newer, older) = images::neighbours(&user.state, &row).await?;
     render_html(
         res,
         &ImagePage {
-            csrf: &csrf_token(&state, &caller.token_hash),
+            csrf: &user.csrf(),
             image: details(&row),
-            newer,
-            older,
+            newer: newer.map(|id| id.to_string()),
+            older: older.map(|id| id.to_string()),
         },
     )
 }
@@ -197,25 +172,23 @@ async fn image_page(
 struct UploadPage<'a> {
     csrf: &'a str,
     error: Option<&'a str>,
+    /// The size limit the script checks before sending (the server checks it again).
+    max_bytes: usize,
+}
+
+impl<'a> UploadPage<'a> {
+    fn new(csrf: &'a str, error: Option<&'a str>) -> Self {
+        Self {
+            csrf,
+            error,
+            max_bytes: imagevault_common::image::MAX_IMAGE_BYTES,
+        }
+    }
 }
 
 #[handler]
-async fn upload_page(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let Some(caller) = signed_in(req, &state, res).await else {
-        return Ok(());
-    };
-    render_html(
-        res,
-        &UploadPage {
-            csrf: &csrf_token(&state, &caller.token_hash),
-            error: None,
-        },
-    )
+async fn upload_page(user: PageUser, res: &mut Response) -> Result<(), ApiError> {
+    render_html(res, &UploadPage::new(&user.csrf(), None))
 }
 
 /// Files one plain form may carry (read and stored one at a time).
@@ -239,21 +212,21 @@ struct UploadResults<'a> {
 /// its page (or back to the form with the reason); several to a page of outcomes.
 #[handler]
 async fn upload_submit(
+    user: SignedIn<UploadUser>,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let Ok((caller, csrf)) = authenticate_upload(req, &state).await else {
-        redirect(res, "/login");
-        return Ok(());
-    };
+    let SignedIn(UploadUser {
+        state,
+        caller,
+        csrf,
+    }) = user;
     let _slot = state
         .upload_slots
         .acquire()
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let csrf_field = csrf_token(&state, &caller.token_hash);
+        .map_err(ApiError::internal)?;
+    let csrf_field = crate::http::auth::csrf_token(&state, &caller.token_hash);
     let mut outcomes = Vec::new();
     let read = async {
         let mut reader = UploadReader::new(
@@ -264,7 +237,7 @@ async fn upload_submit(
         )?;
         while let Some(file) = reader.next_file().await? {
             let filename = file.filename.clone();
-            let stored = images::upload(&state, &caller.user_id, file.filename, file.bytes).await;
+            let stored = images::upload(&state, caller.user_id, file.filename, file.bytes).await;
             outcomes.push(match stored {
                 Ok(object) => Outcome {
                     filename: object.filename,
@@ -337,13 +310,7 @@ fn upload_error(
     status: StatusCode,
 ) -> Result<(), ApiError> {
     res.status_code(status);
-    render_html(
-        res,
-        &UploadPage {
-            csrf,
-            error: Some(message),
-        },
-    )
+    render_html(res, &UploadPage::new(csrf, Some(message)))
 }
 
 #[derive(Template)]
@@ -363,25 +330,23 @@ struct DeleteForm {
 /// Deletes once confirmed (by the script's prompt or the confirmation page).
 #[handler]
 async fn delete_submit(
+    user: AuthUser,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
-    let id = req.param::<String>("id").unwrap_or_default();
+    let id = image_id(&req.param::<String>("id").unwrap_or_default())?;
     let form: DeleteForm = super::read_form(req).await?;
     if form.confirmed == "yes" {
-        images::delete(&state, &caller.user_id, &id).await?;
+        images::delete(&user.state, user.caller.user_id, id).await?;
         redirect(res, "/");
         return Ok(());
     }
-    let row = images::get(&state, &caller.user_id, &id).await?;
+    let row = images::get(&user.state, user.caller.user_id, id).await?;
     render_html(
         res,
         &ConfirmDeletePage {
-            csrf: &csrf_token(&state, &caller.token_hash),
-            id: &row.id,
+            csrf: &user.csrf(),
+            id: &row.id.to_string(),
             filename: &row.filename,
         },
     )

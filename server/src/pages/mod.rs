@@ -34,9 +34,7 @@ pub fn router() -> Router {
 }
 
 fn render_html(res: &mut Response, page: &impl Template) -> Result<(), ApiError> {
-    let html = page
-        .render()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let html = page.render().map_err(ApiError::internal)?;
     res.headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res.render(Text::Html(html));

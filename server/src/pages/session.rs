@@ -9,8 +9,9 @@ use super::{PresessionCsrf, redirect, render_html};
 use crate::accounts::{self, SESSION_TTL};
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
-use crate::http::auth::{authenticate, session_cookie_name};
+use crate::http::auth::session_cookie_name;
 use crate::http::client::client_ip;
+use crate::http::extract::{AuthUser, PageUser};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router {
@@ -35,21 +36,16 @@ struct LoginPage<'a> {
 
 /// `GET /`: the gallery when signed in, the sign-in page otherwise.
 #[handler]
-async fn home(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let Some(caller) = super::gallery::signed_in(req, &state, res).await else {
-        return Ok(());
-    };
-    super::gallery::gallery(req, &state, &caller, res).await
+async fn home(user: PageUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
+    super::gallery::gallery(req, &user, res).await
 }
 
 #[handler]
 async fn login_page(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let csrf = PresessionCsrf::issue(req, res, &state);
     render_html(
         res,
@@ -73,11 +69,10 @@ struct LoginForm {
 
 #[handler]
 async fn login_submit(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let form: LoginForm = super::read_form(req).await?;
     PresessionCsrf::check(req, &state, &form.csrf_token, "/login")?;
     let ip = client_ip(req, &state.config);
@@ -122,38 +117,24 @@ fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
 }
 
 #[handler]
-async fn logout_submit(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    sign_out(req, depot, res, false).await
+async fn logout_submit(user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
+    sign_out(&user, res, false).await
 }
 
 #[handler]
-async fn logout_everywhere_submit(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    sign_out(req, depot, res, true).await
+async fn logout_everywhere_submit(user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
+    sign_out(&user, res, true).await
 }
 
 /// Revokes this session (or all of the account's), expires the cookie, back to sign-in.
-async fn sign_out(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-    everywhere: bool,
-) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
+async fn sign_out(user: &AuthUser, res: &mut Response, everywhere: bool) -> Result<(), ApiError> {
+    let AuthUser { state, caller } = user;
     if everywhere {
-        accounts::logout_everywhere(&state, &caller.user_id).await?;
+        accounts::logout_everywhere(state, caller.user_id).await?;
     } else {
-        accounts::logout(&state, &caller.token_hash, &caller.user_id).await?;
+        accounts::logout(state, caller.session_id, caller.user_id).await?;
     }
-    forget_session_cookie(&state, res);
+    forget_session_cookie(state, res);
     redirect(res, "/login");
     Ok(())
 }

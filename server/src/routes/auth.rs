@@ -12,8 +12,8 @@ use super::json;
 use crate::accounts;
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
-use crate::http::auth::authenticate;
 use crate::http::client::client_ip;
+use crate::http::extract::AuthUser;
 use crate::state::AppState;
 
 /// The auth routes.
@@ -41,12 +41,7 @@ fn accepted(res: &mut Response, status: &str) {
 }
 
 #[endpoint(tags("auth"), request_body = Credentials, responses((status_code = 202, description = "Verification email sent (the same answer whether or not the address has an account)", body = StatusResponse)))]
-async fn register(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
+async fn register(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: Credentials = json(req).await?;
     accounts::register(
         &state,
@@ -60,8 +55,7 @@ async fn register(
 }
 
 #[endpoint(tags("auth"), request_body = TokenRequest, responses((status_code = 200, description = "Email verified", body = StatusResponse)))]
-async fn verify(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
+async fn verify(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: TokenRequest = json(req).await?;
     accounts::verify_email(&state, &body.token).await?;
     res.render(Json(StatusResponse {
@@ -72,11 +66,10 @@ async fn verify(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Res
 
 #[endpoint(tags("auth"), request_body = EmailRequest, responses((status_code = 202, description = "Sent if the address has an unverified account", body = StatusResponse)))]
 async fn resend_verification(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let body: EmailRequest = json(req).await?;
     accounts::resend_verification(&state, &body.email, client_ip(req, &state.config)).await?;
     accepted(res, "verification_sent");
@@ -84,8 +77,7 @@ async fn resend_verification(
 }
 
 #[endpoint(tags("auth"), request_body = Credentials, responses((status_code = 200, description = "Signed in; send the token as `Authorization: Bearer`", body = LoginResponse)))]
-async fn login(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
+async fn login(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: Credentials = json(req).await?;
     let ip = client_ip(req, &state.config);
     let session =
@@ -98,34 +90,26 @@ async fn login(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Resu
 }
 
 #[endpoint(security(("bearer" = [])), tags("auth"), responses((status_code = 204, description = "This session is revoked")))]
-async fn logout(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
-    accounts::logout(&state, &caller.token_hash, &caller.user_id).await?;
+async fn logout(user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
+    let AuthUser { state, caller } = user;
+    accounts::logout(&state, caller.session_id, caller.user_id).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }
 
 #[endpoint(security(("bearer" = [])), tags("auth"), responses((status_code = 204, description = "Every session of the account is revoked")))]
-async fn logout_all(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
-    accounts::logout_everywhere(&state, &caller.user_id).await?;
+async fn logout_all(user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
+    accounts::logout_everywhere(&user.state, user.caller.user_id).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }
 
 #[endpoint(tags("auth"), request_body = EmailRequest, responses((status_code = 202, description = "A reset link is sent if the address has an account", body = StatusResponse)))]
 async fn forgot_password(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let body: EmailRequest = json(req).await?;
     accounts::forgot_password(&state, &body.email, client_ip(req, &state.config)).await?;
     accepted(res, "reset_sent");
@@ -143,11 +127,10 @@ struct ResetRequest {
 
 #[endpoint(tags("auth"), request_body = ResetRequest, responses((status_code = 200, description = "Password changed; every session revoked", body = StatusResponse)))]
 async fn reset_password(
+    state: AppState,
     req: &mut Request,
-    depot: &mut Depot,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
     let body: ResetRequest = json(req).await?;
     accounts::reset_password(&state, &body.token, &body.password).await?;
     res.render(Json(StatusResponse {
@@ -157,24 +140,14 @@ async fn reset_password(
 }
 
 #[endpoint(security(("bearer" = [])), tags("account"), responses((status_code = 200, description = "The signed-in account", body = Me)))]
-async fn me(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
-    let user = state
-        .db
-        .user_by_id(&caller.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    res.render(Json(Me {
-        id: user
-            .id
-            .parse()
-            .map_err(|e: uuid::Error| ApiError::Internal(e.to_string()))?,
-        email: user.email,
-        created_at: OffsetDateTime::from_unix_timestamp(user.created_at)
-            .map_err(|e| ApiError::Internal(e.to_string()))?,
-    }));
-    Ok(())
+async fn me(user: AuthUser) -> Result<Json<Me>, ApiError> {
+    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+    Ok(Json(Me {
+        id: account.id.uuid(),
+        email: account.email,
+        created_at: OffsetDateTime::from_unix_timestamp(account.created_at)
+            .map_err(ApiError::internal)?,
+    }))
 }
 
 /// `DELETE /me` body.
@@ -187,15 +160,9 @@ struct PasswordRequest {
 /// Delete the account for good: its key is destroyed first (nothing stored for it can
 /// be decrypted afterwards), then its images, sessions and the account itself.
 #[endpoint(security(("bearer" = [])), tags("account"), request_body = PasswordRequest, responses((status_code = 204, description = "The account, its key, images and sessions are gone")))]
-async fn delete_me(
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
+async fn delete_me(user: AuthUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: PasswordRequest = json(req).await?;
-    accounts::delete_account(&state, &caller.user_id, &body.password).await?;
+    accounts::delete_account(&user.state, user.caller.user_id, &body.password).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }

@@ -14,8 +14,7 @@ pub async fn healthz(res: &mut Response) {
 /// Readiness: answers 200 only when the database answers, so a load balancer sends no
 /// traffic to an instance that would fail it.
 #[handler]
-pub async fn readyz(depot: &mut Depot, res: &mut Response) {
-    let state = AppState::from_depot(depot);
+pub async fn readyz(state: AppState, res: &mut Response) {
     if state.db.ping().await && state.store.ping().await {
         res.render(Json(serde_json::json!({"status": "ready"})));
     } else {

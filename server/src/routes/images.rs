@@ -12,10 +12,9 @@ use salvo_oapi::extract::{PathParam, QueryParam};
 
 use crate::db::images::ImageRow;
 use crate::error::ApiError;
-use crate::http::auth::{authenticate, authenticate_upload};
+use crate::http::extract::{AuthUser, UploadUser, image_id};
 use crate::http::upload::read_upload;
 use crate::images;
-use crate::state::AppState;
 use crate::vault::blob::BlobKind;
 
 /// The image routes.
@@ -32,16 +31,19 @@ pub fn router() -> Router {
 /// Upload one image (multipart field `file`; JPEG, PNG or GIF, at most 5 MiB). It is
 /// checked, stripped of metadata, thumbnailed and stored encrypted.
 #[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 201, description = "Stored", body = ImageObject)))]
-async fn upload(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let (caller, csrf) = authenticate_upload(req, &state).await?;
+async fn upload(user: UploadUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
+    let UploadUser {
+        state,
+        caller,
+        csrf,
+    } = user;
     let _slot = state
         .upload_slots
         .acquire()
         .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(ApiError::internal)?;
     let form = read_upload(req, csrf.as_deref(), state.config.upload_timeout).await?;
-    let object = images::upload(&state, &caller.user_id, form.filename, form.bytes).await?;
+    let object = images::upload(&state, caller.user_id, form.filename, form.bytes).await?;
     res.status_code(StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/images/{}", object.id)) {
         res.headers_mut().insert(LOCATION, location);
@@ -55,11 +57,8 @@ async fn upload(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Res
 async fn list(
     limit: QueryParam<String, false>,
     cursor: QueryParam<String, false>,
-    req: &mut Request,
-    depot: &mut Depot,
+    user: AuthUser,
 ) -> Result<Json<ImageList>, ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
     let limit = limit
         .as_deref()
         .map(|l| {
@@ -72,42 +71,30 @@ async fn list(
         })
         .transpose()?;
     let (items, next_cursor) =
-        images::list(&state, &caller.user_id, limit, cursor.as_deref()).await?;
+        images::list(&user.state, user.caller.user_id, limit, cursor.as_deref()).await?;
     Ok(Json(ImageList { items, next_cursor }))
 }
 
-async fn owned(
-    req: &mut Request,
-    depot: &Depot,
-    id: &str,
-) -> Result<(AppState, ImageRow), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
-    let row = images::get(&state, &caller.user_id, id).await?;
-    Ok((state, row))
+/// The caller's image named by the path (404 for any other id).
+async fn owned(user: &AuthUser, id: &str) -> Result<ImageRow, ApiError> {
+    images::get(&user.state, user.caller.user_id, image_id(id)?).await
 }
 
 /// One image's metadata (404 for ids that are missing or not the caller's).
 #[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "The image", body = ImageObject)))]
-async fn metadata(
-    id: PathParam<String>,
-    req: &mut Request,
-    depot: &mut Depot,
-) -> Result<Json<ImageObject>, ApiError> {
-    let (_, row) = owned(req, depot, &id).await?;
-    Ok(Json(images::object(&row)))
+async fn metadata(id: PathParam<String>, user: AuthUser) -> Result<Json<ImageObject>, ApiError> {
+    Ok(Json(images::object(&owned(&user, &id).await?)))
 }
 
 /// The image itself: the sanitised bytes, decrypted after their tag checked out.
 #[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "The image bytes", content_type = ["image/jpeg", "image/png", "image/gif"])))]
 async fn content(
     id: PathParam<String>,
-    req: &mut Request,
-    depot: &mut Depot,
+    user: AuthUser,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let (state, row) = owned(req, depot, &id).await?;
-    let bytes = images::content(&state, &row, BlobKind::Image).await?;
+    let row = owned(&user, &id).await?;
+    let bytes = images::content(&user.state, &row, BlobKind::Image).await?;
     send_private(res, &row.content_type, bytes);
     if let Ok(disposition) = HeaderValue::from_str(&inline_disposition(&row.filename)) {
         res.headers_mut().insert(CONTENT_DISPOSITION, disposition);
@@ -119,27 +106,19 @@ async fn content(
 #[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "The thumbnail bytes", content_type = ["image/jpeg", "image/png"])))]
 async fn thumbnail(
     id: PathParam<String>,
-    req: &mut Request,
-    depot: &mut Depot,
+    user: AuthUser,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let (state, row) = owned(req, depot, &id).await?;
-    let bytes = images::content(&state, &row, BlobKind::Thumbnail).await?;
+    let row = owned(&user, &id).await?;
+    let bytes = images::content(&user.state, &row, BlobKind::Thumbnail).await?;
     send_private(res, &row.thumbnail_type, bytes);
     Ok(())
 }
 
 /// Delete an image: its row, then its encrypted blobs.
 #[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 204, description = "Deleted, with its blobs")))]
-async fn delete(
-    id: PathParam<String>,
-    req: &mut Request,
-    depot: &mut Depot,
-    res: &mut Response,
-) -> Result<(), ApiError> {
-    let state = AppState::from_depot(depot).clone();
-    let caller = authenticate(req, &state).await?;
-    images::delete(&state, &caller.user_id, &id).await?;
+async fn delete(id: PathParam<String>, user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
+    images::delete(&user.state, user.caller.user_id, image_id(&id)?).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }

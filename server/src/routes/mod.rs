@@ -4,6 +4,7 @@ pub mod auth;
 pub mod docs;
 pub mod health;
 pub mod images;
+pub mod policy;
 
 use salvo::http::ParseError;
 use salvo::prelude::*;
@@ -18,7 +19,8 @@ const MAX_JSON_BYTES: usize = 16 * 1024;
 pub fn router() -> Router {
     let api = Router::with_path("api/v1")
         .push(auth::router())
-        .push(images::router());
+        .push(images::router())
+        .push(policy::router());
     let openapi = docs::openapi(&api);
     Router::new()
         .push(Router::with_path("healthz").get(health::healthz))

@@ -22,8 +22,6 @@ pub mod keyring;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use crate::error::ApiError;
-use crate::state::AppState;
 use keyring::{Keyring, UserKey, WrappedKey};
 
 /// The keyring a running server uses. `rotate-keys` may add a master-key version while
@@ -91,25 +89,6 @@ impl std::fmt::Debug for MasterKeys {
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
-}
-
-/// The user's data key and the master-key version that wraps it (recorded in each
-/// blob header), creating and storing the key on first use.
-pub async fn user_key(state: &AppState, user_id: &str) -> Result<(UserKey, u32), ApiError> {
-    let wrapped = if let Some(wrapped) = state.db.user_key(user_id).await? {
-        wrapped
-    } else {
-        let fresh = state
-            .keyring
-            .wrap(&UserKey::generate())
-            .map_err(|e| ApiError::Internal(format!("wrapping a new user key: {e}")))?;
-        state.db.insert_user_key_if_absent(user_id, &fresh).await?
-    };
-    let key = state.keyring.unwrap(&wrapped).map_err(|e| {
-        tracing::error!(target: "security", event = "integrity", user.id = user_id, error = %e, "user key does not unwrap");
-        ApiError::Internal(format!("user key of {user_id}: {e}"))
-    })?;
-    Ok((key, wrapped.kek_version))
 }
 
 /// Why a vault operation failed. Integrity failures carry no detail on purpose: which

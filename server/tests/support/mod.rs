@@ -368,3 +368,16 @@ impl TestApp {
         browser
     }
 }
+
+/// Creates a verified account with [`PASSWORD`] straight through the service, as
+/// `create-user` does.
+pub async fn create_verified_user(
+    state: &imagevault_server::state::AppState,
+    email: &str,
+) -> imagevault_server::db::ids::UserId {
+    let email = imagevault_common::email::EmailAddress::parse(email).unwrap();
+    let password = imagevault_common::password::Password::parse(PASSWORD, &email).unwrap();
+    imagevault_server::accounts::create_user(state, &email, &password, false)
+        .await
+        .unwrap()
+}

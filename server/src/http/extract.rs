@@ -1,0 +1,193 @@
+//! Extractors: what a handler declares in its arguments instead of digging in the
+//! depot. [`AuthUser`] authenticates the request once (bearer token or session cookie,
+//! with the CSRF check for unsafe cookie requests) and refuses it with the documented
+//! 401/403 before the handler runs, so a handler that takes one cannot forget to check.
+//! [`PageUser`] does the same for pages but sends a signed-out browser to sign in;
+//! [`UploadUser`] leaves a cookie form's CSRF field to the upload reader, which must see
+//! it before the file. Handlers that serve anyone take the [`AppState`] itself.
+
+use std::fmt;
+
+use salvo::extract::{Extractible, Metadata};
+use salvo::http::header::{HeaderValue, LOCATION};
+use salvo::prelude::*;
+use salvo_oapi::{Components, EndpointArgRegister, Operation};
+
+use super::auth::{Caller, authenticate, authenticate_upload, csrf_token};
+use crate::db::ids::ImageId;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// An authenticated caller and the state.
+pub struct AuthUser {
+    /// The application state.
+    pub state: AppState,
+    /// Who is asking, through which session.
+    pub caller: Caller,
+}
+
+/// An authenticated uploader whose cookie form may still owe its CSRF field.
+pub struct UploadUser {
+    /// The application state.
+    pub state: AppState,
+    /// Who is asking.
+    pub caller: Caller,
+    /// The CSRF token the form must carry before its file (cookie sessions without the
+    /// CSRF header); `None` when nothing is owed.
+    pub csrf: Option<String>,
+}
+
+/// A page's caller: like `T` (an [`AuthUser`] or [`UploadUser`]), but a browser with no
+/// session is sent to `/login` instead of getting an error body.
+pub struct SignedIn<T>(pub T);
+
+/// A page that needs an authenticated browser.
+pub type PageUser = SignedIn<AuthUser>;
+
+impl<T> std::ops::Deref for SignedIn<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl AuthUser {
+    /// The CSRF token the caller's forms carry.
+    pub fn csrf(&self) -> String {
+        csrf_token(&self.state, &self.caller.token_hash)
+    }
+}
+
+/// The callers an extractor can authenticate, refusing with the API's own error.
+pub trait Authenticate: Sized + Send {
+    /// Authenticates `req`.
+    fn authenticate(
+        req: &mut Request,
+        depot: &mut Depot,
+    ) -> impl Future<Output = Result<Self, ApiError>> + Send;
+}
+
+impl Authenticate for AuthUser {
+    async fn authenticate(req: &mut Request, depot: &mut Depot) -> Result<Self, ApiError> {
+        let state = AppState::from_depot(depot).clone();
+        let caller = authenticate(req, &state).await?;
+        Ok(Self { state, caller })
+    }
+}
+
+impl Authenticate for UploadUser {
+    async fn authenticate(req: &mut Request, depot: &mut Depot) -> Result<Self, ApiError> {
+        let state = AppState::from_depot(depot).clone();
+        let (caller, csrf) = authenticate_upload(req, &state).await?;
+        Ok(Self {
+            state,
+            caller,
+            csrf,
+        })
+    }
+}
+
+/// A request without a valid session on a page: a redirect, not an error body.
+#[derive(Debug)]
+pub enum PageRefusal {
+    /// Not signed in.
+    SignIn,
+    /// Anything else (a wrong CSRF field, the database down), answered as such.
+    Error(ApiError),
+}
+
+#[async_trait]
+impl Writer for PageRefusal {
+    async fn write(self, req: &mut Request, depot: &mut Depot, res: &mut Response) {
+        match self {
+            Self::SignIn => {
+                res.status_code(StatusCode::SEE_OTHER);
+                res.headers_mut()
+                    .insert(LOCATION, HeaderValue::from_static("/login"));
+            }
+            Self::Error(error) => error.write(req, depot, res).await,
+        }
+    }
+}
+
+// The extractors name their error type instead of salvo's `impl Writer`, so the
+// handlers' `?` and the page wrapper can match on it: a deliberate refinement.
+macro_rules! metadata {
+    ($name:literal) => {{
+        static METADATA: Metadata = Metadata::new($name);
+        &METADATA
+    }};
+}
+
+#[allow(refining_impl_trait)]
+impl<'ex> Extractible<'ex> for AppState {
+    fn metadata() -> &'static Metadata {
+        metadata!("AppState")
+    }
+
+    async fn extract(_req: &'ex mut Request, depot: &'ex mut Depot) -> Result<Self, ApiError> {
+        Ok(AppState::from_depot(depot).clone())
+    }
+}
+
+#[allow(refining_impl_trait)]
+impl<'ex> Extractible<'ex> for AuthUser {
+    fn metadata() -> &'static Metadata {
+        metadata!("AuthUser")
+    }
+
+    async fn extract(req: &'ex mut Request, depot: &'ex mut Depot) -> Result<Self, ApiError> {
+        Self::authenticate(req, depot).await
+    }
+}
+
+#[allow(refining_impl_trait)]
+impl<'ex> Extractible<'ex> for UploadUser {
+    fn metadata() -> &'static Metadata {
+        metadata!("UploadUser")
+    }
+
+    async fn extract(req: &'ex mut Request, depot: &'ex mut Depot) -> Result<Self, ApiError> {
+        Self::authenticate(req, depot).await
+    }
+}
+
+#[allow(refining_impl_trait)]
+impl<'ex, T: Authenticate> Extractible<'ex> for SignedIn<T> {
+    fn metadata() -> &'static Metadata {
+        metadata!("SignedIn")
+    }
+
+    async fn extract(req: &'ex mut Request, depot: &'ex mut Depot) -> Result<Self, PageRefusal> {
+        match T::authenticate(req, depot).await {
+            Ok(user) => Ok(Self(user)),
+            Err(ApiError::Unauthorized) => Err(PageRefusal::SignIn),
+            Err(other) => Err(PageRefusal::Error(other)),
+        }
+    }
+}
+
+/// The security requirement is documented on each endpoint; these arguments add no
+/// parameters of their own.
+macro_rules! no_parameters {
+    ($($ty:ty),*) => {$(
+        impl EndpointArgRegister for $ty {
+            fn register(_: &mut Components, _: &mut Operation, _: &str) {}
+        }
+    )*};
+}
+no_parameters!(AppState, AuthUser, UploadUser);
+
+/// An image id from a path: anything that is not a UUID names no image (404, like
+/// someone else's image).
+pub fn image_id(raw: &str) -> Result<ImageId, ApiError> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+impl fmt::Debug for AuthUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthUser")
+            .field("caller", &self.caller)
+            .finish_non_exhaustive()
+    }
+}
