@@ -31,9 +31,7 @@ async fn a_private_ca_is_refused_until_it_is_trusted_in_settings() {
         .await
         .unwrap();
     let email = "selfhosted@example.com";
-    imagevault_server::accounts::create_user(app.state(), email, support::server::PASSWORD, false)
-        .await
-        .unwrap();
+    support::server::create_verified_user(app.state(), email).await;
     let port = app.local_addr().port();
     let handle = app.handle();
     tokio::spawn(app.run());

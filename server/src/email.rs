@@ -43,6 +43,8 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     public_url: Arc<str>,
+    /// Background sends not yet finished (delivered or failed).
+    in_flight: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl Mailer {
@@ -60,6 +62,7 @@ impl Mailer {
             transport,
             from,
             public_url: config.public_url.as_str().into(),
+            in_flight: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -122,12 +125,28 @@ impl Mailer {
     /// Sends in the background; failures are logged with the recipient, never the body
     /// (it may carry a token).
     pub fn send_later(&self, outgoing: Outgoing) {
+        use tracing::Instrument;
         let mailer = self.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(&outgoing).await {
-                tracing::error!(to = %outgoing.to, subject = %outgoing.subject, error = %e, "email not sent");
+        // Counted before the task starts, so a caller that queued mail and then asks
+        // whether everything settled cannot be answered too early.
+        self.in_flight.send_modify(|n| *n += 1);
+        tokio::spawn(
+            async move {
+                if let Err(e) = mailer.send(&outgoing).await {
+                    tracing::error!(to = %outgoing.to, subject = %outgoing.subject, error = %e, "email not sent");
+                }
+                mailer.in_flight.send_modify(|n| *n -= 1);
             }
-        });
+            .in_current_span(),
+        );
+    }
+
+    /// Waits until every message queued so far was delivered or given up on (graceful
+    /// shutdown, and tests that must know a message will never come).
+    pub async fn settled(&self) {
+        let mut watching = self.in_flight.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = watching.wait_for(|n| *n == 0).await;
     }
 
     /// Sends now.

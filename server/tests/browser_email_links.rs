@@ -1,7 +1,8 @@
 //! The pages emailed links open: they never use a token on GET, need the CSRF field,
 //! and complete verification and password reset for people in a browser.
 
-mod support;
+use imagevault_test_support as support;
+use support::both_engines;
 
 use reqwest::StatusCode;
 use support::{Engine, PASSWORD, TestApp, browser, form_field};

@@ -3,7 +3,8 @@
 //! deletion with confirmation, registration with every failed rule shown, the account
 //! page, and versioned static assets. (Real-browser journeys run in Chromium.)
 
-mod support;
+use imagevault_test_support as support;
+use support::both_engines;
 
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};

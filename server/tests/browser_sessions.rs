@@ -1,7 +1,8 @@
 //! Browser sessions: cookie attributes and CSRF on every state-changing form and on
 //! cookie-authenticated API calls.
 
-mod support;
+use imagevault_test_support as support;
+use support::both_engines;
 
 use reqwest::StatusCode;
 use support::{Engine, PASSWORD, TestApp, browser, form_field};

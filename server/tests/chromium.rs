@@ -8,7 +8,7 @@
 //! Screenshots: `IMAGEVAULT_SCREENSHOTS=$PWD/docs/screenshots cargo test -p
 //! imagevault-server --test chromium` refreshes the README's.
 
-mod support;
+use imagevault_test_support as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -210,10 +210,14 @@ async fn security_events_are_json_with_ids_and_no_secrets() {
         .unwrap();
     assert_eq!(logout.status(), 204);
 
-    std::thread::sleep(Duration::from_millis(300));
+    // The logout's line is the last one this test causes: read until it has come.
+    let mut lines: Vec<String> = Vec::new();
+    while !lines.iter().any(|l| l.contains(r#""event":"logout""#)) {
+        let line = served.lines.recv_timeout(Duration::from_secs(10));
+        lines.push(line.expect("the logout is logged"));
+    }
     served.child.kill().unwrap();
     served.child.wait().unwrap();
-    let lines: Vec<String> = served.lines.try_iter().collect();
     let events: Vec<Value> = lines
         .iter()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -228,8 +232,12 @@ async fn security_events_are_json_with_ids_and_no_secrets() {
             .find(|e| e["fields"]["event"] == expected)
             .unwrap_or_else(|| panic!("no {expected} event in {security:?}"));
         assert!(
-            event["fields"]["user.id"].is_string(),
+            in_context(event, "user.id").is_some(),
             "{expected} names the user: {event}"
+        );
+        assert!(
+            in_context(event, "request.id").is_some_and(|id| id.len() == 16),
+            "{expected} names its request: {event}"
         );
     }
     let login = security
@@ -247,4 +255,13 @@ async fn security_events_are_json_with_ids_and_no_secrets() {
         assert!(!all.contains(secret), "a secret reached the log");
     }
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A field of a JSON log line: its own, or one of the spans it was logged in (the
+/// request's span carries the request id and, once known, the user id).
+fn in_context<'a>(event: &'a Value, name: &str) -> Option<&'a str> {
+    let spans = event["spans"].as_array().into_iter().flatten();
+    std::iter::once(&event["fields"])
+        .chain(spans)
+        .find_map(|fields| fields[name].as_str())
 }

@@ -4,7 +4,8 @@
 //! `rotate-keys` runs beside the live server. Run on the embedded default (SQLite +
 //! files) and on PostgreSQL + S3.
 
-mod support;
+use imagevault_test_support as support;
+use support::both_engines;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! documented status (503, 507), quickly, nothing is half-written, and service comes
 //! back by itself.
 
-mod support;
+use imagevault_test_support as support;
 
 use std::time::{Duration, Instant};
 

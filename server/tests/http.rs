@@ -1,7 +1,7 @@
 //! HTTP hygiene: security headers on every kind of answer, the host allow-list, hostile
 //! bodies and headers, slow clients, readiness.
 
-mod support;
+use imagevault_test_support as support;
 
 use std::time::Duration;
 
@@ -296,7 +296,15 @@ async fn slow_body_uploads_are_cut_off_and_others_unaffected() {
             tokio::spawn(async move { trickle_upload(addr, &token).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Only once every slot is held can a served upload prove a time limit freed one.
+    let all_taken = async {
+        while app.state.upload_slots.available_permits() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), all_taken)
+        .await
+        .expect("the tricklers hold every upload slot");
     let fast = app.upload(&token, "fast.png", support::images::png(32, 32, 2));
     let res = tokio::time::timeout(Duration::from_secs(20), fast)
         .await

@@ -1,7 +1,7 @@
 //! HTTPS with rustls, verified against a test CA the client trusts (TLS verification is
 //! never turned off): HSTS and `__Host-`/`Secure` cookies appear only here.
 
-mod support;
+use imagevault_test_support as support;
 
 use std::collections::HashMap;
 

@@ -2,7 +2,8 @@
 //! `s3s-fs` server) — over real HTTP: upload, list, read, delete, owner scoping,
 //! hostile uploads, tampering, rotation, sweep and account deletion.
 
-mod support;
+use imagevault_test_support as support;
+use support::both_engines;
 
 use imagevault_common::image::validate;
 use imagevault_server::db::{Db, user_keys};

@@ -1,6 +1,6 @@
 //! The OpenAPI document describes the real routes, and its viewer works under the CSP.
 
-mod support;
+use imagevault_test_support as support;
 
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -5,7 +5,7 @@
 //! hangs); afterwards the same server process serves again and every acknowledged
 //! upload is readable.
 
-mod support;
+use imagevault_test_support as support;
 
 use std::net::TcpListener;
 use std::process::Command;

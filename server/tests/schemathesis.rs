@@ -3,7 +3,7 @@
 //! user who owns a real image. Verdict: no 5xx, every status code documented, every
 //! response body, content type and header conforming to the schema.
 
-mod support;
+use imagevault_test_support as support;
 
 use serde_json::Value;
 use support::images::png;

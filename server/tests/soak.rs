@@ -17,7 +17,7 @@
     clippy::similar_names
 )] // seeds, rates and percentile indices; `stats` and `status` read fine side by side
 
-mod support;
+use imagevault_test_support as support;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,7 +4,7 @@
 //! is 201 or a documented 4xx with the error shape, never a 5xx or a hang, and the
 //! server stays healthy; only 201s leave rows.
 
-mod support;
+use imagevault_test_support as support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! The master key file at start-up: created on first run, required (and checked against
 //! the database) once user keys exist.
 
-mod support;
+use imagevault_test_support as support;
 
 use std::collections::HashMap;
 use std::path::Path;

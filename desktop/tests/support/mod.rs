@@ -3,8 +3,7 @@
 //! [`Events`](imagevault_desktop::events::Events) sink that records what the app reports.
 #![allow(dead_code)]
 
-#[path = "../../../server/tests/support/mod.rs"]
-pub mod server;
+pub use imagevault_test_support as server;
 
 pub mod display;
 pub mod photo;

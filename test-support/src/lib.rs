@@ -1,6 +1,12 @@
-//! `TestApp`: the real server on a random port with a fresh database (SQLite file or a
-//! new PostgreSQL database) and a real SMTP sink, plus one method per endpoint.
-#![allow(dead_code)]
+//! What the server's and the desktop's integration tests share. `TestApp`: the real
+//! server on a random port with a fresh database (SQLite file or a new PostgreSQL
+//! database) and a real SMTP sink, plus one method per endpoint; a real S3 server
+//! ([`s3`]); an SMTP sink ([`smtp`]); test images ([`images`]).
+//!
+//! A crate of its own, so both test suites depend on one copy instead of including
+//! each other's files by path. Test code: helpers panic with a message instead of
+//! returning errors.
+#![allow(missing_docs, clippy::missing_panics_doc)]
 
 pub mod images;
 pub mod s3;
@@ -91,6 +97,8 @@ pub struct TestApp {
     pub s3: Option<S3Server>,
     /// The configuration the server runs with.
     pub config: Config,
+    /// The running server's state (for waiting on its background work).
+    pub state: imagevault_server::state::AppState,
     handle: salvo::server::ServerHandle,
 }
 
@@ -208,7 +216,8 @@ impl TestApp {
     fn into_test_app(self_app: Application, smtp: SmtpSink, dir: PathBuf, db: TestDb) -> Self {
         let addr = self_app.local_addr();
         let handle = self_app.handle();
-        let config = self_app.state().config.clone();
+        let state = self_app.state().clone();
+        let config = state.config.clone();
         tokio::spawn(self_app.run());
         Self {
             addr,
@@ -222,6 +231,7 @@ impl TestApp {
             db,
             s3: None,
             config,
+            state,
             handle,
         }
     }
@@ -338,11 +348,11 @@ macro_rules! both_engines {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name($crate::support::Engine::Sqlite).await })*
+            async fn $name() { super::$name($crate::Engine::Sqlite).await })*
         }
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name($crate::support::Engine::Postgres).await })*
+            async fn $name() { super::$name($crate::Engine::Postgres).await })*
         }
     };
 }

@@ -51,6 +51,9 @@ pub struct SmtpSink {
     mails: Arc<Mutex<Vec<Mail>>>,
     arrived: Arc<Notify>,
     tls: Option<TlsAcceptor>,
+    /// Clients that asked for STARTTLS and then did not complete the handshake (they
+    /// did not trust the certificate).
+    refused_tls: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl SmtpSink {
@@ -86,6 +89,7 @@ impl SmtpSink {
             mails: Arc::default(),
             arrived: Arc::default(),
             tls,
+            refused_tls: Arc::new(tokio::sync::watch::Sender::new(0)),
         };
         let accepting = sink.clone();
         tokio::spawn(async move {
@@ -108,11 +112,24 @@ impl SmtpSink {
             return;
         }
         let upgrade = self.converse(&mut plain, false).await;
-        if let (true, Some(acceptor)) = (upgrade, &self.tls)
-            && let Ok(tls) = acceptor.accept(plain.into_inner()).await
-        {
-            self.converse(&mut BufReader::new(tls), true).await;
+        if let (true, Some(acceptor)) = (upgrade, &self.tls) {
+            match acceptor.accept(plain.into_inner()).await {
+                Ok(tls) => {
+                    self.converse(&mut BufReader::new(tls), true).await;
+                }
+                Err(_) => self.refused_tls.send_modify(|n| *n += 1),
+            }
         }
+    }
+
+    /// Waits (up to 10 s) until a client has abandoned a STARTTLS handshake.
+    pub async fn wait_for_refused_tls(&self) {
+        let mut refused = self.refused_tls.subscribe();
+        let waited = tokio::time::timeout(Duration::from_secs(10), refused.wait_for(|n| *n > 0));
+        assert!(
+            matches!(waited.await, Ok(Ok(_))),
+            "no client gave up on the TLS handshake"
+        );
     }
 
     /// Speaks SMTP until QUIT or EOF; returns true when the client asked for STARTTLS.
