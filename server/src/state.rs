@@ -47,6 +47,11 @@ impl AppState {
         Self(Arc::new(inner))
     }
 
+    /// Whether the database and the blob store both answer (readiness).
+    pub async fn ready(&self) -> bool {
+        self.db.ping().await && self.store.ping().await
+    }
+
     /// Fetches the state a hoop put in the depot.
     pub fn from_depot(depot: &Depot) -> &Self {
         match depot.get_typed::<Self>() {

@@ -36,6 +36,17 @@ fn assert_security_headers(res: &reqwest::Response) {
     );
 }
 
+/// The id the server gave the request (16 URL-safe characters).
+fn request_id(res: &reqwest::Response) -> String {
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 16, "{id}");
+    assert!(
+        id.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    );
+    id
+}
+
 #[tokio::test]
 async fn security_headers_are_on_successes_and_errors() {
     let app = TestApp::spawn(Engine::Sqlite).await;
@@ -61,6 +72,12 @@ async fn security_headers_are_on_successes_and_errors() {
         .await
         .unwrap();
     assert_security_headers(&bad_host);
+    // Every answer names its request, each with an id of its own.
+    let ids: std::collections::HashSet<String> = [&ok, &missing, &unauthorized, &bad_host]
+        .into_iter()
+        .map(request_id)
+        .collect();
+    assert_eq!(ids.len(), 4, "{ids:?}");
     app.finish().await;
 }
 
@@ -73,13 +90,14 @@ async fn server_errors_carry_headers_and_no_internals() {
     let res = app.me(&token).await;
     assert!(res.status().is_server_error(), "{}", res.status());
     assert_security_headers(&res);
+    let id = request_id(&res);
     let body: Value = res.json().await.unwrap();
     let code = body["error"]["code"].as_str().unwrap();
     assert!(code == "unavailable" || code == "internal", "{code}");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("request "),
-        "a request id to quote: {message}"
+        message.contains(&format!("request {id}")),
+        "the request's id to quote: {message}"
     );
     for leak in ["sqlx", "postgres", "SELECT", "database \""] {
         assert!(!message.contains(leak), "internal detail leaked: {message}");

@@ -2,7 +2,8 @@
 //! depot. [`AuthUser`] authenticates the request once (bearer token or session cookie,
 //! with the CSRF check for unsafe cookie requests) and refuses it with the documented
 //! 401/403 before the handler runs, so a handler that takes one cannot forget to check.
-//! [`PageUser`] does the same for pages but sends a signed-out browser to sign in;
+//! Pages that need a signed-in browser sit behind the [`SignInFirst`] hoop, which sends
+//! a signed-out browser to sign in, and take its caller as [`PageUser`];
 //! [`UploadUser`] leaves a cookie form's CSRF field to the upload reader, which must see
 //! it before the file. Handlers that serve anyone take the [`AppState`] itself.
 
@@ -37,8 +38,8 @@ pub struct UploadUser {
     pub csrf: Option<String>,
 }
 
-/// A page's caller: like `T` (an [`AuthUser`] or [`UploadUser`]), but a browser with no
-/// session is sent to `/login` instead of getting an error body.
+/// A page's caller, left in the depot by the [`SignInFirst`] hoop in front of the page:
+/// `T` is an [`AuthUser`] or an [`UploadUser`].
 pub struct SignedIn<T>(pub T);
 
 /// A page that needs an authenticated browser.
@@ -87,25 +88,41 @@ impl Authenticate for UploadUser {
     }
 }
 
-/// A request without a valid session on a page: a redirect, not an error body.
-#[derive(Debug)]
-pub enum PageRefusal {
-    /// Not signed in.
-    SignIn,
-    /// Anything else (a wrong CSRF field, the database down), answered as such.
-    Error(ApiError),
+/// The hoop in front of pages that need a signed-in browser: authenticates the request
+/// once (as `T`) and leaves the caller in the depot for the handler's [`SignedIn`]
+/// argument. A browser with no session is sent to `/login` instead of getting an error
+/// body; other refusals (a wrong CSRF field, the database down) are answered as usual.
+/// (A hoop, because an extractor's refusal always ends as a 4xx, never a redirect.)
+pub struct SignInFirst<T>(std::marker::PhantomData<fn() -> T>);
+
+/// [`SignInFirst`] for callers of kind `T`.
+pub fn sign_in_first<T>() -> SignInFirst<T> {
+    SignInFirst(std::marker::PhantomData)
 }
 
 #[async_trait]
-impl Writer for PageRefusal {
-    async fn write(self, req: &mut Request, depot: &mut Depot, res: &mut Response) {
-        match self {
-            Self::SignIn => {
+impl<T: Authenticate + Sync + 'static> Handler for SignInFirst<T> {
+    async fn handle(
+        &self,
+        req: &mut Request,
+        depot: &mut Depot,
+        res: &mut Response,
+        ctrl: &mut FlowCtrl,
+    ) {
+        match T::authenticate(req, depot).await {
+            Ok(user) => {
+                depot.insert_typed(user);
+            }
+            Err(ApiError::Unauthorized) => {
                 res.status_code(StatusCode::SEE_OTHER);
                 res.headers_mut()
                     .insert(LOCATION, HeaderValue::from_static("/login"));
+                ctrl.skip_rest();
             }
-            Self::Error(error) => error.write(req, depot, res).await,
+            Err(other) => {
+                other.render(depot, res);
+                ctrl.skip_rest();
+            }
         }
     }
 }
@@ -153,17 +170,17 @@ impl<'ex> Extractible<'ex> for UploadUser {
 }
 
 #[allow(refining_impl_trait)]
-impl<'ex, T: Authenticate> Extractible<'ex> for SignedIn<T> {
+impl<'ex, T: Authenticate + Sync + 'static> Extractible<'ex> for SignedIn<T> {
     fn metadata() -> &'static Metadata {
         metadata!("SignedIn")
     }
 
-    async fn extract(req: &'ex mut Request, depot: &'ex mut Depot) -> Result<Self, PageRefusal> {
-        match T::authenticate(req, depot).await {
-            Ok(user) => Ok(Self(user)),
-            Err(ApiError::Unauthorized) => Err(PageRefusal::SignIn),
-            Err(other) => Err(PageRefusal::Error(other)),
-        }
+    /// Takes the caller [`SignInFirst`] left; a route that forgot the hoop fails closed.
+    async fn extract(_req: &'ex mut Request, depot: &'ex mut Depot) -> Result<Self, ApiError> {
+        depot
+            .remove_typed::<T>()
+            .map(Self)
+            .map_err(|_| ApiError::Unauthorized)
     }
 }
 

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::gallery::date_text;
 use super::session::forget_session_cookie;
-use super::{MessagePage, PresessionCsrf, render_html};
+use super::{MessagePage, PresessionCsrf, render_html, signed_in_get};
 use crate::accounts;
 use crate::error::ApiError;
 use crate::http::client::client_ip;
@@ -25,7 +25,7 @@ pub(super) fn router() -> Router {
         )
         .push(
             Router::with_path("account")
-                .get(account_page)
+                .push(signed_in_get(account_page))
                 .push(Router::with_path("delete").post(delete_submit)),
         )
 }

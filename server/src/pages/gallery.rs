@@ -11,11 +11,11 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::{redirect, render_html};
+use super::{redirect, render_html, signed_in_get};
 use crate::accounts;
 use crate::db::images::ImageRow;
 use crate::error::ApiError;
-use crate::http::extract::{AuthUser, PageUser, SignedIn, UploadUser, image_id};
+use crate::http::extract::{AuthUser, PageUser, SignedIn, UploadUser, image_id, sign_in_first};
 use crate::http::upload::UploadReader;
 use crate::images;
 
@@ -26,12 +26,16 @@ pub(super) fn router() -> Router {
     Router::new()
         .push(
             Router::with_path("upload")
-                .get(upload_page)
-                .post(upload_submit),
+                .push(signed_in_get(upload_page))
+                .push(
+                    Router::new()
+                        .hoop(sign_in_first::<UploadUser>())
+                        .post(upload_submit),
+                ),
         )
         .push(
             Router::with_path("images/{id}")
-                .get(image_page)
+                .push(signed_in_get(image_page))
                 .push(Router::with_path("delete").post(delete_submit)),
         )
 }

@@ -21,6 +21,7 @@ use salvo::prelude::*;
 
 use crate::crypto::{random_token, same, sign};
 use crate::error::ApiError;
+use crate::http::extract::{AuthUser, sign_in_first};
 use crate::state::AppState;
 
 /// The page routes.
@@ -31,6 +32,12 @@ pub fn router() -> Router {
         .push(gallery::router())
         .push(account::router())
         .push(Router::with_path("static/{name}").get(assets::serve))
+}
+
+/// `GET` of a page that needs a signed-in browser: behind the hoop that sends a
+/// signed-out one to `/login`.
+fn signed_in_get(page: impl Handler) -> Router {
+    Router::new().hoop(sign_in_first::<AuthUser>()).get(page)
 }
 
 fn render_html(res: &mut Response, page: &impl Template) -> Result<(), ApiError> {

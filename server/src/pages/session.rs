@@ -5,7 +5,7 @@ use salvo::http::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use salvo::prelude::*;
 use serde::Deserialize;
 
-use super::{PresessionCsrf, redirect, render_html};
+use super::{PresessionCsrf, redirect, render_html, signed_in_get};
 use crate::accounts::{self, SESSION_TTL};
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 pub(super) fn router() -> Router {
     Router::new()
-        .push(Router::new().get(home))
+        .push(signed_in_get(home))
         .push(
             Router::with_path("login")
                 .get(login_page)

@@ -11,11 +11,11 @@ pub async fn healthz(res: &mut Response) {
     res.render(Json(serde_json::json!({"status": "ok"})));
 }
 
-/// Readiness: answers 200 only when the database answers, so a load balancer sends no
-/// traffic to an instance that would fail it.
+/// Readiness: answers 200 only when the database and the blob store answer, so a load
+/// balancer sends no traffic to an instance that would fail it.
 #[handler]
 pub async fn readyz(state: AppState, res: &mut Response) {
-    if state.db.ping().await && state.store.ping().await {
+    if state.ready().await {
         res.render(Json(serde_json::json!({"status": "ready"})));
     } else {
         res.status_code(StatusCode::SERVICE_UNAVAILABLE);
