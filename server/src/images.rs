@@ -104,9 +104,9 @@ fn prepare(
         owner_id: owner,
         filename: checked.filename().to_owned(),
         content_type: checked.format().content_type().to_owned(),
-        size: i64::try_from(checked.bytes().len()).expect("at most 5 MiB"),
-        width: i64::from(width),
-        height: i64::from(height),
+        size: u64::try_from(checked.bytes().len()).expect("at most 5 MiB"),
+        width,
+        height,
         thumbnail_type: thumbnail.format.content_type().to_owned(),
         created_us: now_us(),
     };
@@ -224,9 +224,9 @@ pub fn object(row: &ImageRow) -> ImageObject {
         id: row.id.uuid(),
         filename: row.filename.clone(),
         content_type: row.content_type.clone(),
-        size: u64::try_from(row.size).unwrap_or_default(),
-        width: u32::try_from(row.width).unwrap_or_default(),
-        height: u32::try_from(row.height).unwrap_or_default(),
+        size: row.size,
+        width: row.width,
+        height: row.height,
         created_at: from_us(row.created_us),
     }
 }

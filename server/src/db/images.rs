@@ -15,12 +15,16 @@ pub struct ImageRow {
     pub filename: String,
     /// `image/jpeg`, `image/png` or `image/gif`.
     pub content_type: String,
-    /// Bytes of the sanitised image.
-    pub size: i64,
+    /// Bytes of the sanitised image (stored as `BIGINT`; a value out of range fails the
+    /// query that read it, like a corrupt id).
+    #[sqlx(try_from = "i64")]
+    pub size: u64,
     /// Display width.
-    pub width: i64,
+    #[sqlx(try_from = "i64")]
+    pub width: u32,
     /// Display height.
-    pub height: i64,
+    #[sqlx(try_from = "i64")]
+    pub height: u32,
     /// Content type of the thumbnail.
     pub thumbnail_type: String,
     /// Upload time in unix microseconds.
@@ -47,9 +51,9 @@ pub async fn insert(db: impl AnyExecutor<'_>, row: &ImageRow) -> Result<(), DbEr
         .bind(row.owner_id)
         .bind(&row.filename)
         .bind(&row.content_type)
-        .bind(row.size)
-        .bind(row.width)
-        .bind(row.height)
+        .bind(i64::try_from(row.size).map_err(|e| DbError::Corrupt(e.to_string()))?)
+        .bind(i64::from(row.width))
+        .bind(i64::from(row.height))
         .bind(&row.thumbnail_type)
         .bind(row.created_us)
         .execute(db)

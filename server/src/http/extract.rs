@@ -130,7 +130,7 @@ impl<T: Authenticate + Sync + 'static> Handler for SignInFirst<T> {
 // The extractors name their error type instead of salvo's `impl Writer`, so the
 // handlers' `?` and the page wrapper can match on it: a deliberate refinement.
 macro_rules! metadata {
-    ($name:literal) => {{
+    ($name:expr) => {{
         static METADATA: Metadata = Metadata::new($name);
         &METADATA
     }};
@@ -147,27 +147,25 @@ impl<'ex> Extractible<'ex> for AppState {
     }
 }
 
-#[allow(refining_impl_trait)]
-impl<'ex> Extractible<'ex> for AuthUser {
-    fn metadata() -> &'static Metadata {
-        metadata!("AuthUser")
-    }
+/// The API's callers: refused with the API's own 401/403.
+macro_rules! authenticated {
+    ($($ty:ident),*) => {$(
+        #[allow(refining_impl_trait)]
+        impl<'ex> Extractible<'ex> for $ty {
+            fn metadata() -> &'static Metadata {
+                metadata!(stringify!($ty))
+            }
 
-    async fn extract(req: &'ex mut Request, depot: &'ex mut Depot) -> Result<Self, ApiError> {
-        Self::authenticate(req, depot).await
-    }
+            async fn extract(
+                req: &'ex mut Request,
+                depot: &'ex mut Depot,
+            ) -> Result<Self, ApiError> {
+                Self::authenticate(req, depot).await
+            }
+        }
+    )*};
 }
-
-#[allow(refining_impl_trait)]
-impl<'ex> Extractible<'ex> for UploadUser {
-    fn metadata() -> &'static Metadata {
-        metadata!("UploadUser")
-    }
-
-    async fn extract(req: &'ex mut Request, depot: &'ex mut Depot) -> Result<Self, ApiError> {
-        Self::authenticate(req, depot).await
-    }
-}
+authenticated!(AuthUser, UploadUser);
 
 #[allow(refining_impl_trait)]
 impl<'ex, T: Authenticate + Sync + 'static> Extractible<'ex> for SignedIn<T> {

@@ -104,8 +104,8 @@ struct ImageDetails {
     filename: String,
     content_type: String,
     size_text: String,
-    width: i64,
-    height: i64,
+    width: u32,
+    height: u32,
     created_iso: String,
     created_text: String,
 }
@@ -120,7 +120,7 @@ struct ImagePage<'a> {
 }
 
 #[allow(clippy::cast_precision_loss)] // display only
-fn size_text(bytes: i64) -> String {
+fn size_text(bytes: u64) -> String {
     if bytes < 1024 {
         format!("{bytes} bytes")
     } else if bytes < 1024 * 1024 {
