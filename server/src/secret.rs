@@ -37,36 +37,39 @@ impl PartialEq for Secret {
 impl Eq for Secret {}
 
 /// Reads `path`, or creates it with a fresh random key (0600) when it does not exist:
-/// `SECRET_KEY`'s default, generated into `DATA_DIR` on first run.
+/// `SECRET_KEY`'s default, generated into `DATA_DIR` on first run. The file is refused
+/// unless it is 0600 and this user's (`imagevault_durable::read_private`).
 pub fn load_or_create_key_file(path: &std::path::Path) -> std::io::Result<Secret> {
-    use std::io::Write;
-    match std::fs::read_to_string(path) {
-        Ok(key) if key.trim().len() >= 32 => return Ok(Secret::new(key.trim())),
-        Ok(_) => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} holds less than 32 characters", path.display()),
-            ));
-        }
+    match read_key_file(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
+        read => return read,
     }
     let key = hex::encode({
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(std::io::Error::other)?;
         bytes
     });
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    file.write_all(key.as_bytes())?;
-    file.sync_all()?;
-    Ok(Secret::new(key))
+    match imagevault_durable::create_private(path, key.as_bytes()) {
+        Ok(()) => Ok(Secret::new(key)),
+        // Another instance sharing `DATA_DIR` created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path),
+        Err(e) => Err(e),
+    }
+}
+
+fn read_key_file(path: &std::path::Path) -> std::io::Result<Secret> {
+    let bytes = imagevault_durable::read_private(path)?;
+    match std::str::from_utf8(&bytes).map(str::trim) {
+        Ok(key) if key.len() >= 32 => Ok(Secret::new(key)),
+        Ok(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} holds less than 32 characters", path.display()),
+        )),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -96,6 +99,22 @@ mod tests {
         }
         std::fs::write(&path, "short").unwrap();
         assert!(load_or_create_key_file(&path).is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&path, "0123456789abcdef0123456789abcdef").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+            let err = load_or_create_key_file(&path).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("chmod 600 {}", path.display())),
+                "{err}"
+            );
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            assert_eq!(
+                load_or_create_key_file(&path).unwrap().expose_secret(),
+                "0123456789abcdef0123456789abcdef"
+            );
+        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
