@@ -1,45 +1,16 @@
-//! Secrets that cannot leak by accident: no `Display`, a `Debug` that prints
-//! `[redacted]`, zeroised on drop, and one alarmingly named accessor.
+//! Secrets that cannot leak by accident are `secrecy::SecretString`: no `Display`, a
+//! `Debug` that prints `[REDACTED]`, zeroised on drop, and one alarmingly named accessor
+//! (`expose_secret`, from the `ExposeSecret` trait). Two secrets are compared only in
+//! constant time (`crypto::same`).
+//!
+//! This module makes `SECRET_KEY`'s default: a random key in a private file.
 
-use std::fmt;
-
-use zeroize::Zeroizing;
-
-/// A secret string (a key, a password).
-#[derive(Clone)]
-pub struct Secret(Zeroizing<String>);
-
-impl Secret {
-    /// Wraps `value`.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(Zeroizing::new(value.into()))
-    }
-
-    /// The secret itself. Every call site is a place to review.
-    pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl PartialEq for Secret {
-    fn eq(&self, other: &Self) -> bool {
-        use subtle::ConstantTimeEq;
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
-    }
-}
-
-impl Eq for Secret {}
+use secrecy::SecretString;
 
 /// Reads `path`, or creates it with a fresh random key (0600) when it does not exist:
 /// `SECRET_KEY`'s default, generated into `DATA_DIR` on first run. The file is refused
 /// unless it is 0600 and this user's (`imagevault_durable::read_private`).
-pub fn load_or_create_key_file(path: &std::path::Path) -> std::io::Result<Secret> {
+pub fn load_or_create_key_file(path: &std::path::Path) -> std::io::Result<SecretString> {
     match read_key_file(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         read => return read,
@@ -50,17 +21,17 @@ pub fn load_or_create_key_file(path: &std::path::Path) -> std::io::Result<Secret
         bytes
     });
     match imagevault_durable::create_private(path, key.as_bytes()) {
-        Ok(()) => Ok(Secret::new(key)),
+        Ok(()) => Ok(SecretString::from(key)),
         // Another instance sharing `DATA_DIR` created it first: use theirs.
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read_key_file(path),
         Err(e) => Err(e),
     }
 }
 
-fn read_key_file(path: &std::path::Path) -> std::io::Result<Secret> {
+fn read_key_file(path: &std::path::Path) -> std::io::Result<SecretString> {
     let bytes = imagevault_durable::read_private(path)?;
     match std::str::from_utf8(&bytes).map(str::trim) {
-        Ok(key) if key.len() >= 32 => Ok(Secret::new(key)),
+        Ok(key) if key.len() >= 32 => Ok(SecretString::from(key)),
         Ok(_) => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("{} holds less than 32 characters", path.display()),
@@ -75,11 +46,13 @@ fn read_key_file(path: &std::path::Path) -> std::io::Result<Secret> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn debug_never_shows_the_value() {
-        let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?}"), "[redacted]");
+        let s = SecretString::from("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(format!("{s:?}").contains("[REDACTED]"));
         assert_eq!(s.expose_secret(), "hunter2");
     }
 
@@ -89,7 +62,10 @@ mod tests {
         let path = dir.join("secret.key");
         let first = load_or_create_key_file(&path).unwrap();
         let again = load_or_create_key_file(&path).unwrap();
-        assert_eq!(first, again);
+        assert!(crate::crypto::same(
+            first.expose_secret(),
+            again.expose_secret()
+        ));
         assert_eq!(first.expose_secret().len(), 64);
         #[cfg(unix)]
         {
