@@ -56,6 +56,48 @@ mod tests {
         assert_eq!(s.expose_secret(), "hunter2");
     }
 
+    /// The request bodies hold their passwords as `SecretString`: forms and JSON both
+    /// fill it, and a missing form field is an empty secret as it was an empty string.
+    #[test]
+    fn secrets_are_read_from_forms_and_json() {
+        #[derive(serde::Deserialize)]
+        struct Form {
+            #[serde(default)]
+            password: SecretString,
+            #[serde(default)]
+            email: String,
+        }
+        let form: Form = salvo::serde::from_str_multi_map(vec![
+            ("password", vec!["hunter2 & more"]),
+            ("email", vec!["a@example.com"]),
+        ])
+        .unwrap();
+        assert_eq!(form.password.expose_secret(), "hunter2 & more");
+        assert_eq!(form.email, "a@example.com");
+        let empty: Form =
+            salvo::serde::from_str_multi_map(vec![("email", vec!["a@example.com"])]).unwrap();
+        assert_eq!(empty.password.expose_secret(), "");
+        let json: Form = serde_json::from_str(r#"{"password":"pw\u00e9"}"#).unwrap();
+        assert_eq!(json.password.expose_secret(), "pw\u{e9}");
+    }
+
+    /// A `SecretString` field is documented as the string it is on the wire.
+    #[test]
+    fn secret_passwords_are_documented_as_strings() {
+        let mut components = salvo_oapi::Components::new();
+        let _ = <imagevault_common::api::Credentials as salvo_oapi::ToSchema>::to_schema(
+            &mut components,
+        );
+        let doc = serde_json::to_value(&components).unwrap();
+        let (_, credentials) = doc["schemas"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(name, _)| name.ends_with("Credentials"))
+            .expect("the Credentials schema");
+        assert_eq!(credentials["properties"]["password"]["type"], "string");
+    }
+
     #[test]
     fn key_file_is_created_private_once_and_then_reused() {
         let dir = std::env::temp_dir().join(format!("iv-secret-{}", uuid::Uuid::new_v4()));

@@ -4,6 +4,7 @@
 use askama::Template;
 use imagevault_common::password::PasswordRule;
 use salvo::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -63,7 +64,7 @@ struct RegisterForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
     csrf_token: String,
 }
@@ -78,7 +79,7 @@ async fn register_submit(
     let form: RegisterForm = super::read_form(req).await?;
     PresessionCsrf::check(req, &state, &form.csrf_token, "/register")?;
     let ip = client_ip(req, &state.config);
-    match accounts::register(&state, &form.email, &form.password, ip).await {
+    match accounts::register(&state, &form.email, form.password.expose_secret(), ip).await {
         Ok(()) => render_html(
             res,
             &MessagePage {
@@ -170,7 +171,7 @@ async fn account_page(
 #[derive(Deserialize)]
 struct DeleteForm {
     #[serde(default)]
-    password: String,
+    password: SecretString,
 }
 
 #[handler]
@@ -182,7 +183,7 @@ async fn delete_submit(
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;
     let form: DeleteForm = super::read_form(req).await?;
-    match accounts::delete_account(&state, &caller.user_id, &form.password).await {
+    match accounts::delete_account(&state, &caller.user_id, form.password.expose_secret()).await {
         Ok(()) => {
             forget_session_cookie(&state, res);
             render_html(

@@ -4,6 +4,7 @@
 
 use askama::Template;
 use salvo::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{MessagePage, PresessionCsrf, render_html};
@@ -60,7 +61,7 @@ struct LinkForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
     email: String,
 }
@@ -241,7 +242,7 @@ async fn reset_submit(
 ) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let form = checked_form(req, &state, "/reset-password").await?;
-    match accounts::reset_password(&state, &form.token, &form.password).await {
+    match accounts::reset_password(&state, &form.token, form.password.expose_secret()).await {
         Ok(()) => message(
             res,
             StatusCode::OK,

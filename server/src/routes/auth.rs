@@ -5,6 +5,7 @@ use imagevault_common::api::{
 };
 use salvo::prelude::*;
 use salvo_oapi::endpoint;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -51,7 +52,7 @@ async fn register(
     accounts::register(
         &state,
         &body.email,
-        &body.password,
+        body.password.expose_secret(),
         client_ip(req, &state.config),
     )
     .await?;
@@ -88,8 +89,14 @@ async fn login(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Resu
     let state = AppState::from_depot(depot).clone();
     let body: Credentials = json(req).await?;
     let ip = client_ip(req, &state.config);
-    let session =
-        accounts::login(&state, &body.email, &body.password, ip, SessionKind::Bearer).await?;
+    let session = accounts::login(
+        &state,
+        &body.email,
+        body.password.expose_secret(),
+        ip,
+        SessionKind::Bearer,
+    )
+    .await?;
     res.render(Json(LoginResponse {
         token: session.token,
         expires_at: session.expires_at,
@@ -138,7 +145,8 @@ struct ResetRequest {
     /// The token from the emailed link.
     token: String,
     /// The new password.
-    password: String,
+    #[salvo(schema(value_type = String))]
+    password: SecretString,
 }
 
 #[endpoint(tags("auth"), request_body = ResetRequest, responses((status_code = 200, description = "Password changed; every session revoked", body = StatusResponse)))]
@@ -149,7 +157,7 @@ async fn reset_password(
 ) -> Result<(), ApiError> {
     let state = AppState::from_depot(depot).clone();
     let body: ResetRequest = json(req).await?;
-    accounts::reset_password(&state, &body.token, &body.password).await?;
+    accounts::reset_password(&state, &body.token, body.password.expose_secret()).await?;
     res.render(Json(StatusResponse {
         status: "password_reset".into(),
     }));
@@ -181,7 +189,8 @@ async fn me(req: &mut Request, depot: &mut Depot, res: &mut Response) -> Result<
 #[derive(Deserialize, salvo_oapi::ToSchema)]
 struct PasswordRequest {
     /// The account's current password, to confirm.
-    password: String,
+    #[salvo(schema(value_type = String))]
+    password: SecretString,
 }
 
 /// Delete the account for good: its key is destroyed first (nothing stored for it can
@@ -195,7 +204,7 @@ async fn delete_me(
     let state = AppState::from_depot(depot).clone();
     let caller = authenticate(req, &state).await?;
     let body: PasswordRequest = json(req).await?;
-    accounts::delete_account(&state, &caller.user_id, &body.password).await?;
+    accounts::delete_account(&state, &caller.user_id, body.password.expose_secret()).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }
