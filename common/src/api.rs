@@ -5,6 +5,7 @@
 //! at run time. Error codes live here too, so the browser and the desktop show the same
 //! words for the same refusal.
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -124,22 +125,24 @@ impl ErrorBody {
 }
 
 /// `POST /auth/register` and `POST /auth/login`.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct Credentials {
     /// The account's email address as typed.
     pub email: String,
-    /// The password as typed; never logged.
-    pub password: String,
+    /// The password as typed; zeroised on drop, never logged.
+    #[serde(serialize_with = "expose_secret")]
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = String)))]
+    pub password: SecretString,
 }
 
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("email", &self.email)
-            .field("password", &"[redacted]")
-            .finish()
-    }
+/// Serialises a secret as the plain string it holds: only for request bodies that must
+/// carry it.
+fn expose_secret<S: serde::Serializer>(
+    secret: &SecretString,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(secret.expose_secret())
 }
 
 /// `POST /auth/verify`.
@@ -258,12 +261,29 @@ mod tests {
     }
 
     #[test]
+    fn credentials_carry_the_password_on_the_wire() {
+        let creds = Credentials {
+            email: "a@example.com".into(),
+            password: "hunter2-secret".into(),
+        };
+        let json = serde_json::to_value(&creds).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"email": "a@example.com", "password": "hunter2-secret"})
+        );
+        let back: Credentials = serde_json::from_value(json).unwrap();
+        assert_eq!(back.email, "a@example.com");
+        assert_eq!(back.password.expose_secret(), "hunter2-secret");
+    }
+
+    #[test]
     fn debug_output_never_shows_secrets() {
         let creds = Credentials {
             email: "a@example.com".into(),
             password: "hunter2-secret".into(),
         };
         assert!(!format!("{creds:?}").contains("hunter2"));
+        assert!(format!("{creds:?}").contains("a@example.com"));
         let login = LoginResponse {
             token: "tok-secret".into(),
             expires_at: OffsetDateTime::UNIX_EPOCH,

@@ -14,22 +14,23 @@ use imagevault_common::api::{
     Credentials, EmailRequest, ErrorBody, ErrorCode, ImageList, ImageObject, LoginResponse, Me,
 };
 use reqwest::{RequestBuilder, Response, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use url::Url;
 use uuid::Uuid;
-use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::settings::{Settings, read_ca_file};
 
-/// A bearer token. It is zeroised on drop and never printed.
-#[derive(Clone)]
-pub struct Token(Arc<Zeroizing<String>>);
+/// A bearer token. It is zeroised on drop and never printed (`[REDACTED]` in `Debug`);
+/// clones share the one copy.
+#[derive(Debug, Clone)]
+pub struct Token(Arc<SecretString>);
 
 impl Token {
     /// Wraps a token received from the server or read from the keychain.
     pub fn new(token: String) -> Self {
-        Self(Arc::new(Zeroizing::new(token)))
+        Self(Arc::new(SecretString::from(token)))
     }
 
     /// Whether both are the same token (the same sign-in).
@@ -39,13 +40,7 @@ impl Token {
 
     /// The token itself, for the `Authorization` header and the keychain only.
     pub fn expose_secret(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Token([redacted])")
+        self.0.expose_secret()
     }
 }
 
@@ -320,7 +315,9 @@ mod tests {
     #[test]
     fn tokens_never_print() {
         let token = Token::new("secret-value".into());
-        assert!(!format!("{token:?}").contains("secret"));
+        let shown = format!("{token:?}");
+        assert!(!shown.contains("secret-value"), "{shown}");
+        assert!(shown.contains("[REDACTED]"), "{shown}");
         assert_eq!(token.expose_secret(), "secret-value");
     }
 

@@ -2,8 +2,8 @@
 //! certificate, and the email of the last sign-in (so the keychain entry can be found).
 //!
 //! None of it is secret — the token lives only in the OS keychain — so it is a small
-//! JSON file in the app's config folder, written with a temp file and a rename so a crash
-//! never leaves half a file. Addresses are checked when saved: `https://`, or plain
+//! JSON file in the app's config folder, written with a temp file, fsync and a rename
+//! (`imagevault_durable`) so a crash never leaves half a file. Addresses are checked when saved: `https://`, or plain
 //! `http://` only to this computer, since anything else would send the password and the
 //! token across the network in the clear.
 
@@ -139,7 +139,8 @@ impl SettingsFile {
         }
     }
 
-    /// Writes the settings atomically.
+    /// Writes the settings atomically and durably (owner-only, like the folder when it
+    /// has to be made).
     pub fn save(&self, settings: &Settings) -> Result<()> {
         let failed = |e: std::io::Error| {
             Error::File(format!(
@@ -147,12 +148,8 @@ impl SettingsFile {
                 self.path.display()
             ))
         };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(failed)?;
-        let tmp = self.path.with_extension("json.tmp");
         let json = serde_json::to_vec_pretty(settings).expect("settings serialise");
-        std::fs::write(&tmp, json).map_err(failed)?;
-        std::fs::rename(&tmp, &self.path).map_err(failed)
+        imagevault_durable::write_private(&self.path, &json).map_err(failed)
     }
 }
 
@@ -213,6 +210,11 @@ mod tests {
         };
         file.save(&saved).unwrap();
         assert_eq!(file.load(), saved);
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["settings.json"], "no temporary file is left");
         std::fs::write(dir.join("settings.json"), b"{not json").unwrap();
         assert_eq!(file.load(), Settings::default());
         std::fs::remove_dir_all(dir).unwrap();

@@ -14,6 +14,7 @@ use lettre::message::{Body, Mailbox};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
 
 use crate::config::{Config, SmtpConfig};
 
@@ -239,34 +240,20 @@ fn smtp_transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor
     Ok(builder.build())
 }
 
-/// Writes `bytes` as a new `.eml` file: temporary name, then rename, so a reader never
-/// sees half a message.
+/// Writes `bytes` as a new `.eml` file: temporary name, fsync, then rename, so a reader
+/// never sees half a message.
 async fn write_outbox(dir: &std::path::Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
     let dir = dir.to_owned();
     let bytes = bytes.to_vec();
     // Outbox messages carry live tokens: owner-only folder and files.
     tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut folder = std::fs::DirBuilder::new();
-        folder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-        folder.create(&dir)?;
         let name = format!(
             "{}-{}",
             time::OffsetDateTime::now_utc().unix_timestamp_nanos(),
             uuid::Uuid::new_v4()
         );
-        let tmp = dir.join(format!(".{name}.tmp"));
         let path = dir.join(format!("{name}.eml"));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(&bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        imagevault_durable::write_private(&path, &bytes)?;
         Ok(path)
     })
     .await

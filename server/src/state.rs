@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use salvo::prelude::*;
+use secrecy::SecretString;
 
 use crate::config::Config;
 use crate::db::Db;
 use crate::email::Mailer;
 use crate::passwords::Hasher;
-use crate::secret::Secret;
 use crate::storage::BlobStore;
 use crate::vault::MasterKeys;
 
@@ -28,7 +28,7 @@ pub struct Inner {
     /// Argon2id, bounded.
     pub hasher: Hasher,
     /// `SECRET_KEY` (configured or generated): signs CSRF tokens.
-    pub secret_key: Secret,
+    pub secret_key: SecretString,
     /// The master keys from `MASTER_KEY_FILE`.
     pub keyring: MasterKeys,
     /// Where encrypted blobs live.

@@ -69,8 +69,20 @@ async fn master_key_is_created_once_then_required_and_checked() {
         .expect("a foreign key file must be refused");
     assert!(err.to_string().contains("version 1"), "{err}");
 
-    // The right file, restored, works again.
+    // The right file, restored, works again — once it is the owner's alone.
     std::fs::write(&key_file, saved).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = build(&dir)
+            .await
+            .err()
+            .expect("a key file other users may read must be refused");
+        assert!(err.to_string().starts_with("MASTER_KEY_FILE:"), "{err}");
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let app = build(&dir).await.unwrap();
     let state = app.state();
     let (restored, _) = user_key(&state.db, &state.keyring, user).await.unwrap();

@@ -3,6 +3,7 @@
 
 use imagevault_common::api::{Credentials, FailedRule};
 use imagevault_common::password::{PasswordRule, live_check};
+use secrecy::{ExposeSecret, SecretString};
 use tauri::State;
 
 use crate::AppState;
@@ -21,7 +22,7 @@ pub async fn restore_session(state: State<'_, AppState>) -> Result<Option<Accoun
 pub async fn sign_in(
     state: State<'_, AppState>,
     email: String,
-    password: String,
+    password: SecretString,
 ) -> Result<AccountInfo> {
     // A new session starts with no cards: nothing dropped before can go to this account.
     state.files.reset();
@@ -30,7 +31,11 @@ pub async fn sign_in(
 
 /// Creates an account; the server emails a verification link.
 #[tauri::command]
-pub async fn register(state: State<'_, AppState>, email: String, password: String) -> Result<()> {
+pub async fn register(
+    state: State<'_, AppState>,
+    email: String,
+    password: SecretString,
+) -> Result<()> {
     let api = Api::new(&state.session.settings())?;
     api.register(&Credentials { email, password }).await
 }
@@ -38,8 +43,8 @@ pub async fn register(state: State<'_, AppState>, email: String, password: Strin
 /// The password rules `password` fails for `email`, checked locally with the server's
 /// own policy, for the live checklist on the registration form.
 #[tauri::command]
-pub fn password_rules(email: String, password: String) -> Vec<FailedRule> {
-    live_check(&password, &email)
+pub fn password_rules(email: String, password: SecretString) -> Vec<FailedRule> {
+    live_check(password.expose_secret(), &email)
         .into_iter()
         .map(PasswordRule::to_failed_rule)
         .collect()

@@ -180,11 +180,7 @@ fn prepare_sqlite(url: &str) -> Result<String, DbError> {
         .filter(|p| !p.as_os_str().is_empty() && !p.exists())
     {
         // A folder we create for the database is the owner's alone.
-        let mut folder = std::fs::DirBuilder::new();
-        folder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-        folder.create(parent).map_err(|source| DbError::Folder {
+        imagevault_durable::private_dir(parent).map_err(|source| DbError::Folder {
             path: parent.display().to_string(),
             source,
         })?;

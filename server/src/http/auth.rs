@@ -7,6 +7,7 @@
 
 use salvo::http::header::AUTHORIZATION;
 use salvo::prelude::*;
+use secrecy::ExposeSecret;
 
 use crate::config::Config;
 pub(crate) use crate::crypto::same;

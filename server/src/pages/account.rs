@@ -4,6 +4,7 @@
 use askama::Template;
 use imagevault_common::password::PasswordRule;
 use salvo::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -62,7 +63,7 @@ struct RegisterForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
     csrf_token: String,
 }
@@ -76,7 +77,7 @@ async fn register_submit(
     let form: RegisterForm = super::read_form(req).await?;
     PresessionCsrf::check(req, &state, &form.csrf_token, "/register")?;
     let ip = client_ip(req, &state.config);
-    match accounts::register(&state, &form.email, &form.password, ip).await {
+    match accounts::register(&state, &form.email, form.password.expose_secret(), ip).await {
         Ok(()) => render_html(
             res,
             &MessagePage {
@@ -154,7 +155,7 @@ async fn account_page(user: PageUser, res: &mut Response) -> Result<(), ApiError
 #[derive(Deserialize)]
 struct DeleteForm {
     #[serde(default)]
-    password: String,
+    password: SecretString,
 }
 
 #[handler]
@@ -164,7 +165,8 @@ async fn delete_submit(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let form: DeleteForm = super::read_form(req).await?;
-    match accounts::delete_account(&user.state, user.caller.user_id, &form.password).await {
+    let password = form.password.expose_secret();
+    match accounts::delete_account(&user.state, user.caller.user_id, password).await {
         Ok(()) => {
             forget_session_cookie(&user.state, res);
             render_html(

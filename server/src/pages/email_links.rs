@@ -4,6 +4,7 @@
 
 use askama::Template;
 use salvo::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{MessagePage, PresessionCsrf, render_html};
@@ -60,7 +61,7 @@ struct LinkForm {
     #[serde(default)]
     token: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
     email: String,
 }
@@ -236,7 +237,7 @@ async fn reset_submit(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let form = checked_form(req, &state, "/reset-password").await?;
-    match accounts::reset_password(&state, &form.token, &form.password).await {
+    match accounts::reset_password(&state, &form.token, form.password.expose_secret()).await {
         Ok(()) => message(
             res,
             StatusCode::OK,

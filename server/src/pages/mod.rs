@@ -18,6 +18,7 @@ use askama::Template;
 use salvo::http::cookie::{Cookie, SameSite};
 use salvo::http::header::{CACHE_CONTROL, HeaderValue, LOCATION};
 use salvo::prelude::*;
+use secrecy::ExposeSecret;
 
 use crate::crypto::{random_token, same, sign};
 use crate::error::ApiError;

@@ -3,6 +3,7 @@
 use askama::Template;
 use salvo::http::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use salvo::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{PresessionCsrf, redirect, render_html, signed_in_get};
@@ -62,7 +63,7 @@ struct LoginForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
     csrf_token: String,
 }
@@ -76,7 +77,15 @@ async fn login_submit(
     let form: LoginForm = super::read_form(req).await?;
     PresessionCsrf::check(req, &state, &form.csrf_token, "/login")?;
     let ip = client_ip(req, &state.config);
-    match accounts::login(&state, &form.email, &form.password, ip, SessionKind::Cookie).await {
+    match accounts::login(
+        &state,
+        &form.email,
+        form.password.expose_secret(),
+        ip,
+        SessionKind::Cookie,
+    )
+    .await
+    {
         Ok(session) => {
             res.add_cookie(session_cookie(&state, session.token));
             redirect(res, "/");

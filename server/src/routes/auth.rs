@@ -5,6 +5,7 @@ use imagevault_common::api::{
 };
 use salvo::prelude::*;
 use salvo_oapi::endpoint;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -46,7 +47,7 @@ async fn register(state: AppState, req: &mut Request, res: &mut Response) -> Res
     accounts::register(
         &state,
         &body.email,
-        &body.password,
+        body.password.expose_secret(),
         client_ip(req, &state.config),
     )
     .await?;
@@ -80,8 +81,14 @@ async fn resend_verification(
 async fn login(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: Credentials = json(req).await?;
     let ip = client_ip(req, &state.config);
-    let session =
-        accounts::login(&state, &body.email, &body.password, ip, SessionKind::Bearer).await?;
+    let session = accounts::login(
+        &state,
+        &body.email,
+        body.password.expose_secret(),
+        ip,
+        SessionKind::Bearer,
+    )
+    .await?;
     res.render(Json(LoginResponse {
         token: session.token,
         expires_at: session.expires_at,
@@ -122,7 +129,8 @@ struct ResetRequest {
     /// The token from the emailed link.
     token: String,
     /// The new password.
-    password: String,
+    #[salvo(schema(value_type = String))]
+    password: SecretString,
 }
 
 #[endpoint(tags("auth"), request_body = ResetRequest, responses((status_code = 200, description = "Password changed; every session revoked", body = StatusResponse)))]
@@ -132,7 +140,7 @@ async fn reset_password(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let body: ResetRequest = json(req).await?;
-    accounts::reset_password(&state, &body.token, &body.password).await?;
+    accounts::reset_password(&state, &body.token, body.password.expose_secret()).await?;
     res.render(Json(StatusResponse {
         status: "password_reset".into(),
     }));
@@ -154,7 +162,8 @@ async fn me(user: AuthUser) -> Result<Json<Me>, ApiError> {
 #[derive(Deserialize, salvo_oapi::ToSchema)]
 struct PasswordRequest {
     /// The account's current password, to confirm.
-    password: String,
+    #[salvo(schema(value_type = String))]
+    password: SecretString,
 }
 
 /// Delete the account for good: its key is destroyed first (nothing stored for it can
@@ -162,7 +171,8 @@ struct PasswordRequest {
 #[endpoint(security(("bearer" = [])), tags("account"), request_body = PasswordRequest, responses((status_code = 204, description = "The account, its key, images and sessions are gone")))]
 async fn delete_me(user: AuthUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: PasswordRequest = json(req).await?;
-    accounts::delete_account(&user.state, user.caller.user_id, &body.password).await?;
+    let password = body.password.expose_secret();
+    accounts::delete_account(&user.state, user.caller.user_id, password).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }

@@ -2,7 +2,6 @@
 //! place and the folder fsynced, so after `put` returns the blob survives a crash, and
 //! a crash before that leaves at most a temporary file that is never served.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{BlobName, Listed, StorageError};
@@ -13,27 +12,11 @@ pub struct FileStore {
     root: PathBuf,
 }
 
-/// Creates `path` (owner-only) if needed and fsyncs its parent, so a new folder —
-/// and the blobs renamed into it — survive a crash.
-fn private_dir(path: &Path) -> std::io::Result<()> {
-    if path.is_dir() {
-        return Ok(());
-    }
-    let mut folder = std::fs::DirBuilder::new();
-    folder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-    folder.create(path)?;
-    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(parent) => std::fs::File::open(parent)?.sync_all(),
-        None => Ok(()),
-    }
-}
-
 impl FileStore {
     /// Opens (creating, owner-only) the folder.
     pub fn open(root: &Path) -> Result<Self, StorageError> {
-        private_dir(root).map_err(StorageError::from_io)?;
+        // Owner-only, and fsynced into its parent so the blobs put in it survive a crash.
+        imagevault_durable::private_dir(root).map_err(StorageError::from_io)?;
         Ok(Self {
             root: root.to_owned(),
         })
@@ -46,7 +29,8 @@ impl FileStore {
     /// Stores `bytes` durably under `name` (replacing an older blob of that name).
     pub async fn put(&self, name: &BlobName, bytes: Vec<u8>) -> Result<(), StorageError> {
         let path = self.path(name);
-        tokio::task::spawn_blocking(move || write_durably(&path, &bytes))
+        // The shard folder is made on first use; the blob is replaced whole, durably.
+        tokio::task::spawn_blocking(move || imagevault_durable::write_private(&path, &bytes))
             .await
             .map_err(|e| StorageError::Io(std::io::Error::other(e)))?
             .map_err(StorageError::from_io)
@@ -114,31 +98,6 @@ impl FileStore {
             .await
             .is_ok_and(|m| m.is_dir())
     }
-}
-
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().expect("blob paths have a shard folder");
-    private_dir(dir)?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("blob"),
-        uuid::Uuid::new_v4().simple()
-    ));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = (|| {
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
 
 #[cfg(test)]

@@ -11,9 +11,9 @@ use futures_util::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
 use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
+use secrecy::{ExposeSecret, SecretString};
 
 use super::{BlobName, Listed, StorageError};
-use crate::secret::Secret;
 
 /// A prefix in one bucket.
 #[derive(Debug, Clone)]
@@ -41,7 +41,7 @@ impl S3Store {
     pub fn open(
         bucket: &str,
         prefix: &str,
-        options: &[(&'static str, Secret)],
+        options: &[(&'static str, SecretString)],
     ) -> Result<Self, StorageError> {
         // Client options first: `with_client_options` replaces the whole set, including
         // `AWS_ALLOW_HTTP` if it came before.

@@ -3,10 +3,10 @@
 //! The key file holds one line per master-key version, `v<N>:<base64 key>`; the highest
 //! version wraps new user keys, older ones stay to unwrap keys not yet rotated. The
 //! file is created 0600, and rewritten through a temporary file, fsync and rename, so a
-//! crash never leaves half a key file.
+//! crash never leaves half a key file; it is not read unless it is still 0600 and the
+//! server's user's (`imagevault_durable`).
 
 use std::fmt;
-use std::io::Write;
 use std::path::Path;
 
 use aes_kw::KwAes256;
@@ -84,11 +84,14 @@ fn key_file_error(path: &Path, reason: impl Into<String>) -> VaultError {
 impl Keyring {
     /// Reads the key file; `Ok(None)` when it does not exist.
     pub fn load(path: &Path) -> Result<Option<Self>, VaultError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => Zeroizing::new(text),
+        // Refused unless the file is 0600 and this user's: see `imagevault_durable`.
+        let bytes = match imagevault_durable::read_private(path) {
+            Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(key_file_error(path, e.to_string())),
         };
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| key_file_error(path, "stream did not contain valid UTF-8"))?;
         let mut keys = Vec::new();
         for (n, line) in text
             .lines()
@@ -200,62 +203,22 @@ impl Keyring {
         Ok(UserKey(key))
     }
 
-    /// Writes the file through a uniquely named temporary file: published with a hard
-    /// link when creating (which fails if the file appeared meanwhile), with a rename
-    /// otherwise; then the folder is fsynced.
+    /// Writes the file through a uniquely named temporary file, fsynced: published
+    /// without clobbering when creating (which fails if the file appeared meanwhile),
+    /// with a rename otherwise; then the folder is fsynced.
     fn write(&self, path: &Path, create_new: bool) -> Result<(), VaultError> {
-        let fail = |e: std::io::Error| key_file_error(path, e.to_string());
         let mut text = Zeroizing::new(String::with_capacity(self.keys.len() * 64));
         for key in &self.keys {
             use std::fmt::Write as _;
             let encoded = Zeroizing::new(STANDARD.encode(key.key.as_ref()));
             let _ = writeln!(text, "v{}:{}", key.version, encoded.as_str());
         }
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        create_private_dir(dir).map_err(fail)?;
-        let tmp = dir.join(format!(".master-key.{}.tmp", uuid::Uuid::new_v4().simple()));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let published = (|| {
-            let mut file = options.open(&tmp)?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
-            if create_new {
-                std::fs::hard_link(&tmp, path)?;
-                std::fs::remove_file(&tmp)
-            } else {
-                std::fs::rename(&tmp, path)
-            }
-        })();
-        if published.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        published.map_err(fail)?;
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(fail)
-    }
-}
-
-/// Creates `dir` (owner-only) if needed, fsyncing its parent so the new folder itself
-/// survives a crash.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.exists() {
-        return Ok(());
-    }
-    let mut folder = std::fs::DirBuilder::new();
-    folder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-    folder.create(dir)?;
-    match dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(parent) => std::fs::File::open(parent)?.sync_all(),
-        None => Ok(()),
+        let written = if create_new {
+            imagevault_durable::create_private(path, text.as_bytes())
+        } else {
+            imagevault_durable::write_private(path, text.as_bytes())
+        };
+        written.map_err(|e| key_file_error(path, e.to_string()))
     }
 }
 
@@ -300,6 +263,17 @@ mod tests {
         std::env::temp_dir()
             .join(format!("iv-keys-{}", uuid::Uuid::new_v4()))
             .join("master.key")
+    }
+
+    /// Writes a key file by hand, owner-only as the server requires.
+    fn write_by_hand(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
     }
 
     #[test]
@@ -372,7 +346,7 @@ mod tests {
         let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with(".master-key."))
+            .filter(|n| n.starts_with(".master.key."))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
         assert!(
@@ -398,8 +372,7 @@ mod tests {
             ),
         ] {
             let path = temp_path();
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, text).unwrap();
+            write_by_hand(&path, text);
             let err = Keyring::load(&path).unwrap_err().to_string();
             assert!(err.contains(reason), "{text:?}: {err}");
             std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
@@ -409,18 +382,39 @@ mod tests {
     #[test]
     fn the_last_version_number_cannot_wrap_around() {
         let path = temp_path();
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(
+        write_by_hand(
             &path,
             "v4294967295:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
-        )
-        .unwrap();
+        );
         let err = Keyring::rotate(&path).unwrap_err().to_string();
         assert!(err.contains("no version number left"), "{err}");
         assert!(
             Keyring::load(&path).unwrap().is_some(),
             "the file is untouched"
         );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_may_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = temp_path();
+        Keyring::create(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        for err in [
+            Keyring::load(&path).unwrap_err(),
+            Keyring::rotate(&path).unwrap_err(),
+        ] {
+            let err = err.to_string();
+            assert!(err.starts_with("master key file "), "{err}");
+            assert!(
+                err.contains(&format!("chmod 600 {}", path.display())),
+                "{err}"
+            );
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(Keyring::load(&path).unwrap().unwrap().current_version(), 1);
         std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
