@@ -19,63 +19,33 @@ pub struct Limit {
     pub window: i64,
 }
 
+impl Limit {
+    const fn new(name: &'static str, max: i64, window: i64) -> Self {
+        Self { name, max, window }
+    }
+}
+
 /// Login attempts from one address.
-pub const LOGIN_PER_IP: Limit = Limit {
-    name: "login-ip",
-    max: 30,
-    window: 60,
-};
+pub const LOGIN_PER_IP: Limit = Limit::new("login-ip", 30, 60);
 /// Login attempts on one account (lockout is the stronger guard; this caps bursts).
-pub const LOGIN_PER_ACCOUNT: Limit = Limit {
-    name: "login-account",
-    max: 10,
-    window: 60,
-};
+pub const LOGIN_PER_ACCOUNT: Limit = Limit::new("login-account", 10, 60);
 /// Registrations from one address.
-pub const REGISTER_PER_IP: Limit = Limit {
-    name: "register-ip",
-    max: 20,
-    window: 3600,
-};
+pub const REGISTER_PER_IP: Limit = Limit::new("register-ip", 20, 3600);
 /// "Someone tried to register" notices to one address (over the limit they are skipped
 /// silently; the registration still answers 202).
-pub const REGISTER_NOTICE_PER_EMAIL: Limit = Limit {
-    name: "register-notice",
-    max: 3,
-    window: 3600,
-};
+pub const REGISTER_NOTICE_PER_EMAIL: Limit = Limit::new("register-notice", 3, 3600);
 /// Verification emails to one address.
-pub const RESEND_PER_EMAIL: Limit = Limit {
-    name: "resend-email",
-    max: 3,
-    window: 3600,
-};
+pub const RESEND_PER_EMAIL: Limit = Limit::new("resend-email", 3, 3600);
 /// Verification email requests from one address.
-pub const RESEND_PER_IP: Limit = Limit {
-    name: "resend-ip",
-    max: 20,
-    window: 3600,
-};
+pub const RESEND_PER_IP: Limit = Limit::new("resend-ip", 20, 3600);
 /// Reset emails to one address.
-pub const RESET_PER_EMAIL: Limit = Limit {
-    name: "reset-email",
-    max: 3,
-    window: 3600,
-};
+pub const RESET_PER_EMAIL: Limit = Limit::new("reset-email", 3, 3600);
 /// Reset requests from one address.
-pub const RESET_PER_IP: Limit = Limit {
-    name: "reset-ip",
-    max: 20,
-    window: 3600,
-};
+pub const RESET_PER_IP: Limit = Limit::new("reset-ip", 20, 3600);
 
 /// Live password checks from one address: a person typing makes a few a second at
 /// most (the browser waits for a pause); more is someone using the estimator.
-pub const PASSWORD_CHECK_PER_IP: Limit = Limit {
-    name: "password-check-ip",
-    max: 120,
-    window: 60,
-};
+pub const PASSWORD_CHECK_PER_IP: Limit = Limit::new("password-check-ip", 120, 60);
 
 /// The key of a client address: IPv6 clients are grouped by /64, because one
 /// subscriber usually holds a whole /64 and could otherwise rotate past any limit.

@@ -87,10 +87,8 @@ async fn a_failed_password_reset_changes_nothing(engine: Engine) {
     let res = app.post_json("/api/v1/auth/forgot-password", forgot).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let token = app
-        .smtp
-        .wait_for("reset@example.com", "/reset-password?token=", 1)
-        .await
-        .token();
+        .emailed_token("reset@example.com", "/reset-password?token=", 1)
+        .await;
     let new_password = "Fresh-Start-42-Lantern";
     let reset = || {
         app.post_json(
@@ -186,10 +184,8 @@ async fn a_failed_verification_leaves_the_link_usable(engine: Engine) {
     let res = app.register("late@example.com", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::ACCEPTED);
     let token = app
-        .smtp
-        .wait_for("late@example.com", "/verify?token=", 1)
-        .await
-        .token();
+        .emailed_token("late@example.com", "/verify?token=", 1)
+        .await;
 
     // Using up the token comes first; marking the address verified fails.
     let fault = Fault {

@@ -295,6 +295,12 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The token of the `n`th emailed link to `to` whose text holds `link` (such as
+    /// `/verify?token=`), once it has arrived.
+    pub async fn emailed_token(&self, to: &str, link: &str, n: usize) -> String {
+        self.smtp.wait_for(to, link, n).await.token()
+    }
+
     /// Registers, verifies through the emailed link, logs in; returns the bearer token.
     pub async fn signed_up_user(&self, email: &str) -> String {
         assert_eq!(

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::gallery::date_text;
 use super::session::forget_session_cookie;
-use super::{MessagePage, PresessionCsrf, render_html, signed_in_get};
+use super::{CredentialsForm, MessagePage, PresessionCsrf, render_html, signed_in_get};
 use crate::accounts;
 use crate::error::ApiError;
 use crate::http::client::client_ip;
@@ -58,24 +58,13 @@ async fn register_page(
     )
 }
 
-#[derive(Deserialize)]
-struct RegisterForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: SecretString,
-    #[serde(default)]
-    csrf_token: String,
-}
-
 #[handler]
 async fn register_submit(
     state: AppState,
     req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let form: RegisterForm = super::read_form(req).await?;
-    PresessionCsrf::check(req, &state, &form.csrf_token, "/register")?;
+    let form = CredentialsForm::read(req, &state, "/register").await?;
     let ip = client_ip(req, &state.config);
     match accounts::register(&state, &form.email, form.password.expose_secret(), ip).await {
         Ok(()) => render_html(

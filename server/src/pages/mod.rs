@@ -68,6 +68,27 @@ fn redirect(res: &mut Response, to: &'static str) {
         .insert(LOCATION, HeaderValue::from_static(to));
 }
 
+/// The sign-in and registration forms: an address, a password, the pre-session CSRF
+/// field.
+#[derive(serde::Deserialize)]
+struct CredentialsForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: secrecy::SecretString,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+impl CredentialsForm {
+    /// The posted form, after its CSRF field was checked against this browser's cookie.
+    async fn read(req: &mut Request, state: &AppState, path: &str) -> Result<Self, ApiError> {
+        let form: Self = read_form(req).await?;
+        PresessionCsrf::check(req, state, &form.csrf_token, path)?;
+        Ok(form)
+    }
+}
+
 /// A one-paragraph page: the outcome of a form.
 #[derive(Template)]
 #[template(path = "message.html")]

@@ -3,10 +3,9 @@
 use askama::Template;
 use salvo::http::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use salvo::prelude::*;
-use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use secrecy::ExposeSecret;
 
-use super::{PresessionCsrf, redirect, render_html, signed_in_get};
+use super::{CredentialsForm, PresessionCsrf, redirect, render_html, signed_in_get};
 use crate::accounts::{self, SESSION_TTL};
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
@@ -58,24 +57,13 @@ async fn login_page(
     )
 }
 
-#[derive(Deserialize)]
-struct LoginForm {
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: SecretString,
-    #[serde(default)]
-    csrf_token: String,
-}
-
 #[handler]
 async fn login_submit(
     state: AppState,
     req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let form: LoginForm = super::read_form(req).await?;
-    PresessionCsrf::check(req, &state, &form.csrf_token, "/login")?;
+    let form = CredentialsForm::read(req, &state, "/login").await?;
     let ip = client_ip(req, &state.config);
     match accounts::login(
         &state,

@@ -7,6 +7,7 @@ use imagevault_common::password::{
     MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordRule, live_check,
 };
 use salvo::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 use salvo_oapi::endpoint;
 use serde::{Deserialize, Serialize};
 
@@ -38,7 +39,8 @@ struct PasswordPolicy {
 #[derive(Deserialize, salvo_oapi::ToSchema)]
 struct PasswordCheck {
     /// The candidate password (never stored or logged).
-    password: String,
+    #[salvo(schema(value_type = String))]
+    password: SecretString,
     /// The account's address as typed so far; may be empty or incomplete.
     #[serde(default)]
     email: String,
@@ -78,7 +80,7 @@ async fn check(state: AppState, req: &mut Request) -> Result<Json<PasswordCheckR
     let body: PasswordCheck = json(req).await?;
     // The strength estimate runs in microseconds for the longest accepted password, and
     // longer input is cut short by the length rule before the estimator sees it.
-    let failed = live_check(&body.password, &body.email);
+    let failed = live_check(body.password.expose_secret(), &body.email);
     Ok(Json(PasswordCheckResult {
         failed_rules: failed
             .into_iter()

@@ -1,0 +1,257 @@
+//! One parser per variable: each returns the value or the one-line error naming it.
+
+use std::net::{IpAddr, SocketAddr};
+
+use secrecy::SecretString;
+
+use super::{ConfigError, DEFAULT_BIND_ADDR, SmtpConfig, StorageUrl, TlsFiles, invalid};
+
+pub(super) fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+    match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("false" | "0" | "no" | "off") => Ok(false),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some(other) => Err(invalid(name, format!("{other:?} is not True or False"))),
+    }
+}
+
+pub(super) fn upload_timeout(raw: Option<String>) -> Result<std::time::Duration, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(std::time::Duration::from_mins(2));
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(secs @ 1..=3600) => Ok(std::time::Duration::from_secs(secs)),
+        _ => Err(invalid(
+            "UPLOAD_TIMEOUT_SECONDS",
+            format!("{raw:?} is not a number of seconds from 1 to 3600"),
+        )),
+    }
+}
+
+pub(super) fn parse_bind_addr(raw: Option<String>) -> Result<SocketAddr, ConfigError> {
+    let raw = raw.unwrap_or_else(|| DEFAULT_BIND_ADDR.to_owned());
+    raw.parse().map_err(|_| {
+        invalid(
+            "BIND_ADDR",
+            format!("{raw:?} is not an address like 127.0.0.1:8080"),
+        )
+    })
+}
+
+pub(super) fn redirect_addr(raw: Option<String>, tls: bool) -> Result<Option<SocketAddr>, ConfigError> {
+    let Some(raw) = raw else { return Ok(None) };
+    if !tls {
+        return Err(invalid(
+            "HTTP_REDIRECT_ADDR",
+            "redirects to HTTPS, so TLS_CERT_FILE and TLS_KEY_FILE must be set too",
+        ));
+    }
+    raw.parse().map(Some).map_err(|_| {
+        invalid(
+            "HTTP_REDIRECT_ADDR",
+            format!("{raw:?} is not an address like 0.0.0.0:80"),
+        )
+    })
+}
+
+pub(super) fn require_dev_loopback(debug: bool, bind_addr: SocketAddr) -> Result<(), ConfigError> {
+    if !debug {
+        return Err(invalid(
+            "DEBUG",
+            "is False, so plain HTTP is refused: set TLS_CERT_FILE and TLS_KEY_FILE, or \
+             BEHIND_TLS_PROXY=True, or DEBUG=True for development on loopback",
+        ));
+    }
+    if !bind_addr.ip().is_loopback() {
+        return Err(invalid(
+            "BIND_ADDR",
+            format!(
+                "{bind_addr} is not loopback; plain HTTP in DEBUG mode is only served on loopback"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn tls_files(get: &impl Fn(&str) -> Option<String>) -> Result<Option<TlsFiles>, ConfigError> {
+    match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(invalid("TLS_KEY_FILE", "must be set when TLS_CERT_FILE is")),
+        (None, Some(_)) => Err(invalid("TLS_CERT_FILE", "must be set when TLS_KEY_FILE is")),
+        (Some(cert), Some(key)) => {
+            for (name, path) in [("TLS_CERT_FILE", &cert), ("TLS_KEY_FILE", &key)] {
+                std::fs::File::open(path)
+                    .map_err(|e| invalid(name, format!("{path} cannot be read: {e}")))?;
+            }
+            Ok(Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }))
+        }
+    }
+}
+
+pub(super) fn secret_key(raw: Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    match raw {
+        Some(key) if key.len() < 32 => Err(invalid(
+            "SECRET_KEY",
+            "is shorter than 32 characters; use a long random value",
+        )),
+        other => Ok(other.map(SecretString::from)),
+    }
+}
+
+pub(super) fn database_url(raw: Option<String>, data_dir: &std::path::Path) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| format!("sqlite://{}/imagevault.db", data_dir.display()));
+    if url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://")
+    {
+        Ok(url)
+    } else {
+        Err(invalid(
+            "DATABASE_URL",
+            "must start with sqlite: or postgres://",
+        ))
+    }
+}
+
+pub(super) fn storage_url(
+    raw: Option<String>,
+    data_dir: &std::path::Path,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<StorageUrl, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(StorageUrl::Files(data_dir.join("blobs")));
+    };
+    if let Some(path) = raw.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(invalid(
+                "STORAGE_URL",
+                "file:// needs a folder, like file:///var/lib/imagevault/blobs",
+            ));
+        }
+        return Ok(StorageUrl::Files(PathBuf::from(path)));
+    }
+    if let Some(rest) = raw.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let valid_bucket = (3..=63).contains(&bucket.len())
+            && bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+        if !valid_bucket {
+            return Err(invalid(
+                "STORAGE_URL",
+                format!("{bucket:?} is not an S3 bucket name"),
+            ));
+        }
+        let options = S3_VARIABLES
+            .iter()
+            .filter_map(|name| get(name).map(|v| (*name, SecretString::from(v))))
+            .collect();
+        return Ok(StorageUrl::S3 {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+            options,
+        });
+    }
+    Err(invalid("STORAGE_URL", "must start with file:// or s3://"))
+}
+
+pub(super) fn allowed_hosts(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let raw = raw.unwrap_or_else(|| "localhost,127.0.0.1".into());
+    let hosts: Vec<String> = raw
+        .split(',')
+        .map(|h| h.trim().to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.is_empty() || hosts.iter().any(|h| h.contains(['/', ' ', '@'])) {
+        return Err(invalid(
+            "ALLOWED_HOSTS",
+            "must be a comma list of host names",
+        ));
+    }
+    Ok(hosts)
+}
+
+pub(super) fn smtp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SmtpConfig>, ConfigError> {
+    let Some(host) = get("EMAIL_HOST") else {
+        return Ok(None);
+    };
+    let use_tls = flag(get, "EMAIL_USE_TLS")?;
+    let port = match get("EMAIL_PORT") {
+        None => {
+            if use_tls {
+                587
+            } else {
+                25
+            }
+        }
+        Some(p) => p
+            .parse()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| invalid("EMAIL_PORT", format!("{p:?} is not a port number")))?,
+    };
+    if !use_tls && get("EMAIL_HOST_USER").is_some() {
+        return Err(invalid(
+            "EMAIL_USE_TLS",
+            "must be True when EMAIL_HOST_USER is set: the password would cross the network in clear",
+        ));
+    }
+    let credentials = match (get("EMAIL_HOST_USER"), get("EMAIL_HOST_PASSWORD")) {
+        (Some(user), Some(password)) => Some((user, SecretString::from(password))),
+        (None, None) => None,
+        _ => {
+            return Err(invalid(
+                "EMAIL_HOST_USER",
+                "and EMAIL_HOST_PASSWORD must be set together",
+            ));
+        }
+    };
+    let ca_file = match get("EMAIL_TLS_CA_FILE") {
+        None => None,
+        Some(path) => {
+            std::fs::File::open(&path)
+                .map_err(|e| invalid("EMAIL_TLS_CA_FILE", format!("{path} cannot be read: {e}")))?;
+            Some(PathBuf::from(path))
+        }
+    };
+    Ok(Some(SmtpConfig {
+        host,
+        port,
+        use_tls,
+        credentials,
+        ca_file,
+    }))
+}
+
+pub(super) fn email_from(raw: Option<String>) -> Result<String, ConfigError> {
+    let from = raw.unwrap_or_else(|| "ImageVault <no-reply@localhost>".into());
+    from.parse::<lettre::message::Mailbox>()
+        .map_err(|e| invalid("EMAIL_FROM", format!("{from:?} is not a mailbox: {e}")))?;
+    Ok(from)
+}
+
+pub(super) fn public_url(raw: Option<String>) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| invalid("PUBLIC_URL", "must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err(invalid("PUBLIC_URL", format!("{url:?} is not a base URL")));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+pub(super) fn trusted_proxies(raw: Option<String>) -> Result<Vec<IpAddr>, ConfigError> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse()
+                .map_err(|_| invalid("TRUSTED_PROXIES", format!("{p:?} is not an IP address")))
+        })
+        .collect()
+}

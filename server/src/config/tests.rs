@@ -1,0 +1,158 @@
+//! The configuration's rules, each refusal naming its variable.
+
+use super::*;
+use std::collections::HashMap;
+
+fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Config::from_lookup(|name| map.get(name).cloned())
+}
+
+fn dev(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut vars = vec![("DEBUG", "True")];
+    vars.extend_from_slice(extra);
+    config(&vars)
+}
+
+#[test]
+fn defaults_follow_the_design() {
+    let c = dev(&[]).unwrap();
+    assert_eq!(c.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+    assert_eq!(
+        c.database_url.expose_secret(),
+        "sqlite://./data/imagevault.db"
+    );
+    assert_eq!(c.allowed_hosts, ["localhost", "127.0.0.1"]);
+    assert_eq!(c.public_url, "http://127.0.0.1:8080");
+    assert!(c.email.is_none());
+    assert!(matches!(&c.storage, StorageUrl::Files(p) if p.as_os_str() == "./data/blobs"));
+    assert_eq!(c.master_key_file, PathBuf::from("./data/keys/master.key"));
+    let s3 = dev(&[("STORAGE_URL", "s3://vault-blobs/prod/images/")]).unwrap();
+    assert!(
+        matches!(
+            &s3.storage,
+            StorageUrl::S3 { bucket, prefix, options }
+                if bucket == "vault-blobs" && prefix == "prod/images" && options.is_empty()
+        ),
+        "{:?}",
+        s3.storage
+    );
+    assert!(!c.https());
+}
+
+#[test]
+fn plain_http_without_debug_is_refused_with_one_clear_line() {
+    let err = config(&[]).unwrap_err();
+    assert_eq!(err.variable, "DEBUG");
+    assert!(!err.to_string().contains('\n'));
+    assert!(err.to_string().contains("TLS_CERT_FILE"));
+    assert!(
+        config(&[
+            ("BEHIND_TLS_PROXY", "True"),
+            ("TRUSTED_PROXIES", "10.0.0.1")
+        ])
+        .is_ok()
+    );
+}
+
+#[test]
+fn debug_plain_http_only_on_loopback() {
+    let err = dev(&[("BIND_ADDR", "0.0.0.0:8080")]).unwrap_err();
+    assert_eq!(err.variable, "BIND_ADDR");
+}
+
+#[test]
+fn each_bad_value_names_its_variable() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("BIND_ADDR", "localhost", "BIND_ADDR"),
+        ("DEBUG", "maybe", "DEBUG"),
+        ("DATABASE_URL", "mysql://x", "DATABASE_URL"),
+        ("SECRET_KEY", "short", "SECRET_KEY"),
+        ("PUBLIC_URL", "ftp://x", "PUBLIC_URL"),
+        ("EMAIL_FROM", "not an address", "EMAIL_FROM"),
+        ("TRUSTED_PROXIES", "10.0.0.1,nope", "TRUSTED_PROXIES"),
+        ("ALLOWED_HOSTS", " , ", "ALLOWED_HOSTS"),
+        ("HTTP_REDIRECT_ADDR", "0.0.0.0:80", "HTTP_REDIRECT_ADDR"),
+        ("STORAGE_URL", "ftp://x", "STORAGE_URL"),
+        ("STORAGE_URL", "file://", "STORAGE_URL"),
+        ("STORAGE_URL", "s3://UPPER/x", "STORAGE_URL"),
+        ("STORAGE_URL", "s3://ab", "STORAGE_URL"),
+        ("TLS_CERT_FILE", "/nonexistent/cert.pem", "TLS_KEY_FILE"),
+    ];
+    for (name, value, blamed) in cases {
+        let err = dev(&[(name, value)]).unwrap_err();
+        assert_eq!(err.variable, *blamed, "{name}={value}: {err}");
+    }
+    let err = dev(&[
+        ("EMAIL_HOST", "mx"),
+        ("EMAIL_TLS_CA_FILE", "/nonexistent/ca.pem"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.variable, "EMAIL_TLS_CA_FILE");
+    let err = dev(&[("EMAIL_HOST", "smtp.example.com"), ("EMAIL_PORT", "0")]).unwrap_err();
+    assert_eq!(err.variable, "EMAIL_PORT");
+    let err = dev(&[("EMAIL_HOST", "smtp.example.com"), ("EMAIL_HOST_USER", "u")]).unwrap_err();
+    assert_eq!(err.variable, "EMAIL_USE_TLS");
+    let err = dev(&[
+        ("EMAIL_HOST", "mx"),
+        ("EMAIL_USE_TLS", "True"),
+        ("EMAIL_HOST_USER", "u"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.variable, "EMAIL_HOST_USER");
+    let err = dev(&[("DATABASE_URL", "postgres://db/vault")]).unwrap_err();
+    assert_eq!(err.variable, "SECRET_KEY");
+    let err = config(&[("BEHIND_TLS_PROXY", "True")]).unwrap_err();
+    assert_eq!(err.variable, "TRUSTED_PROXIES");
+}
+
+#[test]
+fn unreadable_tls_files_are_named() {
+    let err = dev(&[
+        ("TLS_CERT_FILE", "/nonexistent/c.pem"),
+        ("TLS_KEY_FILE", "/nonexistent/k.pem"),
+    ])
+    .unwrap_err();
+    assert_eq!(err.variable, "TLS_CERT_FILE");
+    assert!(err.reason.contains("/nonexistent/c.pem"));
+}
+
+#[test]
+fn smtp_port_defaults_depend_on_tls() {
+    let plain = dev(&[("EMAIL_HOST", "mx")]).unwrap().email.unwrap();
+    assert_eq!((plain.port, plain.use_tls), (25, false));
+    let tls = dev(&[("EMAIL_HOST", "mx"), ("EMAIL_USE_TLS", "True")])
+        .unwrap()
+        .email
+        .unwrap();
+    assert_eq!((tls.port, tls.use_tls), (587, true));
+}
+
+#[test]
+fn secrets_do_not_appear_in_debug_output() {
+    let c = dev(&[
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef-very-secret"),
+        ("EMAIL_HOST", "mx"),
+        ("EMAIL_USE_TLS", "True"),
+        ("EMAIL_HOST_USER", "u"),
+        ("EMAIL_HOST_PASSWORD", "smtp-password-secret"),
+    ])
+    .unwrap();
+    let shown = format!("{c:?}");
+    assert!(!shown.contains("very-secret") && !shown.contains("smtp-password-secret"));
+    let pg = dev(&[
+        (
+            "DATABASE_URL",
+            "postgres://app:db-pass-secret@db:5432/vault",
+        ),
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef-very-secret"),
+    ])
+    .unwrap();
+    assert_eq!(
+        format!("{:?}", pg.database_url),
+        "postgres://app:***@db:5432/vault"
+    );
+}
