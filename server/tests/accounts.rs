@@ -111,7 +111,9 @@ async fn registering_a_taken_email_looks_the_same_and_tells_the_owner(engine: En
 async fn verification_tokens_are_single_use_and_expire(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     app.register("erin@example.com", PASSWORD).await;
-    let token = app.emailed_token("erin@example.com", "/verify?token=", 1).await;
+    let token = app
+        .emailed_token("erin@example.com", "/verify?token=", 1)
+        .await;
     assert_eq!(app.verify(&token).await.status(), StatusCode::OK);
     let again = app.verify(&token).await;
     assert_eq!(again.status(), StatusCode::BAD_REQUEST);
@@ -122,7 +124,9 @@ async fn verification_tokens_are_single_use_and_expire(engine: Engine) {
 
     // An expired token (time moved forward in the database) is refused too.
     app.register("frank@example.com", PASSWORD).await;
-    let token = app.emailed_token("frank@example.com", "/verify?token=", 1).await;
+    let token = app
+        .emailed_token("frank@example.com", "/verify?token=", 1)
+        .await;
     expire_tokens(&app).await;
     assert_eq!(error_code(app.verify(&token).await).await, "invalid_token");
     assert_eq!(
@@ -376,12 +380,16 @@ async fn password_reset_changes_the_password_and_revokes_sessions(engine: Engine
         forgot("nobody@example.com").await.status(),
         StatusCode::ACCEPTED
     );
-    let earlier = app.emailed_token("mia@example.com", "/reset-password?token=", 1).await;
+    let earlier = app
+        .emailed_token("mia@example.com", "/reset-password?token=", 1)
+        .await;
     assert_eq!(
         forgot("mia@example.com").await.status(),
         StatusCode::ACCEPTED
     );
-    let token = app.emailed_token("mia@example.com", "/reset-password?token=", 2).await;
+    let token = app
+        .emailed_token("mia@example.com", "/reset-password?token=", 2)
+        .await;
 
     let reset = |password: &'static str| {
         app.post_json(

@@ -12,7 +12,11 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-use parse::{allowed_hosts, database_url, email_from, flag, parse_bind_addr, public_url, redirect_addr, require_dev_loopback, secret_key, smtp, storage_url, tls_files, trusted_proxies, upload_timeout};
+use parse::{
+    allowed_hosts, database_url, email_from, flag, parse_bind_addr, public_url, redirect_addr,
+    require_dev_loopback, secret_key, smtp, storage_url, tls_files, trusted_proxies,
+    upload_timeout,
+};
 
 /// Default listen address: loopback only, so a fresh `cargo run` exposes nothing.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";

@@ -1,12 +1,18 @@
 //! One parser per variable: each returns the value or the one-line error naming it.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use secrecy::SecretString;
 
-use super::{ConfigError, DEFAULT_BIND_ADDR, SmtpConfig, StorageUrl, TlsFiles, invalid};
+use super::{
+    ConfigError, DEFAULT_BIND_ADDR, S3_VARIABLES, SmtpConfig, StorageUrl, TlsFiles, invalid,
+};
 
-pub(super) fn flag(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<bool, ConfigError> {
+pub(super) fn flag(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+) -> Result<bool, ConfigError> {
     match get(name).as_deref().map(str::to_ascii_lowercase).as_deref() {
         None | Some("false" | "0" | "no" | "off") => Ok(false),
         Some("true" | "1" | "yes" | "on") => Ok(true),
@@ -37,7 +43,10 @@ pub(super) fn parse_bind_addr(raw: Option<String>) -> Result<SocketAddr, ConfigE
     })
 }
 
-pub(super) fn redirect_addr(raw: Option<String>, tls: bool) -> Result<Option<SocketAddr>, ConfigError> {
+pub(super) fn redirect_addr(
+    raw: Option<String>,
+    tls: bool,
+) -> Result<Option<SocketAddr>, ConfigError> {
     let Some(raw) = raw else { return Ok(None) };
     if !tls {
         return Err(invalid(
@@ -72,7 +81,9 @@ pub(super) fn require_dev_loopback(debug: bool, bind_addr: SocketAddr) -> Result
     Ok(())
 }
 
-pub(super) fn tls_files(get: &impl Fn(&str) -> Option<String>) -> Result<Option<TlsFiles>, ConfigError> {
+pub(super) fn tls_files(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<TlsFiles>, ConfigError> {
     match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
         (None, None) => Ok(None),
         (Some(_), None) => Err(invalid("TLS_KEY_FILE", "must be set when TLS_CERT_FILE is")),
@@ -100,7 +111,10 @@ pub(super) fn secret_key(raw: Option<String>) -> Result<Option<SecretString>, Co
     }
 }
 
-pub(super) fn database_url(raw: Option<String>, data_dir: &std::path::Path) -> Result<String, ConfigError> {
+pub(super) fn database_url(
+    raw: Option<String>,
+    data_dir: &std::path::Path,
+) -> Result<String, ConfigError> {
     let url = raw.unwrap_or_else(|| format!("sqlite://{}/imagevault.db", data_dir.display()));
     if url.starts_with("sqlite:")
         || url.starts_with("postgres://")
@@ -173,7 +187,9 @@ pub(super) fn allowed_hosts(raw: Option<String>) -> Result<Vec<String>, ConfigEr
     Ok(hosts)
 }
 
-pub(super) fn smtp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SmtpConfig>, ConfigError> {
+pub(super) fn smtp(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<SmtpConfig>, ConfigError> {
     let Some(host) = get("EMAIL_HOST") else {
         return Ok(None);
     };

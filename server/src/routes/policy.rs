@@ -7,8 +7,8 @@ use imagevault_common::password::{
     MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, PasswordRule, live_check,
 };
 use salvo::prelude::*;
-use secrecy::{ExposeSecret, SecretString};
 use salvo_oapi::endpoint;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::json;
