@@ -103,7 +103,9 @@ fn publish(path: &Path, bytes: &[u8], replace: bool) -> io::Result<()> {
     private_dir(dir)?;
     // Dropping `temp` before it is persisted deletes the temporary file.
     let mut temp = temp_file(path, dir)?;
-    temp.write_all(bytes)?;
+    // Through the file itself: `NamedTempFile`'s own `Write` wraps errors with its path,
+    // which hides the OS error (callers tell a full disk by ENOSPC).
+    temp.as_file_mut().write_all(bytes)?;
     temp.as_file().sync_all()?;
     let published = if replace {
         temp.persist(path)

@@ -38,12 +38,19 @@ pub enum StorageError {
 
 impl StorageError {
     pub(crate) fn from_io(err: std::io::Error) -> Self {
-        // ENOSPC and EDQUOT: out of space or over quota.
-        if matches!(err.raw_os_error(), Some(28 | 122)) {
-            Self::Full
-        } else {
-            Self::Io(err)
+        // ENOSPC and EDQUOT: out of space or over quota — also when a library wrapped
+        // the OS error in one of its own (with a path, say).
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(error) = cause {
+            let os = error
+                .downcast_ref::<std::io::Error>()
+                .and_then(std::io::Error::raw_os_error);
+            if matches!(os, Some(28 | 122)) {
+                return Self::Full;
+            }
+            cause = error.source();
         }
+        Self::Io(err)
     }
 }
 
@@ -184,5 +191,27 @@ mod tests {
         ] {
             assert!(BlobName::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_full_disk_is_recognised_even_inside_a_wrapping_error() {
+        #[derive(Debug)]
+        struct WithPath(std::io::Error);
+        impl std::fmt::Display for WithPath {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{} at /some/path", self.0)
+            }
+        }
+        impl std::error::Error for WithPath {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let full = || std::io::Error::from_raw_os_error(28);
+        assert!(matches!(StorageError::from_io(full()), StorageError::Full));
+        let wrapped = std::io::Error::other(WithPath(full()));
+        assert!(matches!(StorageError::from_io(wrapped), StorageError::Full));
+        let other = std::io::Error::other(WithPath(std::io::Error::from_raw_os_error(13)));
+        assert!(matches!(StorageError::from_io(other), StorageError::Io(_)));
     }
 }
