@@ -127,8 +127,8 @@ impl<T: Authenticate + Sync + 'static> Handler for SignInFirst<T> {
     }
 }
 
-// The extractors name their error type instead of salvo's `impl Writer`, so the
-// handlers' `?` and the page wrapper can match on it: a deliberate refinement.
+// The extractors name their error type (the API's own) instead of salvo's
+// `impl Writer`: a deliberate refinement of the trait's signature.
 macro_rules! metadata {
     ($name:expr) => {{
         static METADATA: Metadata = Metadata::new($name);

@@ -1,6 +1,6 @@
 //! One span per request, so every log line of a request can be tied together: it
 //! carries a fresh request id (also sent back as `X-Request-Id`, and named by 5xx
-//! bodies so a person can quote it), the method and route, and the user once the
+//! bodies so a person can quote it), the method and path, and the user once the
 //! request is authenticated.
 //!
 //! The id is made here, never taken from the client: a client-chosen id could forge or
