@@ -38,6 +38,7 @@ fn start_server(dir: &std::path::Path) -> SocketAddr {
         ("DATA_DIR", dir.display().to_string()),
         ("BEHIND_TLS_PROXY", "True".to_owned()),
         ("TRUSTED_PROXIES", "127.0.0.1".to_owned()),
+        ("PUBLIC_URL", "https://bench.test".to_owned()),
     ]);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
     let (tx, rx) = std::sync::mpsc::channel();

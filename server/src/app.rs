@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::email::{EmailError, Mailer};
 use crate::error::uniform_errors;
-use crate::http::{headers, hosts, trace};
+use crate::http::{head, headers, hosts, trace};
 use crate::keys;
 use crate::passwords::Hasher;
 use crate::routes;
@@ -253,6 +253,7 @@ fn cores() -> usize {
 pub fn service(state: AppState) -> Service {
     Service::new(routes::router())
         .hoop(trace::request_span)
+        .hoop(head::restore_head)
         .hoop(state)
         .hoop(headers::security_headers)
         .hoop(hosts::allowed_hosts)

@@ -124,6 +124,7 @@ fn serve_json_logs(dir: &Path) -> Served {
             ("BEHIND_TLS_PROXY", "True"),
             ("TRUSTED_PROXIES", "127.0.0.2"),
             ("BIND_ADDR", "127.0.0.1:0"),
+            ("PUBLIC_URL", "https://vault.example"),
         ],
     )
     .arg("serve")

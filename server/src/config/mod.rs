@@ -218,9 +218,9 @@ impl Config {
             debug,
             database_url,
             allowed_hosts: allowed_hosts(get("ALLOWED_HOSTS"))?,
-            email: smtp(&get)?,
+            email: smtp(&get, debug)?,
             email_from: email_from(get("EMAIL_FROM"))?,
-            public_url: public_url(get("PUBLIC_URL"))?,
+            public_url: public_url(get("PUBLIC_URL"), debug)?,
             bind_addr,
             storage: storage_url(get("STORAGE_URL"), &data_dir, &get)?,
             master_key_file: get("MASTER_KEY_FILE")

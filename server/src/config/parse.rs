@@ -189,11 +189,21 @@ pub(super) fn allowed_hosts(raw: Option<String>) -> Result<Vec<String>, ConfigEr
 
 pub(super) fn smtp(
     get: &impl Fn(&str) -> Option<String>,
+    debug: bool,
 ) -> Result<Option<SmtpConfig>, ConfigError> {
     let Some(host) = get("EMAIL_HOST") else {
         return Ok(None);
     };
     let use_tls = flag(get, "EMAIL_USE_TLS")?;
+    if !debug && !use_tls && !is_loopback_host(&host) {
+        return Err(invalid(
+            "EMAIL_USE_TLS",
+            format!(
+                "must be True for the relay {host:?} outside DEBUG: emails carry sign-in and \
+                 reset links, and plain SMTP is allowed only to a relay on this machine"
+            ),
+        ));
+    }
     let port = match get("EMAIL_PORT") {
         None => {
             if use_tls {
@@ -248,7 +258,8 @@ pub(super) fn email_from(raw: Option<String>) -> Result<String, ConfigError> {
     Ok(from)
 }
 
-pub(super) fn public_url(raw: Option<String>) -> Result<String, ConfigError> {
+/// Emailed links carry single-use tokens, so outside `DEBUG` they must be `https://`.
+pub(super) fn public_url(raw: Option<String>, debug: bool) -> Result<String, ConfigError> {
     let url = raw.unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let rest = url
         .strip_prefix("https://")
@@ -257,7 +268,26 @@ pub(super) fn public_url(raw: Option<String>) -> Result<String, ConfigError> {
     if rest.is_empty() || rest.contains(['?', '#', ' ']) {
         return Err(invalid("PUBLIC_URL", format!("{url:?} is not a base URL")));
     }
+    if !debug && !url.starts_with("https://") {
+        return Err(invalid(
+            "PUBLIC_URL",
+            format!(
+                "{url:?} must be an https:// address outside DEBUG: the links emailed from it \
+                 carry sign-in and reset tokens"
+            ),
+        ));
+    }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// Whether an SMTP relay's host name is this machine (where plain SMTP crosses no network).
+fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 pub(super) fn trusted_proxies(raw: Option<String>) -> Result<Vec<IpAddr>, ConfigError> {

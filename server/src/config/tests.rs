@@ -52,10 +52,52 @@ fn plain_http_without_debug_is_refused_with_one_clear_line() {
     assert!(
         config(&[
             ("BEHIND_TLS_PROXY", "True"),
-            ("TRUSTED_PROXIES", "10.0.0.1")
+            ("TRUSTED_PROXIES", "10.0.0.1"),
+            ("PUBLIC_URL", "https://photos.example.com"),
         ])
         .is_ok()
     );
+}
+
+/// What production must have so that no emailed token crosses a network in clear.
+fn production(extra: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut vars = vec![
+        ("BEHIND_TLS_PROXY", "True"),
+        ("TRUSTED_PROXIES", "10.0.0.1"),
+        ("PUBLIC_URL", "https://photos.example.com"),
+    ];
+    vars.extend_from_slice(extra);
+    config(&vars)
+}
+
+#[test]
+fn production_never_sends_tokens_in_clear() {
+    // Emailed links must be https:// outside DEBUG (the default is not).
+    for url in ["http://photos.example.com", "http://127.0.0.1:8080"] {
+        let err = production(&[("PUBLIC_URL", url)]).unwrap_err();
+        assert_eq!(err.variable, "PUBLIC_URL", "{url}");
+        assert!(err.to_string().contains("https://"), "{err}");
+    }
+    let no_url = config(&[
+        ("BEHIND_TLS_PROXY", "True"),
+        ("TRUSTED_PROXIES", "10.0.0.1"),
+    ]);
+    assert_eq!(no_url.unwrap_err().variable, "PUBLIC_URL");
+    // Plain SMTP only to a relay on this machine.
+    for relay in ["smtp.example.com", "10.0.0.5", "::ffff:10.0.0.5"] {
+        let err = production(&[("EMAIL_HOST", relay)]).unwrap_err();
+        assert_eq!(err.variable, "EMAIL_USE_TLS", "{relay}");
+    }
+    for relay in ["localhost", "127.0.0.1", "::1", "[::1]"] {
+        assert!(production(&[("EMAIL_HOST", relay)]).is_ok(), "{relay}");
+    }
+    let tls = production(&[
+        ("EMAIL_HOST", "smtp.example.com"),
+        ("EMAIL_USE_TLS", "True"),
+    ]);
+    assert!(tls.unwrap().email.unwrap().use_tls);
+    // DEBUG (loopback development) keeps both conveniences.
+    assert!(dev(&[("EMAIL_HOST", "mx"), ("PUBLIC_URL", "http://app.test")]).is_ok());
 }
 
 #[test]

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod client;
 pub mod extract;
+pub mod head;
 pub mod headers;
 pub mod hosts;
 pub mod trace;

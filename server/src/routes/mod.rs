@@ -23,6 +23,7 @@ pub fn router() -> Router {
         .push(policy::router());
     let openapi = docs::openapi(&api);
     Router::new()
+        .filter(crate::http::head::HeadAsGet)
         .push(Router::with_path("healthz").get(health::healthz))
         .push(Router::with_path("readyz").get(health::readyz))
         .push(api)
