@@ -4,6 +4,7 @@
 //! method back after the handler, so salvo sends the headers alone.
 
 use salvo::http::Method;
+use salvo::http::header::{CONTENT_LENGTH, HeaderValue};
 use salvo::prelude::*;
 use salvo::routing::{Filter, PathState};
 
@@ -37,8 +38,9 @@ impl Filter for HeadAsGet {
     }
 }
 
-/// After the handler, a request that arrived as `HEAD` is one again, so its body is
-/// dropped and only the headers (`Content-Length` included) are sent.
+/// After the handler, a request that arrived as `HEAD` is one again, so salvo drops its
+/// body and only the headers are sent — with the `Content-Length` the body had, which
+/// the transport can no longer work out once the body is gone.
 #[handler]
 pub async fn restore_head(
     req: &mut Request,
@@ -49,5 +51,11 @@ pub async fn restore_head(
     ctrl.call_next(req, depot, res).await;
     if req.extensions().get::<WasHead>().is_some() {
         *req.method_mut() = Method::HEAD;
+        if let Some(length) = res.body.size()
+            && !res.headers().contains_key(CONTENT_LENGTH)
+        {
+            res.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(length));
+        }
     }
 }
