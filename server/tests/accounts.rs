@@ -422,6 +422,38 @@ async fn password_reset_changes_the_password_and_revokes_sessions(engine: Engine
     app.finish().await;
 }
 
+async fn wrong_passwords_when_deleting_the_account_count_like_sign_in(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.signed_up_user("keepme@example.com").await;
+    let delete_me = |password: &'static str| {
+        app.client
+            .delete(app.url("/api/v1/me"))
+            .bearer_auth(&token)
+            .json(&json!({"password": password}))
+            .send()
+    };
+    // A stolen session guessing the password: five wrong guesses lock the account.
+    for _ in 0..5 {
+        let wrong = delete_me("Wrong-Guess-12-Password").await.unwrap();
+        assert_eq!(error_code(wrong).await, "invalid_credentials");
+    }
+    let locked = delete_me(PASSWORD).await.unwrap();
+    assert_eq!(locked.status(), StatusCode::LOCKED);
+    assert!(locked.headers().contains_key("retry-after"));
+    let sign_in = app.login("keepme@example.com", PASSWORD).await;
+    assert_eq!(
+        sign_in.status(),
+        StatusCode::LOCKED,
+        "sign-in is locked too"
+    );
+    // The owner is told, as after failed sign-ins, and the account is still there.
+    app.smtp
+        .wait_for("keepme@example.com", "was locked", 1)
+        .await;
+    assert_eq!(app.me(&token).await.status(), StatusCode::OK);
+    app.finish().await;
+}
+
 async fn bearer_tokens_are_checked_strictly(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let token = app.signed_up_user("noah@example.com").await;
@@ -468,6 +500,7 @@ both_engines!(
     logout_everywhere_revokes_every_session,
     password_reset_changes_the_password_and_revokes_sessions,
     bearer_tokens_are_checked_strictly,
+    wrong_passwords_when_deleting_the_account_count_like_sign_in,
 );
 
 mod maintenance {

@@ -183,23 +183,19 @@ pub async fn resend_verification(
 }
 
 /// Deletes the caller's account after checking its password again (a stolen session
-/// alone must not be able to destroy everything). Attempts count against the same
-/// per-account limit as logins.
+/// alone must not be able to destroy everything). A wrong password counts like a failed
+/// sign-in: the same limits, lockout and owner email.
 #[tracing::instrument(skip_all, fields(user.id = %user_id))]
 pub async fn delete_account(
     state: &AppState,
     user_id: UserId,
     password: &str,
+    ip: IpAddr,
 ) -> Result<(), ApiError> {
     let user = profile(state, user_id).await?;
-    limit(state, throttle::LOGIN_PER_ACCOUNT, &user.email).await?;
-    if !state
-        .hasher
-        .verify(password, Some(&user.password_hash))
-        .await?
-    {
-        tracing::warn!(target: "security", event = "account_delete_refused", "wrong password for account deletion");
-        return Err(ApiError::InvalidCredentials);
+    if let Err(refused) = sign_in::recheck_password(state, &user, password, ip).await {
+        tracing::warn!(target: "security", event = "account_delete_refused", %ip, "password re-check failed for account deletion");
+        return Err(refused);
     }
     Ok(crate::maintenance::delete_account(&state.db, &state.store, user_id).await?)
 }

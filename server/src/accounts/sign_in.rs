@@ -76,6 +76,28 @@ pub async fn login(
     Ok(session)
 }
 
+/// Checks the signed-in user's password again before something drastic (deleting the
+/// account): the same lockout, failure counting and owner email as a sign-in, so a
+/// stolen session cannot be used to guess the password either.
+pub(super) async fn recheck_password(
+    state: &AppState,
+    user: &User,
+    password: &str,
+    ip: IpAddr,
+) -> Result<(), ApiError> {
+    limit(state, throttle::LOGIN_PER_ACCOUNT, &user.email).await?;
+    check_lock(state, &user.email, ip).await?;
+    if state
+        .hasher
+        .verify(password, Some(&user.password_hash))
+        .await?
+    {
+        return Ok(());
+    }
+    let email = EmailAddress::parse(&user.email).map_err(|_| ApiError::InvalidEmail)?;
+    Err(login_failed(state, &email, Some(user), ip).await)
+}
+
 /// 423 while `email` is locked: one query, the same whether or not it has an account.
 async fn check_lock(state: &AppState, email: &str, ip: IpAddr) -> Result<(), ApiError> {
     let now = now();

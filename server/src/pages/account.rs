@@ -155,7 +155,8 @@ async fn delete_submit(
 ) -> Result<(), ApiError> {
     let form: DeleteForm = super::read_form(req).await?;
     let password = form.password.expose_secret();
-    match accounts::delete_account(&user.state, user.caller.user_id, password).await {
+    let ip = client_ip(req, &user.state.config);
+    match accounts::delete_account(&user.state, user.caller.user_id, password, ip).await {
         Ok(()) => {
             forget_session_cookie(&user.state, res);
             render_html(
@@ -167,7 +168,11 @@ async fn delete_submit(
                 },
             )
         }
-        Err(err @ (ApiError::InvalidCredentials | ApiError::RateLimited(_))) => {
+        Err(
+            err @ (ApiError::InvalidCredentials
+            | ApiError::RateLimited(_)
+            | ApiError::AccountLocked(_)),
+        ) => {
             let message = match &err {
                 ApiError::InvalidCredentials => "That password is not right.".to_owned(),
                 other => other.to_string(),

@@ -172,7 +172,8 @@ struct PasswordRequest {
 async fn delete_me(user: AuthUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: PasswordRequest = json(req).await?;
     let password = body.password.expose_secret();
-    accounts::delete_account(&user.state, user.caller.user_id, password).await?;
+    let ip = client_ip(req, &user.state.config);
+    accounts::delete_account(&user.state, user.caller.user_id, password, ip).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }
