@@ -425,19 +425,12 @@ async fn password_reset_changes_the_password_and_revokes_sessions(engine: Engine
 async fn wrong_passwords_when_deleting_the_account_count_like_sign_in(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let token = app.signed_up_user("keepme@example.com").await;
-    let delete_me = |password: &'static str| {
-        app.client
-            .delete(app.url("/api/v1/me"))
-            .bearer_auth(&token)
-            .json(&json!({"password": password}))
-            .send()
-    };
     // A stolen session guessing the password: five wrong guesses lock the account.
     for _ in 0..5 {
-        let wrong = delete_me("Wrong-Guess-12-Password").await.unwrap();
+        let wrong = app.delete_me(&token, "Wrong-Guess-12-Password").await;
         assert_eq!(error_code(wrong).await, "invalid_credentials");
     }
-    let locked = delete_me(PASSWORD).await.unwrap();
+    let locked = app.delete_me(&token, PASSWORD).await;
     assert_eq!(locked.status(), StatusCode::LOCKED);
     assert!(locked.headers().contains_key("retry-after"));
     let sign_in = app.login("keepme@example.com", PASSWORD).await;

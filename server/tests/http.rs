@@ -78,6 +78,25 @@ async fn security_headers_are_on_successes_and_errors() {
         .map(request_id)
         .collect();
     assert_eq!(ids.len(), 4, "{ids:?}");
+    // A client's own id is never taken: it could forge or collide with another's lines.
+    let chosen = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "forged\r\nid")
+        .send()
+        .await;
+    assert!(
+        chosen.is_err(),
+        "reqwest refuses a header with a line break"
+    );
+    let chosen = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "chosen-by-client")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(request_id(&chosen), "chosen-by-client");
     app.finish().await;
 }
 

@@ -468,14 +468,7 @@ async fn deleting_an_account_destroys_its_key_and_blobs(engine: Engine) {
     let theirs = upload_ok(&app, &other, "theirs.png", png(20, 20, 3)).await;
     assert_eq!(blob_files(&app).len(), 6);
 
-    let delete = |password: &str| {
-        app.client
-            .delete(app.url("/api/v1/me"))
-            .bearer_auth(&token)
-            .json(&json!({ "password": password }))
-            .send()
-    };
-    let res = delete("not-the-password").await.unwrap();
+    let res = app.delete_me(&token, "not-the-password").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         blob_files(&app).len(),
@@ -484,7 +477,7 @@ async fn deleting_an_account_destroys_its_key_and_blobs(engine: Engine) {
     );
 
     assert_eq!(
-        delete(PASSWORD).await.unwrap().status(),
+        app.delete_me(&token, PASSWORD).await.status(),
         StatusCode::NO_CONTENT
     );
     let db = Db::connect(&app.db.url).await.unwrap();

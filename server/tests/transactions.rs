@@ -139,13 +139,6 @@ async fn a_failed_account_deletion_keeps_the_key_and_the_images(engine: Engine) 
         .as_str()
         .unwrap()
         .to_owned();
-    let delete_me = || {
-        app.client
-            .delete(app.url("/api/v1/me"))
-            .bearer_auth(&token)
-            .json(&json!({"password": PASSWORD}))
-            .send()
-    };
     let content = || {
         app.client
             .get(app.url(&format!("/api/v1/images/{id}/content")))
@@ -160,7 +153,7 @@ async fn a_failed_account_deletion_keeps_the_key_and_the_images(engine: Engine) 
         event: "DELETE",
     };
     fault.inject(&app, engine).await;
-    assert_opaque_failure(delete_me().await.unwrap()).await;
+    assert_opaque_failure(app.delete_me(&token, PASSWORD).await).await;
     assert_eq!(
         app.me(&token).await.status(),
         StatusCode::OK,
@@ -174,7 +167,10 @@ async fn a_failed_account_deletion_keeps_the_key_and_the_images(engine: Engine) 
     );
 
     fault.remove(&app, engine).await;
-    assert_eq!(delete_me().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.delete_me(&token, PASSWORD).await.status(),
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(app.me(&token).await.status(), StatusCode::UNAUTHORIZED);
     app.finish().await;
 }

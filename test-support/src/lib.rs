@@ -295,6 +295,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `DELETE /api/v1/me` with `password` as the confirmation.
+    pub async fn delete_me(&self, token: &str, password: &str) -> Response {
+        self.client
+            .delete(self.url("/api/v1/me"))
+            .bearer_auth(token)
+            .json(&json!({"password": password}))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// The token of the `n`th emailed link to `to` whose text holds `link` (such as
     /// `/verify?token=`), once it has arrived.
     pub async fn emailed_token(&self, to: &str, link: &str, n: usize) -> String {

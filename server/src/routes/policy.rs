@@ -78,8 +78,8 @@ async fn check(state: AppState, req: &mut Request) -> Result<Json<PasswordCheckR
     )
     .await?;
     let body: PasswordCheck = json(req).await?;
-    // The strength estimate runs in microseconds for the longest accepted password, and
-    // longer input is cut short by the length rule before the estimator sees it.
+    // Input over the maximum length is refused by the length rule before the strength
+    // estimator sees it, and the body limit caps it anyway.
     let failed = live_check(body.password.expose_secret(), &body.email);
     Ok(Json(PasswordCheckResult {
         failed_rules: failed
