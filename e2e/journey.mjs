@@ -6,9 +6,11 @@
 // every check passed, 1 with the reason on stderr otherwise.
 //
 // Environment: BASE_URL, FILES (three paths, comma-separated: two good images, one
-// refused), SECOND_EMAIL/PASSWORD (an existing verified user), SCREENSHOTS (a folder;
-// optional), CHROMIUM (default /usr/bin/chromium).
+// refused), SECOND_EMAIL/PASSWORD (an existing verified user, who turns on two-step
+// sign-in), SCREENSHOTS (a folder; optional), CHROMIUM (default /usr/bin/chromium).
+// BASE_URL names the server as `localhost`: WebAuthn (passkeys) refuses IP addresses.
 
+import { createHmac } from 'node:crypto';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
@@ -69,6 +71,145 @@ async function signIn(page, address) {
   await page.fill('#email', address);
   await page.fill('#password', password);
   await Promise.all([page.waitForURL(`${base}/`), page.click('button[type=submit]')]);
+}
+
+/** The RFC 6238 code (SHA-1, 6 digits, 30 s) an authenticator app shows at unix time t. */
+function totp(secret, t) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const seed = [];
+  for (const c of secret.replace(/\s/g, '').toUpperCase()) {
+    value = ((value << 5) | alphabet.indexOf(c)) & 0x1fff;
+    bits += 5;
+    if (bits >= 8) {
+      seed.push((value >>> (bits - 8)) & 255);
+      bits -= 8;
+    }
+  }
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(t / 30)));
+  const h = createHmac('sha1', Buffer.from(seed)).update(counter).digest();
+  const o = h[19] & 15;
+  const n = (((h[o] & 127) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1000000;
+  return String(n).padStart(6, '0');
+}
+
+/** Turns on two-step sign-in from the account page, then signs in with a code. */
+async function twoStep(browser, page, address) {
+  await page.goto(`${base}/account`);
+  await accessible(page, 'account');
+  await shot(page, 'account');
+  await page.click('text=Turn on two-step sign-in');
+  await page.waitForSelector('figure.qr svg');
+  await accessible(page, 'two-step setup');
+  await shot(page, 'two-step-setup');
+  const secret = (await page.textContent('#totp-secret')).trim();
+  const enrolledAt = Date.now() / 1000;
+  await page.fill('#code', totp(secret, enrolledAt));
+  await page.click('button[type=submit].primary');
+  await page.waitForSelector('#recovery-codes');
+  check(await page.locator('#recovery-codes li').count() === 10, 'ten recovery codes shown');
+  await accessible(page, 'recovery codes');
+  await shot(page, 'two-step-recovery-codes');
+
+  const context = await watched(browser, { viewport: { width: 1280, height: 800 } });
+  const fresh = await context.newPage();
+  await fresh.goto(`${base}/login`);
+  await fresh.fill('#email', address);
+  await fresh.fill('#password', password);
+  await fresh.click('button[type=submit]');
+  await fresh.waitForSelector('#code');
+  check(fresh.url() === `${base}/login`, `the code page follows the password: ${fresh.url()}`);
+  await accessible(fresh, 'second step');
+  await shot(fresh, 'two-step-code');
+  // The next step's code: the enrolling one is spent (a code works once).
+  await fresh.fill('#code', totp(secret, enrolledAt + 30));
+  await Promise.all([fresh.waitForURL(`${base}/`), fresh.click('button[type=submit]')]);
+  await context.close();
+}
+
+/** The browser's WebAuthn answers as the server's JSON (base64url), run in the page. */
+async function passkeyAssertion(page, tamperUserHandle) {
+  return page.evaluate(async (otherUser) => {
+    const fromB64u = (t) => {
+      const b = t.replace(/-/g, '+').replace(/_/g, '/');
+      return Uint8Array.from(atob(b + '='.repeat((4 - (b.length % 4)) % 4)), (c) => c.charCodeAt(0)).buffer;
+    };
+    const toB64u = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)))
+      .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    const uuidBytes = (u) => Uint8Array.from(u.replace(/-/g, '').match(/../g), (h) => parseInt(h, 16)).buffer;
+    const start = await (await fetch('/api/v1/auth/passkey/start', { method: 'POST' })).json();
+    const key = start.publicKey;
+    const cred = await navigator.credentials.get({
+      publicKey: { ...key, challenge: fromB64u(key.challenge), allowCredentials: [] },
+    });
+    const r = cred.response;
+    const userHandle = otherUser ? uuidBytes(otherUser) : r.userHandle;
+    const credential = {
+      id: cred.id, rawId: toB64u(cred.rawId), type: cred.type, extensions: {},
+      response: {
+        authenticatorData: toB64u(r.authenticatorData), clientDataJSON: toB64u(r.clientDataJSON),
+        signature: toB64u(r.signature), userHandle: toB64u(userHandle),
+      },
+    };
+    const finish = async () => {
+      const res = await fetch('/api/v1/auth/passkey/finish', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ challenge_id: start.challenge_id, credential }),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    return [await finish(), await finish()];
+  }, tamperUserHandle || null);
+}
+
+/**
+ * Passkeys with Chromium's virtual authenticator (a platform authenticator with user
+ * verification): add one on the account page, sign in with it from a signed-out
+ * browser, and see the server refuse an assertion passed off as another user's and a
+ * replayed one.
+ */
+async function passkeys(browser, address, otherUserId) {
+  const context = await watched(browser, { viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  await signIn(page, address);
+  await page.goto(`${base}/account`);
+  await page.fill('#passkey-name', 'Journey laptop');
+  await Promise.all([
+    page.waitForURL(`${base}/account`, { waitUntil: 'load' }),
+    page.click('#add-passkey'),
+  ]);
+  await page.locator('#passkey-list').getByText('Journey laptop').waitFor();
+  await accessible(page, 'account with a passkey');
+  await shot(page, 'passkeys');
+
+  // Signed out, the passkey alone signs in: no password, no code.
+  await context.clearCookies();
+  await page.goto(`${base}/login`);
+  await page.locator('#passkey-button').waitFor({ state: 'visible' });
+  await accessible(page, 'login with passkey');
+  await Promise.all([page.waitForURL(`${base}/`), page.click('#passkey-button')]);
+  check(await page.locator('.gallery-grid, .empty-state').count() > 0, 'the passkey signed in to the gallery');
+
+  // An assertion passed off as another account's, then the same answer again.
+  const [forged, replayed] = await passkeyAssertion(page, otherUserId);
+  check(forged.status === 401 && forged.body.error.code === 'invalid_credentials',
+    `assertion for another user: ${JSON.stringify(forged)}`);
+  check(replayed.status === 401, `a spent challenge: ${JSON.stringify(replayed)}`);
+  // Over the JSON API the passkey signs in too; its challenge then works only once.
+  const [api, again] = await passkeyAssertion(page, null);
+  check(api.status === 200 && typeof api.body.token === 'string', `passkey over the API: ${JSON.stringify(api)}`);
+  check(again.status === 401, `replayed assertion: ${JSON.stringify(again)}`);
+  await context.close();
 }
 
 async function register(page) {
@@ -193,6 +334,9 @@ async function main() {
     const stolenContent = await otherPage.goto(`${base}/api/v1${keptUrl}/content`);
     check(stolenContent.status() === 404, 'another user cannot fetch the bytes');
     check(kept !== `${base}${keptUrl}`, 'the deleted image was the one opened');
+    const otherUserId = await otherPage.evaluate(async () => (await (await fetch('/api/v1/me')).json()).id);
+    await twoStep(browser, otherPage, process.env.SECOND_EMAIL);
+    await passkeys(browser, email, otherUserId);
 
     // Phone width.
     const phone = await watched(browser, { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });

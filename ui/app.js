@@ -8,12 +8,13 @@
  *   js/state.js         the session and the little state several modules read
  *   js/views.js         which view and which main tab is shown
  *   js/settings.js      server address and CA file
- *   js/auth.js          restore, sign in, sign out
+ *   js/auth.js          restore, sign in (password, then a code if asked), sign out
  *   js/register.js      register with live password rules, check-email
  *   js/cards.js         the upload card model, order, totals (card-render.js draws one card)
  *   js/upload-actions.js  the Upload panel's buttons and the drop-zone highlight
  *   js/gallery.js       gallery grid, paging, thumbnails
  *   js/viewer.js        the image viewer and delete
+ *   js/security.js      Settings: two-step sign-in, recovery codes, sessions
  *
  * Does not own: the network, the disk or the login token. Every server call is a
  * Rust command, and drops and file pickers are handled in Rust; the command and
@@ -39,7 +40,8 @@ import { clearStatus, setSessionEndHandler, statusError } from './js/notices.js'
 import { TABS, showTab } from './js/views.js';
 import { loadSettings, onChooseCaFile, onClearCaFile, onSaveSettings } from './js/settings.js';
 import {
-  leaveMain, onResendFromSignIn, onSignIn, onSignOut, onSignedOut, restoreSession, showSignIn,
+  leaveMain, onCodeBack, onResendFromSignIn, onSignIn, onSignOut, onSignedOut, onSubmitCode,
+  restoreSession, showSignIn,
 } from './js/auth.js';
 import {
   onBackToSignIn, onRegister, onResendVerification, onShowRegister, onShowSignIn, refreshRules,
@@ -50,10 +52,16 @@ import {
 } from './js/upload-actions.js';
 import { onLoadMore, refreshGallery } from './js/gallery.js';
 import { closeViewer, onGalleryClick, onViewerClosed, onViewerDelete } from './js/viewer.js';
+import {
+  onCancelSetup, onConfirmTwoStep, onHideCodes, onNewCodes, onRefreshSessions, onSaveCodes,
+  onSessionsClick, onStartTwoStep, onTurnOff,
+} from './js/security.js';
 
 function wireForms() {
   $('signin-form').addEventListener('submit', onSignIn);
   $('resend').addEventListener('click', onResendFromSignIn);
+  $('code-form').addEventListener('submit', onSubmitCode);
+  $('code-back').addEventListener('click', onCodeBack);
   $('show-register').addEventListener('click', onShowRegister);
   $('register-form').addEventListener('submit', onRegister);
   $('reg-password').addEventListener('input', refreshRules);
@@ -64,6 +72,20 @@ function wireForms() {
   $('settings-form').addEventListener('submit', onSaveSettings);
   $('choose-ca-file').addEventListener('click', onChooseCaFile);
   $('clear-ca-file').addEventListener('click', onClearCaFile);
+}
+
+function wireSecurity() {
+  $('two-step-start').addEventListener('click', onStartTwoStep);
+  $('two-step-setup').addEventListener('submit', onConfirmTwoStep);
+  $('two-step-cancel').addEventListener('click', onCancelSetup);
+  $('save-recovery-codes').addEventListener('click', onSaveCodes);
+  $('hide-recovery-codes').addEventListener('click', onHideCodes);
+  // Two actions share one password and code, so Enter in a field picks neither.
+  $('two-step-manage').addEventListener('submit', (event) => event.preventDefault());
+  $('two-step-off').addEventListener('click', onTurnOff);
+  $('two-step-new-codes').addEventListener('click', onNewCodes);
+  $('refresh-sessions').addEventListener('click', onRefreshSessions);
+  $('sessions-table').addEventListener('click', onSessionsClick);
 }
 
 function wireMain() {
@@ -102,6 +124,7 @@ async function start() {
   setSessionEndHandler(leaveMain);
   wireForms();
   wireMain();
+  wireSecurity();
   wireViewer();
   guardNativeDrops();
   if (!hasBridge()) {

@@ -32,6 +32,17 @@ pub enum ErrorCode {
     RateLimited,
     /// Too many failed logins; see `Retry-After`.
     AccountLocked,
+    /// The password was right and two-step sign-in is on: send a code with the
+    /// `mfa_token` of this answer to `POST /auth/login/mfa`.
+    MfaRequired,
+    /// A two-step code (or recovery code) is wrong, used, or the sign-in it belongs to
+    /// expired.
+    InvalidCode,
+    /// Two-step sign-in is already on.
+    MfaAlreadyEnabled,
+    /// A passkey's answer could not be accepted: malformed, for no waiting ceremony, or
+    /// a passkey already registered.
+    InvalidCredential,
     /// No valid session or bearer token.
     Unauthorized,
     /// Authenticated but not allowed (for example a missing CSRF token).
@@ -66,6 +77,10 @@ impl ErrorCode {
             Self::EmailNotVerified => "email_not_verified",
             Self::RateLimited => "rate_limited",
             Self::AccountLocked => "account_locked",
+            Self::MfaRequired => "mfa_required",
+            Self::InvalidCode => "invalid_code",
+            Self::MfaAlreadyEnabled => "mfa_already_enabled",
+            Self::InvalidCredential => "invalid_credential",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
@@ -109,6 +124,9 @@ pub struct ErrorDetail {
     /// Every failed password rule, for `weak_password` only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_rules: Vec<FailedRule>,
+    /// For `mfa_required` only: the token to send with the code (5 minutes, 5 tries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
 }
 
 impl ErrorBody {
@@ -119,6 +137,7 @@ impl ErrorBody {
                 code,
                 message: message.into(),
                 failed_rules: Vec::new(),
+                mfa_token: None,
             },
         }
     }
@@ -134,6 +153,29 @@ pub struct Credentials {
     #[serde(serialize_with = "expose_secret")]
     #[cfg_attr(feature = "openapi", salvo(schema(value_type = String)))]
     pub password: SecretString,
+    /// Sign-in only: the `device_token` an earlier sign-in of this device returned. A
+    /// known device is not locked out by strangers' failures.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "expose_optional_secret"
+    )]
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = Option<String>)))]
+    pub device_token: Option<SecretString>,
+}
+
+#[allow(
+    clippy::ref_option,
+    reason = "serde's `serialize_with` passes `&Option<T>`"
+)]
+fn expose_optional_secret<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serializer.serialize_str(secret.expose_secret()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Serialises a secret as the plain string it holds: only for request bodies that must
@@ -175,9 +217,14 @@ pub struct StatusResponse {
 pub struct LoginResponse {
     /// Opaque bearer token; only its hash is stored on the server.
     pub token: String,
-    /// When the token stops working.
+    /// When the token stops working if it is used all along (`SESSION_MAX_DAYS`);
+    /// unused for `SESSION_IDLE_DAYS`, it stops earlier.
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// Names this device to later sign-ins (send it as `device_token`), so strangers'
+    /// failed attempts never lock it out.
+    #[serde(default)]
+    pub device_token: String,
 }
 
 impl std::fmt::Debug for LoginResponse {
@@ -185,8 +232,150 @@ impl std::fmt::Debug for LoginResponse {
         f.debug_struct("LoginResponse")
             .field("token", &"[redacted]")
             .field("expires_at", &self.expires_at)
+            .field("device_token", &"[redacted]")
             .finish()
     }
+}
+
+/// `POST /auth/login/mfa`: the second step.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct MfaLoginRequest {
+    /// From the `mfa_required` answer.
+    pub mfa_token: String,
+    /// The 6-digit code from the authenticator app, or a recovery code.
+    pub code: String,
+}
+
+/// `POST /me/mfa/totp/confirm`.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct CodeRequest {
+    /// The 6-digit code the app shows now.
+    pub code: String,
+}
+
+/// `DELETE /me/mfa/totp` and `POST /me/mfa/recovery-codes`: the password and a code.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct PasswordAndCode {
+    /// The account's password.
+    #[serde(serialize_with = "expose_secret")]
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = String)))]
+    pub password: SecretString,
+    /// A code from the app, or a recovery code.
+    pub code: String,
+}
+
+/// `200` answer to `POST /me/mfa/totp`: what an authenticator app needs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct TotpEnrolment {
+    /// The secret in base32, to type in by hand.
+    pub secret: String,
+    /// The `otpauth://` URI (what the QR code holds).
+    pub otpauth_uri: String,
+    /// The QR code, an SVG document.
+    pub qr_svg: String,
+}
+
+/// Recovery codes, shown once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct RecoveryCodes {
+    /// Ten single-use codes.
+    pub recovery_codes: Vec<String>,
+}
+
+/// The two-step part of `GET /me`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct MfaStatus {
+    /// Two-step sign-in with an authenticator app is on.
+    pub totp: bool,
+    /// Passkeys registered.
+    pub passkeys: u32,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: u32,
+}
+
+/// One session in `GET /me/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct SessionItem {
+    /// Pass to `DELETE /me/sessions/{id}`.
+    pub id: Uuid,
+    /// `browser` (cookie) or `api` (bearer token: the desktop app, scripts).
+    pub kind: String,
+    /// When it was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it was last used (to the minute).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    /// The client's `User-Agent`, shortened.
+    pub user_agent: Option<String>,
+    /// A coarse address: an IPv4 /24 or IPv6 /48.
+    pub address_hint: Option<String>,
+    /// The session of this request.
+    pub current: bool,
+}
+
+/// `GET /me/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct SessionList {
+    /// Live sessions, most recently used first.
+    pub items: Vec<SessionItem>,
+}
+
+/// `POST /me/passkeys/register/finish`: the browser's answer to the creation options of
+/// `POST /me/passkeys/register/start`, and a name to tell the passkey by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct PasskeyRegistration {
+    /// `navigator.credentials.create()`'s answer as JSON (binary fields base64url).
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = Object)))]
+    pub credential: serde_json::Value,
+    /// Up to 60 characters; empty means "Passkey".
+    #[serde(default)]
+    pub name: String,
+}
+
+/// One registered passkey.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct PasskeyItem {
+    /// Pass to `DELETE /me/passkeys/{id}`.
+    pub id: Uuid,
+    /// The owner's name for it.
+    pub name: String,
+    /// When it was registered.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it last signed in, if ever.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// `GET /me/passkeys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct PasskeyList {
+    /// Oldest first.
+    pub items: Vec<PasskeyItem>,
+}
+
+/// `POST /auth/passkey/finish`: the browser's answer to the request options of
+/// `POST /auth/passkey/start`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct PasskeySignIn {
+    /// From the `start` answer; it works once, for five minutes.
+    pub challenge_id: String,
+    /// `navigator.credentials.get()`'s answer as JSON (binary fields base64url).
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = Object)))]
+    pub credential: serde_json::Value,
 }
 
 /// `GET /me`.
@@ -200,6 +389,9 @@ pub struct Me {
     /// When the account was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Two-step sign-in state.
+    #[serde(default)]
+    pub mfa: MfaStatus,
 }
 
 /// The image object of the API.
@@ -265,6 +457,7 @@ mod tests {
         let creds = Credentials {
             email: "a@example.com".into(),
             password: "hunter2-secret".into(),
+            device_token: None,
         };
         let json = serde_json::to_value(&creds).unwrap();
         assert_eq!(
@@ -274,6 +467,15 @@ mod tests {
         let back: Credentials = serde_json::from_value(json).unwrap();
         assert_eq!(back.email, "a@example.com");
         assert_eq!(back.password.expose_secret(), "hunter2-secret");
+        assert!(back.device_token.is_none());
+        let known = Credentials {
+            device_token: Some("dev.mac".into()),
+            ..creds
+        };
+        assert_eq!(
+            serde_json::to_value(&known).unwrap()["device_token"],
+            "dev.mac"
+        );
     }
 
     #[test]
@@ -281,14 +483,18 @@ mod tests {
         let creds = Credentials {
             email: "a@example.com".into(),
             password: "hunter2-secret".into(),
+            device_token: Some("device-secret".into()),
         };
         assert!(!format!("{creds:?}").contains("hunter2"));
+        assert!(!format!("{creds:?}").contains("device-secret"));
         assert!(format!("{creds:?}").contains("a@example.com"));
         let login = LoginResponse {
             token: "tok-secret".into(),
             expires_at: OffsetDateTime::UNIX_EPOCH,
+            device_token: "device-secret".into(),
         };
         assert!(!format!("{login:?}").contains("tok-secret"));
+        assert!(!format!("{login:?}").contains("device-secret"));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! It runs in Rust, not in the web view, so the token never enters JavaScript. TLS is
 //! rustls with the platform's roots plus, optionally, the CA file from Settings; it is
 //! never switched off. Every answer is turned into the server's documented shapes or an
-//! [`Error`] saying, in words, what went wrong.
+//! [`Error`] saying, in words, what went wrong. The account's own security — two-step
+//! sign-in and its sessions — is in [`account`](self::account).
+
+mod account;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +45,16 @@ impl Token {
     pub fn expose_secret(&self) -> &str {
         self.0.expose_secret()
     }
+}
+
+/// How the password step of a sign-in ended. (`Debug` shows neither token.)
+#[derive(Debug)]
+pub enum Login {
+    /// Signed in.
+    Done(LoginResponse),
+    /// Two-step sign-in is on: a code must follow, sent with this token (which names
+    /// the waiting step; it is a secret like the password, so it is never printed).
+    CodeNeeded(SecretString),
 }
 
 /// Bytes handed to the connection per progress report during an upload.
@@ -99,12 +112,29 @@ impl Api {
             .expect("API paths are relative")
     }
 
-    /// `POST /auth/login`.
-    pub async fn login(&self, credentials: &Credentials) -> Result<LoginResponse> {
+    /// `POST /auth/login`. A right password for an account with two-step sign-in on is
+    /// not an error here but [`Login::CodeNeeded`], carrying the token the code goes with.
+    pub async fn login(&self, credentials: &Credentials) -> Result<Login> {
         let req = self
             .call(reqwest::Method::POST, self.url("auth/login"))
             .json(credentials);
-        json(send(req).await?).await
+        let res = req.send().await.map_err(transport)?;
+        if res.status().is_success() {
+            return json(res).await.map(Login::Done);
+        }
+        match server_error_and_mfa_token(res).await {
+            (_, Some(mfa_token)) => Ok(Login::CodeNeeded(mfa_token)),
+            (
+                Error::Server {
+                    code: ErrorCode::MfaRequired,
+                    ..
+                },
+                None,
+            ) => Err(Error::BadResponse(
+                "a code was asked for without its sign-in token".into(),
+            )),
+            (err, None) => Err(err),
+        }
     }
 
     /// `POST /auth/register`: 202 whether or not the address is taken.
@@ -246,6 +276,12 @@ async fn json<T: DeserializeOwned>(res: Response) -> Result<T> {
 /// The server's `{"error": {...}}`, or a plain description when something else answered
 /// (a proxy's HTML page, a redirect to somewhere else).
 async fn server_error(res: Response) -> Error {
+    server_error_and_mfa_token(res).await.0
+}
+
+/// [`server_error`], and the `mfa_token` of an `mfa_required` answer, kept apart from
+/// the error so it can never reach a log line or the web view.
+async fn server_error_and_mfa_token(res: Response) -> (Error, Option<SecretString>) {
     let status = res.status();
     let retry_after = res
         .headers()
@@ -254,23 +290,36 @@ async fn server_error(res: Response) -> Error {
         .and_then(|v| v.trim().parse().ok());
     let body = read_capped(res, MAX_ERROR_ANSWER).await.unwrap_or_default();
     match serde_json::from_slice::<ErrorBody>(&body) {
-        Ok(ErrorBody { error }) => Error::Server {
-            status: status.as_u16(),
-            code: error.code,
-            message: error.message,
-            failed_rules: error.failed_rules,
-            retry_after,
-        },
-        Err(_) if status.is_redirection() => Error::BadResponse(format!(
-            "it redirects elsewhere ({status}); check the address"
-        )),
-        Err(_) => Error::Server {
-            status: status.as_u16(),
-            code: fallback_code(status),
-            message: format!("The server answered {status}."),
-            failed_rules: Vec::new(),
-            retry_after,
-        },
+        Ok(ErrorBody { error }) => {
+            let mfa_token = error
+                .mfa_token
+                .filter(|_| error.code == ErrorCode::MfaRequired)
+                .map(SecretString::from);
+            let err = Error::Server {
+                status: status.as_u16(),
+                code: error.code,
+                message: error.message,
+                failed_rules: error.failed_rules,
+                retry_after,
+            };
+            (err, mfa_token)
+        }
+        Err(_) if status.is_redirection() => (
+            Error::BadResponse(format!(
+                "it redirects elsewhere ({status}); check the address"
+            )),
+            None,
+        ),
+        Err(_) => (
+            Error::Server {
+                status: status.as_u16(),
+                code: fallback_code(status),
+                message: format!("The server answered {status}."),
+                failed_rules: Vec::new(),
+                retry_after,
+            },
+            None,
+        ),
     }
 }
 

@@ -53,6 +53,10 @@ pub enum Error {
         "Your session has ended (it expired or was signed out elsewhere). Please sign in again."
     )]
     SessionExpired,
+    /// The second step of a sign-in waited too long or used up its tries (the server
+    /// allows five codes in five minutes), so only a new sign-in can go on.
+    #[error("This sign-in has expired. Start again with your email and password.")]
+    SignInExpired,
     /// The OS keychain refused or is not running.
     #[error("The system keychain could not be used: {0}.")]
     Keychain(String),
@@ -76,6 +80,7 @@ impl Error {
             Self::InvalidSetting(_) => "invalid_setting",
             Self::NotSignedIn => "not_signed_in",
             Self::SessionExpired => "session_expired",
+            Self::SignInExpired => "sign_in_expired",
             Self::Keychain(_) => "keychain",
             Self::File(_) => "file",
         }
@@ -92,11 +97,17 @@ impl Error {
         }
     }
 
-    /// Whether the server no longer accepts our token.
+    /// Whether the server no longer accepts our token. Only `unauthorized` says so: a
+    /// 401 `invalid_credentials` or `invalid_code` answers a password or code that was
+    /// checked again, and must not end the session.
     pub fn is_unauthorized(&self) -> bool {
         matches!(
             self,
-            Self::Server { status: 401, .. } | Self::SessionExpired
+            Self::Server {
+                status: 401,
+                code: ErrorCode::Unauthorized,
+                ..
+            } | Self::SessionExpired
         )
     }
 
@@ -165,5 +176,23 @@ mod tests {
         assert!(!server(415).is_transient());
         assert!(!server(500).is_transient());
         assert!(!Error::Tls("x".into()).is_transient());
+    }
+
+    #[test]
+    fn only_a_refused_token_ends_the_session() {
+        let server = |code| Error::Server {
+            status: 401,
+            code,
+            message: String::new(),
+            failed_rules: Vec::new(),
+            retry_after: None,
+        };
+        assert!(server(ErrorCode::Unauthorized).is_unauthorized());
+        assert!(Error::SessionExpired.is_unauthorized());
+        // A wrong password or code, checked again while signed in, is not a dead token.
+        assert!(!server(ErrorCode::InvalidCredentials).is_unauthorized());
+        assert!(!server(ErrorCode::InvalidCode).is_unauthorized());
+        assert!(!Error::SignInExpired.is_unauthorized());
+        assert_eq!(Error::SignInExpired.code(), "sign_in_expired");
     }
 }

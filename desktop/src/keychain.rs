@@ -1,19 +1,25 @@
-//! The session token in the OS keychain (Secret Service on Linux, Keychain on macOS,
-//! Credential Manager on Windows) through the `keyring` crate — never in a file and never
-//! in the web view.
+//! The session token and the device token in the OS keychain (Secret Service on Linux,
+//! Keychain on macOS, Credential Manager on Windows) through the `keyring` crate — never
+//! in a file and never in the web view.
 //!
-//! The service name is fixed here, not chosen by the front end, and an entry is named by
-//! the account and the server, so the app can only ever read back its own token for the
-//! account it remembers. The platform calls block (D-Bus round trips), so callers run
-//! them on the blocking pool.
+//! The service names are fixed here, not chosen by the front end, and an entry is named
+//! by the account and the server, so the app can only ever read back its own secrets for
+//! the account it remembers. The two secrets live apart because they live differently:
+//! the session token goes at sign-out, while the device token (which tells the server
+//! this computer signed in before, so strangers' failures never lock it out) stays for
+//! every later sign-in to that account. The platform calls block (D-Bus round trips), so
+//! callers run them on the blocking pool.
 
+use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
 use crate::client::Token;
 use crate::error::{Error, Result};
 
-/// The keychain service every entry of the app is filed under.
+/// The keychain service the session tokens are filed under.
 pub const SERVICE: &str = "org.imagevault.desktop";
+/// The keychain service the device tokens are filed under (same entry names).
+pub const DEVICE_SERVICE: &str = "org.imagevault.desktop.device";
 
 /// The keychain entry of one account on one server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,32 +41,49 @@ impl Account {
         &self.username
     }
 
-    fn entry(&self) -> Result<keyring::Entry> {
-        keyring::Entry::new(SERVICE, &self.username).map_err(unavailable)
+    fn entry(&self, service: &str) -> Result<keyring::Entry> {
+        keyring::Entry::new(service, &self.username).map_err(unavailable)
     }
 
-    /// Saves the token, replacing any earlier one.
-    pub fn store(&self, token: &Token) -> Result<()> {
-        self.entry()?
-            .set_password(token.expose_secret())
-            .map_err(unavailable)
-    }
-
-    /// The saved token, if there is one.
-    pub fn load(&self) -> Result<Option<Token>> {
-        match self.entry()?.get_password() {
-            Ok(token) => Ok(Some(Token::new(token))),
+    fn get(&self, service: &str) -> Result<Option<String>> {
+        match self.entry(service)?.get_password() {
+            Ok(secret) => Ok(Some(secret)),
             Err(keyring::Error::NoEntry) => Ok(None),
             Err(e) => Err(unavailable(e)),
         }
     }
 
-    /// Removes the saved token; removing one that is not there is not an error.
+    /// Saves the session token, replacing any earlier one.
+    pub fn store(&self, token: &Token) -> Result<()> {
+        self.entry(SERVICE)?
+            .set_password(token.expose_secret())
+            .map_err(unavailable)
+    }
+
+    /// The saved session token, if there is one.
+    pub fn load(&self) -> Result<Option<Token>> {
+        Ok(self.get(SERVICE)?.map(Token::new))
+    }
+
+    /// Removes the saved session token (the device token stays); removing one that is
+    /// not there is not an error.
     pub fn delete(&self) -> Result<()> {
-        match self.entry()?.delete_credential() {
+        match self.entry(SERVICE)?.delete_credential() {
             Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
+    }
+
+    /// Saves the device token the server gave at sign-in, replacing any earlier one.
+    pub fn store_device(&self, device: &SecretString) -> Result<()> {
+        self.entry(DEVICE_SERVICE)?
+            .set_password(device.expose_secret())
+            .map_err(unavailable)
+    }
+
+    /// The saved device token, if this computer signed in to the account before.
+    pub fn load_device(&self) -> Result<Option<SecretString>> {
+        Ok(self.get(DEVICE_SERVICE)?.map(SecretString::from))
     }
 }
 

@@ -58,6 +58,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
             commands::settings::clear_ca_file,
             commands::account::restore_session,
             commands::account::sign_in,
+            commands::account::sign_in_code,
             commands::account::register,
             commands::account::password_rules,
             commands::account::resend_verification,
@@ -73,6 +74,14 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
             commands::gallery::thumbnail,
             commands::gallery::image_content,
             commands::gallery::delete_image,
+            commands::security::two_step_status,
+            commands::security::start_two_step,
+            commands::security::confirm_two_step,
+            commands::security::turn_off_two_step,
+            commands::security::new_recovery_codes,
+            commands::security::save_recovery_codes,
+            commands::security::list_sessions,
+            commands::security::revoke_session,
         ])
 }
 

@@ -1,17 +1,22 @@
 //! Who is signed in, to which server: settings, the token (kept in the keychain) and
-//! the in-memory thumbnail cache that belongs to the session.
+//! the in-memory thumbnail cache that belongs to the session. Signing in — with its
+//! second step and the device token — is in [`sign_in`](self::sign_in).
 //!
 //! Every server call that needs the token goes through [`Session::call`], so a 401 from
 //! any of them ends the session the same way: keychain entry deleted, caches dropped, the
 //! view told to show sign-in with a clear message.
 
+mod sign_in;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use imagevault_common::api::Credentials;
+use secrecy::SecretString;
 use serde::Serialize;
 use uuid::Uuid;
+
+pub use sign_in::SignInOutcome;
 
 use crate::client::{Api, Token};
 use crate::error::{Error, Result};
@@ -39,6 +44,7 @@ pub struct Active {
     pub info: AccountInfo,
     keychain: keychain::Account,
     thumbs: Arc<Mutex<ThumbCache>>,
+    recovery_codes: Arc<Mutex<Option<SecretString>>>,
 }
 
 /// Most thumbnail bytes kept in memory; the oldest go first beyond this.
@@ -82,6 +88,7 @@ pub struct Session {
     file: SettingsFile,
     settings: Mutex<Settings>,
     current: Mutex<Option<Active>>,
+    pending: Mutex<Option<sign_in::Pending>>,
     events: Arc<dyn Events>,
 }
 
@@ -93,6 +100,7 @@ impl Session {
             file,
             settings: Mutex::new(settings),
             current: Mutex::new(None),
+            pending: Mutex::new(None),
             events,
         }
     }
@@ -108,6 +116,9 @@ impl Session {
         let mut next = self.settings();
         next.server_url = crate::settings::parse_server_url(server_url)?.to_string();
         let server_changed = next.server_url != self.settings().server_url;
+        if server_changed {
+            self.forget_pending();
+        }
         if server_changed && self.active().is_ok() {
             if let Err(e) = self.sign_out().await {
                 tracing::warn!(error = %e, "the old server was not told about the sign-out");
@@ -140,32 +151,6 @@ impl Session {
             .unwrap()
             .clone()
             .ok_or(Error::NotSignedIn)
-    }
-
-    /// Signs in with a password; the token goes straight into the keychain.
-    pub async fn sign_in(&self, credentials: Credentials) -> Result<AccountInfo> {
-        let settings = self.settings();
-        let api = Api::new(&settings)?;
-        let login = api.login(&credentials).await?;
-        let token = Token::new(login.token);
-        let me = api.me(&token).await?;
-        let account = keychain::Account::new(&me.email, api.base());
-        let stored = token.clone();
-        let saved = blocking({
-            let account = account.clone();
-            move || account.store(&stored)
-        })
-        .await;
-        if let Err(e) = saved {
-            // A token we cannot keep must not stay valid on the server.
-            let _ = api.logout(&token).await;
-            return Err(e);
-        }
-        let mut next = settings;
-        next.email = Some(me.email.clone());
-        self.file.save(&next)?;
-        *self.settings.lock().unwrap() = next;
-        Ok(self.activate(api, token, me.email, account))
     }
 
     /// Signs in silently with the token saved in the keychain, if any. A token the
@@ -215,14 +200,16 @@ impl Session {
             info: info.clone(),
             keychain,
             thumbs: Arc::default(),
+            recovery_codes: Arc::default(),
         });
         info
     }
 
-    /// Revokes the token on the server and deletes it from the keychain. If the server
-    /// cannot be reached the local copy is still deleted, and the error says the server
-    /// was not told.
+    /// Revokes the token on the server and deletes it from the keychain (the device
+    /// token stays, for the next sign-in). If the server cannot be reached the local copy
+    /// is still deleted, and the error says the server was not told.
     pub async fn sign_out(&self) -> Result<()> {
+        self.forget_pending();
         let Some(active) = self.current.lock().unwrap().take() else {
             return Ok(());
         };
@@ -237,6 +224,26 @@ impl Session {
                  Use \"Sign out everywhere\" in the browser once it is reachable."
             ))),
         }
+    }
+
+    /// Ends one of the account's sessions; returns whether it was this device's own.
+    /// Ending this one is a sign-out like the button's (revoked, keychain entry
+    /// deleted) and the view is told, so the app never keeps a token the server refuses.
+    pub async fn revoke_session(&self, id: Uuid) -> Result<bool> {
+        let list = self
+            .call(|s| async move { s.api.sessions(&s.token).await })
+            .await?;
+        if !list.items.iter().any(|item| item.id == id && item.current) {
+            self.call(|s| async move { s.api.revoke_session(&s.token, id).await })
+                .await?;
+            return Ok(false);
+        }
+        let message = match self.sign_out().await {
+            Ok(()) => "You signed this computer out.".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        self.events.signed_out(&message);
+        Ok(true)
     }
 
     /// Runs a server call with the current session; a 401 ends the session everywhere
@@ -299,6 +306,25 @@ impl Active {
     /// Forgets a deleted image's thumbnail.
     pub fn forget(&self, id: Uuid) {
         self.thumbs.lock().unwrap().remove(id);
+    }
+
+    /// Keeps the recovery codes just shown, as the text of a file, so "Save…" writes
+    /// exactly what the server issued (not what the view sends back). They go with the
+    /// session.
+    pub fn keep_recovery_codes(&self, codes: &[String]) {
+        let text = format!(
+            "ImageVault recovery codes for {} on {}\n\
+             Each code works once, in place of the code from your authenticator app.\n\n{}\n",
+            self.info.email,
+            self.info.server_url,
+            codes.join("\n")
+        );
+        *self.recovery_codes.lock().unwrap() = Some(SecretString::from(text));
+    }
+
+    /// The recovery codes last shown in this session, as the text of a file.
+    pub fn recovery_codes(&self) -> Option<SecretString> {
+        self.recovery_codes.lock().unwrap().clone()
     }
 }
 

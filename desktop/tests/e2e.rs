@@ -5,7 +5,9 @@
 //! register (live rules) → the emailed link → sign in (token in the keychain, seen with
 //! `secret-tool`) → drag three files onto the window (one refused) → previews and
 //! verdicts → upload → the gallery shows the two accepted images → view and delete one →
-//! restart: still signed in → sign out: keychain entry gone, server token revoked.
+//! Settings: turn on two-step sign-in (QR code, a code from an authenticator built here,
+//! ten recovery codes) and see this session listed → restart: still signed in → sign
+//! out: keychain entry gone, server token revoked → sign in again: the code step.
 //!
 //! `IMAGEVAULT_SCREENSHOTS=$PWD/docs/screenshots` saves the screenshots shown in the README.
 //!
@@ -128,11 +130,7 @@ async fn journey() {
     ui.wait_count("#gallery .tile", 1).await;
     let listed = app.listed(&token).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
-    // Settings: the CA file is chosen in a native picker; none is set.
-    ui.click("#tab-settings").await;
-    ui.wait_text("#settings-ca-file", "None").await;
-    let clear = ui.all("#clear-ca-file").await;
-    assert!(!ui.displayed(&clear[0]).await);
+    let authenticator = settings_and_two_step(&ui, shots).await;
     ui.quit().await;
 
     // Restart: signed in silently from the keychain.
@@ -145,8 +143,82 @@ async fn journey() {
     ui.visible("#view-signin").await;
     assert_eq!(lookup(&username), None);
     assert_eq!(app.me(&token).await.status(), 401);
+
+    sign_in_with_a_code(&ui, &app, &username, &authenticator, shots).await;
     ui.quit().await;
     app.finish().await;
+}
+
+/// Signing in again asks for a code; the confirming code's step is spent, so the
+/// authenticator's next one is used (one step of drift is accepted).
+async fn sign_in_with_a_code(
+    ui: &Session,
+    app: &TestApp,
+    username: &str,
+    authenticator: &totp_rs::Totp,
+    shots: Option<&std::path::Path>,
+) {
+    ui.fill("#email", EMAIL).await;
+    ui.fill("#password", PASSWORD).await;
+    ui.click("#sign-in").await;
+    ui.visible("#view-code").await;
+    ui.screenshot(shots, "desktop-two-step-code.png").await;
+    ui.fill(
+        "#signin-code",
+        &authenticator.generate(now() + 30).to_string(),
+    )
+    .await;
+    ui.click("#submit-code").await;
+    ui.visible("#view-main").await;
+    ui.wait_text("#account-email", EMAIL).await;
+    let token = lookup(username).expect("signed in with the code: a new token");
+    assert_eq!(app.me(&token).await.status(), 200);
+}
+
+/// Settings: no CA file is set (one is chosen in a native picker); then two-step
+/// sign-in is turned on as a person would with an authenticator app, which is returned.
+async fn settings_and_two_step(ui: &Session, shots: Option<&std::path::Path>) -> totp_rs::Totp {
+    ui.click("#tab-settings").await;
+    ui.wait_text("#settings-ca-file", "None").await;
+    let clear = ui.all("#clear-ca-file").await;
+    assert!(!ui.displayed(&clear[0]).await);
+    ui.wait_text("#two-step-status", "Off").await;
+    // This computer's session is listed, marked as this device.
+    ui.wait_text("#sessions-table", "This device").await;
+    ui.click("#two-step-start").await;
+    ui.wait_images_loaded("#two-step-qr", 1).await;
+    let secret = ui.all("#two-step-secret").await;
+    let secret = ui.text(&secret[0]).await.replace(' ', "");
+    let seed = totp_rs::Secret::try_from_base32(&secret)
+        .unwrap()
+        .as_bytes()
+        .to_vec();
+    let authenticator = totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_skew(1)
+        .with_secret(seed)
+        .build()
+        .unwrap();
+    ui.screenshot(shots, "desktop-two-step-setup.png").await;
+    ui.fill(
+        "#two-step-confirm-code",
+        &authenticator.generate(now()).to_string(),
+    )
+    .await;
+    ui.click("#two-step-confirm").await;
+    ui.wait_count("#recovery-codes li", 10).await;
+    ui.wait_text("#two-step-status", "On").await;
+    ui.screenshot(shots, "desktop-settings.png").await;
+    authenticator
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 #[test]

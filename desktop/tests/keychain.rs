@@ -6,7 +6,6 @@ mod support;
 
 use std::sync::Arc;
 
-use imagevault_common::api::Credentials;
 use imagevault_desktop::client::Token;
 use imagevault_desktop::error::Error;
 use imagevault_desktop::keychain::Account;
@@ -65,10 +64,7 @@ fn sign_in_survives_a_restart_and_sign_out_revokes_everywhere() {
         let first = session_in(&config, Arc::clone(&events));
         first.save_server(&app.base).await.unwrap();
         let wrong = first
-            .sign_in(Credentials {
-                email: email.into(),
-                password: "Wrong-Password-123!".into(),
-            })
+            .sign_in(email, "Wrong-Password-123!".into())
             .await
             .unwrap_err();
         assert_eq!(wrong.code(), "invalid_credentials");

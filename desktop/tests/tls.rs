@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashMap;
 
 use imagevault_common::api::Credentials;
-use imagevault_desktop::client::Api;
+use imagevault_desktop::client::{Api, Login};
 use imagevault_desktop::error::Error;
 use imagevault_desktop::settings::Settings;
 use imagevault_server::app::Application;
@@ -38,6 +38,7 @@ async fn a_private_ca_is_refused_until_it_is_trusted_in_settings() {
     let credentials = Credentials {
         email: email.into(),
         password: support::server::PASSWORD.into(),
+        device_token: None,
     };
 
     let untrusted = Settings {
@@ -61,7 +62,9 @@ async fn a_private_ca_is_refused_until_it_is_trusted_in_settings() {
         ..untrusted
     };
     let api = Api::new(&trusted).unwrap();
-    let login = api.login(&credentials).await.unwrap();
+    let Login::Done(login) = api.login(&credentials).await.unwrap() else {
+        panic!("no second step was set up");
+    };
     let me = api
         .me(&imagevault_desktop::client::Token::new(login.token))
         .await

@@ -14,6 +14,7 @@ use salvo::fuse::FuseConfig;
 use salvo::prelude::*;
 use salvo::server::ServerHandle;
 
+use crate::accounts;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::email::{EmailError, Mailer};
@@ -221,7 +222,9 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
     let mailer = Mailer::new(&config)?;
     let store = BlobStore::open(&config.storage).map_err(BuildError::Storage)?;
     let cores = cores();
+    let passkeys = accounts::passkeys::relying_party(&config).map(Arc::new);
     Ok(AppState::new(Inner {
+        passkeys,
         config,
         db,
         mailer,

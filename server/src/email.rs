@@ -109,16 +109,80 @@ impl Mailer {
         )
     }
 
-    /// Warns the owner that their account was locked after repeated failed logins.
-    pub fn lockout(&self, to: &str, minutes: i64) -> Outgoing {
-        let link = format!("{}/forgot-password", self.public_url);
+    /// Warns the owner that sign-in from new devices was locked after repeated failures,
+    /// with a one-time link that lets one browser sign in past the lock.
+    pub fn lockout(&self, to: &str, minutes: i64, unlock_token: &str) -> Outgoing {
+        let unlock = format!("{}/unlock?token={unlock_token}", self.public_url);
+        let reset = format!("{}/forgot-password", self.public_url);
         Outgoing::new(
             to,
             "Your ImageVault account was locked",
             format!(
-                "Several wrong passwords were tried on your ImageVault account, so sign-in \
-                 is blocked for {minutes} minutes.\n\nIf this was not you, consider resetting \
-                 your password:\n\n{link}\n"
+                "Several wrong passwords or codes were tried on your ImageVault account, so                  sign-in from new devices is blocked for {minutes} minutes. Devices you have                  signed in with before can still sign in.\n\nTo sign in from this browser                  now, open this link within 24 hours (it works once; you still need your                  password):\n\n{unlock}\n\nIf this was not you, consider resetting your                  password:\n\n{reset}\n"
+            ),
+        )
+    }
+
+    /// Tells the owner that two-step sign-in was turned on or off.
+    pub fn two_step_changed(&self, to: &str, on: bool) -> Outgoing {
+        let (subject, what) = if on {
+            (
+                "Two-step sign-in is on for your ImageVault account",
+                "Two-step sign-in was turned on: signing in now also asks for a code from \
+                 your authenticator app (or one of your recovery codes).",
+            )
+        } else {
+            (
+                "Two-step sign-in is off for your ImageVault account",
+                "Two-step sign-in was turned off: signing in now asks for your password \
+                 only.",
+            )
+        };
+        Outgoing::new(
+            to,
+            subject,
+            format!(
+                "{what}\n\nIf this was not you, reset your password at once:\n\n{}/forgot-password\n",
+                self.public_url
+            ),
+        )
+    }
+
+    /// Tells the owner a passkey was added to or removed from the account.
+    pub fn passkey_changed(&self, to: &str, name: &str, added: bool) -> Outgoing {
+        let (subject, what) = if added {
+            (
+                "A passkey was added to your ImageVault account",
+                format!(
+                    "A passkey named \"{name}\" was added: it can now sign in to your account without the password."
+                ),
+            )
+        } else {
+            (
+                "A passkey was removed from your ImageVault account",
+                format!("The passkey named \"{name}\" was removed and can no longer sign in."),
+            )
+        };
+        Outgoing::new(
+            to,
+            subject,
+            format!(
+                "{what}\n\nIf this was not you, reset your password at once and remove the passkey on your account page:\n\n{}/forgot-password\n",
+                self.public_url
+            ),
+        )
+    }
+
+    /// Tells the owner a recovery code was used, and how many are left.
+    pub fn recovery_code_used(&self, to: &str, left: i64) -> Outgoing {
+        Outgoing::new(
+            to,
+            "A recovery code was used on your ImageVault account",
+            format!(
+                "One of your recovery codes was just used to sign in or change two-step \
+                 sign-in. {left} unused codes are left; you can make new ones on your account \
+                 page.\n\nIf this was not you, reset your password at once:\n\n{}/forgot-password\n",
+                self.public_url
             ),
         )
     }

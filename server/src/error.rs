@@ -54,6 +54,23 @@ pub enum ApiError {
     /// Locked after failed logins; retry after this many seconds.
     #[error("Too many wrong passwords: sign-in is blocked for {0} seconds.")]
     AccountLocked(i64),
+    /// The password was right; two-step sign-in asks for a code next.
+    #[error("Enter the code from your authenticator app to finish signing in.")]
+    MfaRequired(String),
+    /// The second step of a sign-in failed: a wrong or reused code, or a step that
+    /// expired or ran out of tries (401, so clients start over from the password).
+    #[error("That code is not right, or this sign-in expired. Try again.")]
+    SecondStepFailed,
+    /// A two-step code that is wrong, reused or not expected here.
+    #[error("{0}")]
+    InvalidCode(String),
+    /// Two-step sign-in is already on.
+    #[error("Two-step sign-in is already on. Turn it off first to set it up again.")]
+    MfaAlreadyEnabled,
+    /// A passkey's answer that cannot be used (malformed, for no waiting ceremony, or a
+    /// passkey registered already).
+    #[error("{0}")]
+    InvalidCredential(String),
     /// No valid session.
     #[error("Sign in to continue.")]
     Unauthorized,
@@ -100,6 +117,11 @@ impl ApiError {
             Self::EmailNotVerified => (StatusCode::FORBIDDEN, C::EmailNotVerified),
             Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, C::RateLimited),
             Self::AccountLocked(_) => (StatusCode::LOCKED, C::AccountLocked),
+            Self::MfaRequired(_) => (StatusCode::UNAUTHORIZED, C::MfaRequired),
+            Self::SecondStepFailed => (StatusCode::UNAUTHORIZED, C::InvalidCode),
+            Self::InvalidCode(_) => (StatusCode::BAD_REQUEST, C::InvalidCode),
+            Self::MfaAlreadyEnabled => (StatusCode::CONFLICT, C::MfaAlreadyEnabled),
+            Self::InvalidCredential(_) => (StatusCode::BAD_REQUEST, C::InvalidCredential),
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, C::Unauthorized),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, C::Forbidden),
             Self::NotFound => (StatusCode::NOT_FOUND, C::NotFound),
@@ -150,6 +172,11 @@ impl ApiError {
                 body.error.failed_rules = weak.failed_rules();
                 body
             }
+            Self::MfaRequired(token) => {
+                let mut body = ErrorBody::new(code, self.to_string());
+                body.error.mfa_token = Some(token.clone());
+                body
+            }
             other => ErrorBody::new(code, other.to_string()),
         }
     }
@@ -194,10 +221,20 @@ impl salvo_oapi::EndpointOutRegister for ApiError {
     fn register(components: &mut salvo_oapi::Components, operation: &mut salvo_oapi::Operation) {
         use salvo_oapi::ToSchema;
         for (code, description) in [
-            ("400", "Malformed request, or an invalid token or host"),
-            ("401", "Not signed in, or wrong email or password"),
+            (
+                "400",
+                "Malformed request, an invalid token or host, or a wrong two-step code (`invalid_code`)",
+            ),
+            (
+                "401",
+                "Not signed in, wrong email or password, `mfa_required` (with `mfa_token`), or a failed second step (`invalid_code`)",
+            ),
             ("403", "Email not verified, or CSRF token missing"),
             ("404", "No such resource, or it belongs to someone else"),
+            (
+                "409",
+                "Two-step sign-in is already on (`mfa_already_enabled`)",
+            ),
             ("413", "Body too large"),
             (
                 "415",

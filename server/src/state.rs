@@ -33,6 +33,9 @@ pub struct Inner {
     pub keyring: MasterKeys,
     /// Where encrypted blobs live.
     pub store: BlobStore,
+    /// The WebAuthn relying party for passkeys; `None` when `PUBLIC_URL` cannot be
+    /// one (an IP address).
+    pub passkeys: Option<Arc<webauthn_rs::Webauthn>>,
     /// Bounds the CPU-heavy part of uploads (decode, thumbnail, encrypt) to one per
     /// core, so a burst of uploads queues instead of thrashing or exhausting memory.
     pub image_work: Arc<tokio::sync::Semaphore>,

@@ -25,10 +25,14 @@ impl Limit {
     }
 }
 
-/// Login attempts from one address.
+/// Login attempts from one address (by devices the account does not know).
 pub const LOGIN_PER_IP: Limit = Limit::new("login-ip", 30, 60);
-/// Login attempts on one account (lockout is the stronger guard; this caps bursts).
+/// Login attempts on one account from devices it does not know (lockout is the
+/// stronger guard; this caps bursts).
 pub const LOGIN_PER_ACCOUNT: Limit = Limit::new("login-account", 10, 60);
+/// Login attempts from one known device of an account: counted apart, so strangers'
+/// attempts never use up the owner's.
+pub const LOGIN_PER_DEVICE: Limit = Limit::new("login-device", 10, 60);
 /// Registrations from one address.
 pub const REGISTER_PER_IP: Limit = Limit::new("register-ip", 20, 3600);
 /// "Someone tried to register" notices to one address (over the limit they are skipped

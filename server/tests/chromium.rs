@@ -2,7 +2,9 @@
 //! driven by Playwright from `e2e/journey.mjs`), against the real server and SMTP sink:
 //! register → the emailed link → sign in → upload three images (one refused, its reason
 //! shown) → the gallery → one image → delete it → another user cannot open it → a
-//! form without its CSRF token is refused → sign out. Every page is scanned with
+//! form without its CSRF token is refused → the second user turns on two-step sign-in
+//! → the first adds a passkey (Chromium's virtual authenticator) and signs in with it →
+//! sign out. Every page is scanned with
 //! axe-core (no serious violations) and the console must show no CSP violation.
 //!
 //! Screenshots: `IMAGEVAULT_SCREENSHOTS=$PWD/docs/screenshots cargo test -p
@@ -23,7 +25,10 @@ fn e2e_dir() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_journey_in_chromium() {
-    let app = TestApp::spawn_stack(Engine::Sqlite).await;
+    // Passkeys need a domain name, not an address: the browser opens `localhost`.
+    let app =
+        TestApp::spawn_stack_with(Engine::Sqlite, &[("PUBLIC_URL", "http://localhost")]).await;
+    let base = app.base.replace("127.0.0.1", "localhost");
     app.signed_up_user("second@example.com").await;
     let files = app.dir.join("upload");
     std::fs::create_dir_all(&files).unwrap();
@@ -46,7 +51,7 @@ async fn full_journey_in_chromium() {
     let mut journey = tokio::process::Command::new("node")
         .arg(e2e_dir().join("journey.mjs"))
         .current_dir(e2e_dir())
-        .env("BASE_URL", &app.base)
+        .env("BASE_URL", &base)
         .env("FILES", paths.join(","))
         .env("PASSWORD", PASSWORD)
         .env("SECOND_EMAIL", "second@example.com")
@@ -65,7 +70,7 @@ async fn full_journey_in_chromium() {
     while let Some(line) = stdout.next_line().await.unwrap() {
         if let Some(address) = line.strip_prefix("MAIL ") {
             let mail = app.smtp.wait_for(address, "/verify?token=", 1).await;
-            let link = format!("{}/verify?token={}\n", app.base, mail.token());
+            let link = format!("{base}/verify?token={}\n", mail.token());
             stdin.write_all(link.as_bytes()).await.unwrap();
             stdin.flush().await.unwrap();
         } else {
@@ -93,6 +98,9 @@ async fn full_journey_in_chromium() {
         "image",
         "gallery-phone",
         "login",
+        "two-step-setup",
+        "two-step-code",
+        "passkeys",
     ] {
         let shot = Path::new(&screenshots).join(format!("{name}.png"));
         assert!(

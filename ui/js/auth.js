@@ -1,17 +1,21 @@
 /*
- * The session as the window sees it: restore at start-up, sign in, sign out, and
- * moving between the sign-in view and the main view.
+ * The session as the window sees it: restore at start-up, sign in (the password,
+ * then a code when two-step sign-in is on), sign out, and moving between the
+ * sign-in views and the main view.
  *
  * The login token never reaches this page: Rust keeps it in the OS keychain and
- * only says who is signed in. Leaving the main view forgets everything that
- * belonged to the account (viewer, gallery, cards) so nothing carries over to the
- * next one.
+ * only says who is signed in. Between the password and the code Rust also keeps
+ * the sign-in's token; the view only learns that a code is needed, so the password
+ * field is emptied as soon as it has been sent. Leaving the main view forgets
+ * everything that belonged to the account (viewer, gallery, cards, the security
+ * part of Settings) so nothing carries over to the next one.
  */
 
 import { call } from './bridge.js';
 import { $, clearMessage, fieldError, setMessage, withBusy } from './dom.js';
 import { removeAllCards } from './cards.js';
 import { resetGallery } from './gallery.js';
+import { resetSecurity } from './security.js';
 import { saveServerIfChanged } from './settings.js';
 import { session } from './state.js';
 import { closeViewer } from './viewer.js';
@@ -37,6 +41,7 @@ export function showSignIn(message) {
   else if (message === '') clearMessage(box);
   $('resend').hidden = true;
   $('password').value = '';
+  $('signin-code').value = '';
   showView('view-signin');
   $($('email').value ? 'password' : 'email').focus();
 }
@@ -47,7 +52,9 @@ function enterMain(account) {
   who.textContent = account.email || '';
   who.title = account.server_url ? `${account.email} on ${account.server_url}` : '';
   $('password').value = '';
+  $('signin-code').value = '';
   clearMessage($('signin-message'));
+  clearMessage($('code-message'));
   showView('view-main');
   showTab('upload');
   $('choose-files').focus();
@@ -58,6 +65,7 @@ export function leaveMain(message) {
   session.account = null;
   closeViewer();
   resetGallery();
+  resetSecurity();
   showSignIn(message);
 }
 
@@ -82,12 +90,62 @@ export async function onSignIn(event) {
     $('resend').hidden = true;
     try {
       await saveServerIfChanged();
-      enterMain(await call('sign_in', { email, password }));
+      afterPassword(await call('sign_in', { email, password }));
     } catch (err) {
       setMessage(box, err.message, 'error');
       $('resend').hidden = err.code !== 'email_not_verified';
     }
   });
+}
+
+/** sign_in answers {status: 'signed_in', account} or {status: 'code_needed'}. */
+function afterPassword(outcome) {
+  if (outcome && outcome.status === 'code_needed') showCodeStep();
+  else enterMain(outcome.account);
+}
+
+/** The second step: the password was right, Rust waits for a code. */
+function showCodeStep() {
+  $('password').value = '';
+  $('signin-code').value = '';
+  clearMessage($('signin-message'));
+  clearMessage($('code-message'));
+  showView('view-code');
+  $('signin-code').focus();
+}
+
+export async function onSubmitCode(event) {
+  event.preventDefault();
+  const box = $('code-message');
+  const code = $('signin-code').value.trim();
+  if (!code) return fieldError(box, 'Enter the code from your authenticator app.', 'signin-code');
+  await withBusy($('submit-code'), 'Checking…', async () => {
+    try {
+      enterMain(await call('sign_in_code', { code }));
+    } catch (err) {
+      codeRefused(err);
+    }
+  });
+}
+
+/**
+ * A wrong code may be tried again (the field is emptied for it); once Rust says the
+ * sign-in expired (time or tries used up), only the password starts a new one.
+ */
+function codeRefused(err) {
+  if (err.code === 'sign_in_expired') return showSignIn(err.message);
+  setMessage($('code-message'), err.message, 'error');
+  if (err.code === 'invalid_code') {
+    $('signin-code').value = '';
+    $('signin-code').focus();
+  }
+}
+
+/** "Use a different account": back to the password, with the email ready to change. */
+export function onCodeBack() {
+  showSignIn('');
+  $('email').focus();
+  $('email').select();
 }
 
 export async function onResendFromSignIn() {

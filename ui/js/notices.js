@@ -42,6 +42,16 @@ export function setSessionEndHandler(handler) {
 }
 
 /**
+ * This computer's session ended without a rejected command (security.js: the
+ * person signed this computer's own session out). Rust's `signed-out` event says
+ * the same and may arrive first; whichever comes second finds no account and the
+ * view is already at sign-in.
+ */
+export function sessionEnded(message) {
+  if (session.account) endSession(message);
+}
+
+/**
  * Shows a rejected command's message via `show`, unless the session ended: then
  * the person goes back to sign-in and reads the message there.
  */

@@ -1,5 +1,6 @@
 /*
- * Which view (sign-in, register, check-email, main) and which main tab is shown.
+ * Which view (sign-in, the two-step code, register, check-email, main) and which
+ * main tab is shown.
  *
  * Views and tabs are plain `hidden` sections in index.html; only this module flips
  * them, so the one-view-at-a-time rule has a single home.
@@ -8,8 +9,9 @@
 import { $, clearMessage } from './dom.js';
 import { ui } from './state.js';
 import { onGalleryShown } from './gallery.js';
+import { onSettingsShown } from './security.js';
 
-const VIEWS = ['view-loading', 'view-signin', 'view-register', 'view-check-email', 'view-main'];
+const VIEWS = ['view-loading', 'view-signin', 'view-code', 'view-register', 'view-check-email', 'view-main'];
 
 export const TABS = {
   upload: { tab: 'tab-upload', panel: 'panel-upload' },
@@ -30,5 +32,8 @@ export function showTab(name) {
     else $(ids.tab).removeAttribute('aria-current');
   }
   if (name === 'gallery') onGalleryShown();
-  if (name === 'settings') clearMessage($('settings-message'));
+  if (name === 'settings') {
+    clearMessage($('settings-message'));
+    onSettingsShown();
+  }
 }

@@ -1,5 +1,5 @@
-//! Registration, sign-in (token straight into the keychain), silent sign-in at start,
-//! and sign-out.
+//! Registration, sign-in (token straight into the keychain; a code next when two-step
+//! sign-in is on), silent sign-in at start, and sign-out.
 
 use imagevault_common::api::{Credentials, FailedRule};
 use imagevault_common::password::{PasswordRule, live_check};
@@ -9,7 +9,7 @@ use tauri::State;
 use crate::AppState;
 use crate::client::Api;
 use crate::error::Result;
-use crate::session::AccountInfo;
+use crate::session::{AccountInfo, SignInOutcome};
 
 /// Signs in from the keychain if a token is saved; `None` means "show sign-in".
 #[tauri::command]
@@ -17,16 +17,26 @@ pub async fn restore_session(state: State<'_, AppState>) -> Result<Option<Accoun
     state.session.restore().await
 }
 
-/// Signs in with email and password.
+/// Signs in with email and password: `{"status": "signed_in", "account": …}`, or
+/// `{"status": "code_needed"}` when two-step sign-in is on (the token the code goes
+/// with stays in Rust).
 #[tauri::command]
 pub async fn sign_in(
     state: State<'_, AppState>,
     email: String,
     password: SecretString,
-) -> Result<AccountInfo> {
+) -> Result<SignInOutcome> {
     // A new session starts with no cards: nothing dropped before can go to this account.
     state.files.reset();
-    state.session.sign_in(Credentials { email, password }).await
+    state.session.sign_in(&email, password).await
+}
+
+/// Finishes a sign-in that needed a code: one from the authenticator app, or a
+/// recovery code. `sign_in_expired` means start again from the password.
+#[tauri::command]
+pub async fn sign_in_code(state: State<'_, AppState>, code: String) -> Result<AccountInfo> {
+    state.files.reset();
+    state.session.sign_in_code(&code).await
 }
 
 /// Creates an account; the server emails a verification link.
@@ -37,7 +47,12 @@ pub async fn register(
     password: SecretString,
 ) -> Result<()> {
     let api = Api::new(&state.session.settings())?;
-    api.register(&Credentials { email, password }).await
+    let credentials = Credentials {
+        email,
+        password,
+        device_token: None,
+    };
+    api.register(&credentials).await
 }
 
 /// The password rules `password` fails for `email`, checked locally with the server's

@@ -8,6 +8,7 @@
 pub mod account;
 pub mod files;
 pub mod gallery;
+pub mod security;
 pub mod settings;
 
 mod list;

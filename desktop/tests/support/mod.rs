@@ -6,20 +6,24 @@
 pub use imagevault_test_support as server;
 
 pub mod display;
+pub mod ipc;
 pub mod photo;
 pub mod proxy;
 pub mod recorder;
 pub mod secret_service;
 pub mod webdriver;
 
-use imagevault_common::api::Credentials;
-use imagevault_desktop::session::{AccountInfo, Session};
+use imagevault_desktop::session::{AccountInfo, Session, SignInOutcome};
 
-/// Signs `session` in as `email` with the test password.
+/// Signs `session` in as `email` with the test password (an account without two-step
+/// sign-in).
 pub async fn sign_in(session: &Session, email: &str) -> AccountInfo {
-    let credentials = Credentials {
-        email: email.into(),
-        password: server::PASSWORD.into(),
-    };
-    session.sign_in(credentials).await.unwrap()
+    match session
+        .sign_in(email, server::PASSWORD.into())
+        .await
+        .unwrap()
+    {
+        SignInOutcome::SignedIn { account } => account,
+        SignInOutcome::CodeNeeded => panic!("{email} has two-step sign-in on"),
+    }
 }

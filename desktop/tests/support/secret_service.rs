@@ -59,16 +59,16 @@ fn set_private(dir: &PathBuf) {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
 }
 
-/// What `secret-tool lookup` finds for the app's entry `username`, if anything.
+/// What `secret-tool lookup` finds for the app's session-token entry `username`, if
+/// anything.
 pub fn lookup(username: &str) -> Option<String> {
+    lookup_in(imagevault_desktop::keychain::SERVICE, username)
+}
+
+/// What `secret-tool lookup` finds for the entry `username` of `service`, if anything.
+pub fn lookup_in(service: &str, username: &str) -> Option<String> {
     let out = Command::new("secret-tool")
-        .args([
-            "lookup",
-            "service",
-            imagevault_desktop::keychain::SERVICE,
-            "username",
-            username,
-        ])
+        .args(["lookup", "service", service, "username", username])
         .output()
         .expect("secret-tool runs (apt-get install libsecret-tools)");
     let value = String::from_utf8(out.stdout).unwrap();

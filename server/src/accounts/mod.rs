@@ -1,16 +1,21 @@
 //! Account flows: registration, verification, password reset, account deletion and
-//! `create-user` here; sign-in, lockout and sign-out in [`sign_in`]. Handlers parse and
-//! render; the rules live here, so the CLI and the browser pages run the same code as
-//! the JSON API. Every flow that writes more than once does it in one transaction.
+//! `create-user` here; sign-in, lockout and sign-out in [`sign_in`]; two-step sign-in in
+//! [`two_factor`]; passkeys in [`passkeys`]; device tokens and the session list in
+//! [`devices`]. Handlers parse and render; the rules live here, so the CLI and the
+//! browser pages run the same code as the JSON API. Every flow that writes more than once does it in one transaction.
 //!
 //! Every flow that takes an email answers the same whether or not an account exists
 //! (status, body, and — through the dummy hash and background email — time).
 
+mod devices;
+pub mod passkeys;
 mod sign_in;
+pub mod two_factor;
 
+pub use devices::{list_sessions, revoke_session};
 pub use sign_in::{
-    IssuedSession, LOCKOUT_THRESHOLD, SESSION_TTL, lockout_duration, login, logout,
-    logout_everywhere,
+    ADDRESS_THRESHOLD, IssuedSession, LOCKOUT_THRESHOLD, SignIn, lockout_duration, login,
+    login_second_step, logout, logout_everywhere, replace_browser_session, unlock_device,
 };
 
 use std::net::IpAddr;
@@ -22,7 +27,7 @@ use crate::crypto::{hash_token, random_token};
 use crate::db::ids::UserId;
 use crate::db::tokens::Purpose;
 use crate::db::users::{NewUser, User};
-use crate::db::{is_unique_violation, lockout, now, sessions, tokens, users};
+use crate::db::{AnyExecutor, is_unique_violation, lockout, now, sessions, tokens, users};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::throttle::{self, Limit};
@@ -99,7 +104,7 @@ async fn send_verification(
     user_id: UserId,
     email: &EmailAddress,
 ) -> Result<(), ApiError> {
-    let token = issue_email_token(state, user_id, Purpose::Verify, VERIFY_TTL).await?;
+    let token = issue_email_token(state.db.pool(), user_id, Purpose::Verify, VERIFY_TTL).await?;
     state
         .mailer
         .send_later(state.mailer.verification(email.as_str(), &token));
@@ -127,22 +132,14 @@ where
 
 /// A fresh single-use token for `purpose`; only its hash is stored.
 async fn issue_email_token(
-    state: &AppState,
+    db: impl AnyExecutor<'_>,
     user_id: UserId,
     purpose: Purpose,
     ttl: i64,
 ) -> Result<String, ApiError> {
     let token = random_token();
     let now = now();
-    tokens::insert(
-        state.db.pool(),
-        &hash_token(&token),
-        user_id,
-        purpose,
-        now,
-        now + ttl,
-    )
-    .await?;
+    tokens::insert(db, &hash_token(&token), user_id, purpose, now, now + ttl).await?;
     Ok(token)
 }
 
@@ -182,22 +179,75 @@ pub async fn resend_verification(
     Ok(())
 }
 
+/// Who asks for a drastic change, for the password re-check's failure counting.
+#[derive(Debug, Clone, Copy)]
+pub struct Asker<'a> {
+    /// The account.
+    pub user_id: UserId,
+    /// The device of the caller's session, if it has one.
+    pub device_id: Option<&'a str>,
+    /// The client address.
+    pub ip: IpAddr,
+}
+
 /// Deletes the caller's account after checking its password again (a stolen session
 /// alone must not be able to destroy everything). A wrong password counts like a failed
 /// sign-in: the same limits, lockout and owner email.
-#[tracing::instrument(skip_all, fields(user.id = %user_id))]
+#[tracing::instrument(skip_all, fields(user.id = %asker.user_id))]
 pub async fn delete_account(
     state: &AppState,
-    user_id: UserId,
+    asker: Asker<'_>,
     password: &str,
-    ip: IpAddr,
 ) -> Result<(), ApiError> {
+    let Asker {
+        user_id,
+        device_id,
+        ip,
+    } = asker;
     let user = profile(state, user_id).await?;
-    if let Err(refused) = sign_in::recheck_password(state, &user, password, ip).await {
+    if let Err(refused) = sign_in::recheck_password(state, &user, password, device_id, ip).await {
         tracing::warn!(target: "security", event = "account_delete_refused", %ip, "password re-check failed for account deletion");
         return Err(refused);
     }
     Ok(crate::maintenance::delete_account(&state.db, &state.store, user_id).await?)
+}
+
+/// `DELETE /me/mfa/totp`: turns two-step sign-in off after the password and a code
+/// (a recovery code will do), both counted like sign-in failures when wrong.
+#[tracing::instrument(skip_all, fields(user.id = %asker.user_id))]
+pub async fn disable_two_step(
+    state: &AppState,
+    asker: Asker<'_>,
+    password: &str,
+    code: &str,
+) -> Result<(), ApiError> {
+    let user = profile(state, asker.user_id).await?;
+    if !two_factor::status(state, user.id).await?.totp {
+        return Err(ApiError::InvalidCode("Two-step sign-in is not on.".into()));
+    }
+    sign_in::recheck_password_and_code(state, &user, password, code, asker.device_id, asker.ip)
+        .await?;
+    two_factor::disable(state, &user).await
+}
+
+/// `POST /me/mfa/recovery-codes`: ten new recovery codes (the old ones stop working),
+/// after the password and a code.
+#[tracing::instrument(skip_all, fields(user.id = %asker.user_id))]
+pub async fn new_recovery_codes(
+    state: &AppState,
+    asker: Asker<'_>,
+    password: &str,
+    code: &str,
+) -> Result<Vec<String>, ApiError> {
+    let user = profile(state, asker.user_id).await?;
+    if !two_factor::status(state, user.id).await?.totp {
+        return Err(ApiError::InvalidCode(
+            "Turn two-step sign-in on first.".into(),
+        ));
+    }
+    sign_in::recheck_password_and_code(state, &user, password, code, asker.device_id, asker.ip)
+        .await?;
+    two_factor::replace_recovery_codes(state, &user).await
 }
 
 /// The caller's account (the `me` endpoint, the account and gallery pages). A session
@@ -221,7 +271,8 @@ pub async fn forgot_password(state: &AppState, email: &str, ip: IpAddr) -> Resul
         // In the background, so the answer costs the same whether or not the address
         // has an account.
         in_background(state, move |state| async move {
-            let token = issue_email_token(&state, user.id, Purpose::Reset, RESET_TTL).await?;
+            let token =
+                issue_email_token(state.db.pool(), user.id, Purpose::Reset, RESET_TTL).await?;
             state
                 .mailer
                 .send_later(state.mailer.password_reset(email.as_str(), &token));

@@ -14,8 +14,8 @@ mod tests;
 
 use parse::{
     allowed_hosts, database_url, email_from, flag, parse_bind_addr, public_url, redirect_addr,
-    require_dev_loopback, secret_key, smtp, storage_url, tls_files, trusted_proxies,
-    upload_timeout,
+    require_dev_loopback, secret_key, session_lifetimes, smtp, storage_url, tls_files,
+    trusted_proxies, upload_timeout,
 };
 
 /// Default listen address: loopback only, so a fresh `cargo run` exposes nothing.
@@ -59,6 +59,8 @@ pub struct Config {
     /// client trickling bytes cannot hold an upload slot (default 120 s: 5 MiB at about
     /// 350 kbit/s).
     pub upload_timeout: std::time::Duration,
+    /// `SESSION_IDLE_DAYS` (default 14) and `SESSION_MAX_DAYS` (default 90), in seconds.
+    pub sessions: crate::db::sessions::Lifetimes,
 }
 
 /// `DATABASE_URL`, whose `Debug` hides the password so the start-up log can show it.
@@ -231,6 +233,7 @@ impl Config {
             behind_tls_proxy,
             trusted_proxies,
             upload_timeout: upload_timeout(get("UPLOAD_TIMEOUT_SECONDS"))?,
+            sessions: session_lifetimes(get("SESSION_IDLE_DAYS"), get("SESSION_MAX_DAYS"))?,
         })
     }
 

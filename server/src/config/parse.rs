@@ -33,6 +33,36 @@ pub(super) fn upload_timeout(raw: Option<String>) -> Result<std::time::Duration,
     }
 }
 
+/// `SESSION_IDLE_DAYS` and `SESSION_MAX_DAYS`: whole days, the idle limit no longer
+/// than the absolute one.
+pub(super) fn session_lifetimes(
+    idle: Option<String>,
+    max: Option<String>,
+) -> Result<crate::db::sessions::Lifetimes, ConfigError> {
+    let days = |variable: &'static str, raw: Option<String>, default: i64| match raw {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(days @ 1..=3650) => Ok(days),
+            _ => Err(invalid(
+                variable,
+                format!("{raw:?} is not a whole number of days from 1 to 3650"),
+            )),
+        },
+    };
+    let idle = days("SESSION_IDLE_DAYS", idle, 14)?;
+    let max = days("SESSION_MAX_DAYS", max, 90)?;
+    if idle > max {
+        return Err(invalid(
+            "SESSION_IDLE_DAYS",
+            format!("{idle} days is longer than SESSION_MAX_DAYS ({max} days)"),
+        ));
+    }
+    Ok(crate::db::sessions::Lifetimes {
+        idle: idle * 86_400,
+        max: max * 86_400,
+    })
+}
+
 pub(super) fn parse_bind_addr(raw: Option<String>) -> Result<SocketAddr, ConfigError> {
     let raw = raw.unwrap_or_else(|| DEFAULT_BIND_ADDR.to_owned());
     raw.parse().map_err(|_| {
@@ -259,8 +289,10 @@ pub(super) fn email_from(raw: Option<String>) -> Result<String, ConfigError> {
 }
 
 /// Emailed links carry single-use tokens, so outside `DEBUG` they must be `https://`.
+/// The default names loopback as `localhost`, not `127.0.0.1`: WebAuthn refuses IP
+/// addresses, so only a name lets passkeys work on the embedded default.
 pub(super) fn public_url(raw: Option<String>, debug: bool) -> Result<String, ConfigError> {
-    let url = raw.unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let url = raw.unwrap_or_else(|| "http://localhost:8080".into());
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))

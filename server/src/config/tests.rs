@@ -26,7 +26,7 @@ fn defaults_follow_the_design() {
         "sqlite://./data/imagevault.db"
     );
     assert_eq!(c.allowed_hosts, ["localhost", "127.0.0.1"]);
-    assert_eq!(c.public_url, "http://127.0.0.1:8080");
+    assert_eq!(c.public_url, "http://localhost:8080");
     assert!(c.email.is_none());
     assert!(matches!(&c.storage, StorageUrl::Files(p) if p.as_os_str() == "./data/blobs"));
     assert_eq!(c.master_key_file, PathBuf::from("./data/keys/master.key"));
@@ -197,4 +197,29 @@ fn secrets_do_not_appear_in_debug_output() {
         format!("{:?}", pg.database_url),
         "postgres://app:***@db:5432/vault"
     );
+}
+
+#[test]
+fn session_lifetimes_are_whole_days_and_idle_fits_inside_max() {
+    let c = dev(&[]).unwrap();
+    assert_eq!(
+        (c.sessions.idle, c.sessions.max),
+        (14 * 86_400, 90 * 86_400)
+    );
+    let c = dev(&[("SESSION_IDLE_DAYS", "1"), ("SESSION_MAX_DAYS", "7")]).unwrap();
+    assert_eq!((c.sessions.idle, c.sessions.max), (86_400, 7 * 86_400));
+    for (name, value) in [
+        ("SESSION_IDLE_DAYS", "0"),
+        ("SESSION_IDLE_DAYS", "-1"),
+        ("SESSION_IDLE_DAYS", "1.5"),
+        ("SESSION_MAX_DAYS", "forever"),
+        ("SESSION_MAX_DAYS", "99999999999999999999"),
+        ("SESSION_MAX_DAYS", "7"),
+    ] {
+        let err = dev(&[(name, value)]).unwrap_err();
+        assert!(
+            err.variable.starts_with("SESSION_"),
+            "{name}={value}: {err}"
+        );
+    }
 }

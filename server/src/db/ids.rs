@@ -99,6 +99,10 @@ uuid_id!(
     /// its token.
     SessionId
 );
+uuid_id!(
+    /// A registered passkey (not its WebAuthn credential id, which the browser names).
+    PasskeyId
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
-//! Consecutive login failures and lockouts per normalised email — kept for addresses
-//! with and without an account alike, so lockout reveals nothing about registration.
+//! Login failures and lockouts per key — a normalised email (kept for addresses with
+//! and without an account alike, so lockout reveals nothing about registration), a
+//! known device, or a client address. Failures older than a day are forgotten.
 
 use super::{AnyExecutor, DbError};
 
@@ -13,8 +14,10 @@ pub async fn locked_until(db: impl AnyExecutor<'_>, email: &str) -> Result<Optio
     Ok(until.flatten())
 }
 
-/// Counts a failure atomically; returns the consecutive failures and the lockouts so
-/// far.
+/// A failure this old no longer counts towards a lock.
+const FAILURES_FORGOTTEN_AFTER: i64 = 24 * 3600;
+
+/// Counts a failure atomically; returns the recent failures and the lockouts so far.
 pub async fn record_failure(
     db: impl AnyExecutor<'_>,
     email: &str,
@@ -22,11 +25,14 @@ pub async fn record_failure(
 ) -> Result<(i64, i64), DbError> {
     Ok(sqlx::query_as(
         "INSERT INTO login_failures (email, failures, lockouts, updated_at) VALUES ($1, 1, 0, $2) \
-         ON CONFLICT (email) DO UPDATE SET failures = login_failures.failures + 1, updated_at = $2 \
+         ON CONFLICT (email) DO UPDATE SET failures = CASE \
+         WHEN login_failures.updated_at <= $3 THEN 1 ELSE login_failures.failures + 1 END, \
+         updated_at = $2 \
          RETURNING failures, lockouts",
     )
     .bind(email)
     .bind(now)
+    .bind(now - FAILURES_FORGOTTEN_AFTER)
     .fetch_one(db)
     .await?)
 }

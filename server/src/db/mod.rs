@@ -14,6 +14,8 @@
 pub mod ids;
 pub mod images;
 pub mod lockout;
+pub mod mfa;
+pub mod passkeys;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;

@@ -10,6 +10,8 @@ pub enum Purpose {
     Verify,
     /// Password reset (1 h).
     Reset,
+    /// Past a lockout: makes one browser a known device (24 h).
+    Unlock,
 }
 
 impl Purpose {
@@ -17,6 +19,7 @@ impl Purpose {
         match self {
             Self::Verify => "verify",
             Self::Reset => "reset",
+            Self::Unlock => "unlock",
         }
     }
 }

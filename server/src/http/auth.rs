@@ -41,6 +41,8 @@ pub struct Caller {
     pub token_hash: String,
     /// Bearer or cookie.
     pub kind: SessionKind,
+    /// The device holding the session, if it has one.
+    pub device_id: Option<String>,
 }
 
 /// The session cookie's name for this deployment.
@@ -121,15 +123,26 @@ async fn caller(
     token_hash: String,
     kind: SessionKind,
 ) -> Result<Caller, ApiError> {
-    let session = sessions::live(state.db.pool(), &token_hash, kind, now())
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let now = now();
+    let session = sessions::live(
+        state.db.pool(),
+        &token_hash,
+        kind,
+        now,
+        state.config.sessions.idle,
+    )
+    .await?
+    .ok_or(ApiError::Unauthorized)?;
     tracing::Span::current().record("user.id", tracing::field::display(session.user_id));
+    if session.last_seen_at <= now - sessions::TOUCH_EVERY {
+        sessions::touch(state.db.pool(), session.id, now).await?;
+    }
     Ok(Caller {
         user_id: session.user_id,
         session_id: session.id,
         token_hash,
         kind,
+        device_id: session.device_id,
     })
 }
 

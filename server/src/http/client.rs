@@ -35,3 +35,73 @@ pub fn client_ip(req: &Request, config: &Config) -> IpAddr {
         .find(|ip| !config.trusted_proxies.contains(ip))
         .unwrap_or(peer)
 }
+
+/// Longest `User-Agent` kept with a session: enough to tell browsers and apps apart.
+const USER_AGENT_CHARS: usize = 160;
+
+/// What a sign-in knows about the client: its address, how it names itself, and the
+/// device token it presented (a browser's device cookie or the desktop's stored one).
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// See [`client_ip`].
+    pub ip: IpAddr,
+    /// `User-Agent`, printable characters only, shortened.
+    pub user_agent: Option<String>,
+    /// The device token presented, unverified.
+    pub device_token: Option<String>,
+}
+
+impl Client {
+    /// The client of `req`, with the device token it presented (if any).
+    pub fn of(req: &Request, config: &Config, device_token: Option<String>) -> Self {
+        let user_agent = req
+            .headers()
+            .get(salvo::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| !c.is_control())
+                    .take(USER_AGENT_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|ua| !ua.trim().is_empty());
+        Self {
+            ip: client_ip(req, config),
+            user_agent,
+            device_token: device_token.filter(|t| !t.is_empty() && t.len() <= 200),
+        }
+    }
+}
+
+/// A coarse address to show beside a session — enough to recognise "home" or "work",
+/// not to locate anyone: an IPv4 /24 or an IPv6 /48.
+pub fn address_hint(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            format!("{a}.{b}.{c}.x")
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_hints_are_coarse() {
+        assert_eq!(address_hint("203.0.113.77".parse().unwrap()), "203.0.113.x");
+        assert_eq!(
+            address_hint("2001:db8:1:2:3:4:5:6".parse().unwrap()),
+            "2001:db8:1::/48"
+        );
+        assert_eq!(
+            address_hint("::ffff:192.0.2.9".parse().unwrap()),
+            "192.0.2.x"
+        );
+    }
+}

@@ -1,5 +1,7 @@
-//! Registration and the account page (sign out, sign out everywhere, delete the
-//! account).
+//! Registration and the account page: two-step sign-in (turn on with a QR code, turn
+//! off, new recovery codes), passkeys (added by `passkeys.js` through the JSON API,
+//! listed and removed here), the sessions of the account (each can be ended), sign out,
+//! sign out everywhere, delete the account.
 
 use askama::Template;
 use imagevault_common::password::PasswordRule;
@@ -11,7 +13,8 @@ use time::OffsetDateTime;
 use super::gallery::date_text;
 use super::session::forget_session_cookie;
 use super::{CredentialsForm, MessagePage, PresessionCsrf, render_html, signed_in_get};
-use crate::accounts;
+use crate::accounts::{self, Asker, passkeys, two_factor};
+use crate::db::ids::{PasskeyId, SessionId};
 use crate::error::ApiError;
 use crate::http::client::client_ip;
 use crate::http::extract::{AuthUser, PageUser};
@@ -27,7 +30,16 @@ pub(super) fn router() -> Router {
         .push(
             Router::with_path("account")
                 .push(signed_in_get(account_page))
-                .push(Router::with_path("delete").post(delete_submit)),
+                .push(Router::with_path("delete").post(delete_submit))
+                .push(
+                    Router::with_path("two-step")
+                        .push(Router::with_path("start").post(two_step_start))
+                        .push(Router::with_path("confirm").post(two_step_confirm))
+                        .push(Router::with_path("disable").post(two_step_disable))
+                        .push(Router::with_path("recovery-codes").post(two_step_new_codes)),
+                )
+                .push(Router::with_path("sessions/{id}/revoke").post(session_revoke))
+                .push(Router::with_path("passkeys/{id}/delete").post(passkey_delete)),
         )
 }
 
@@ -114,6 +126,30 @@ struct AccountPage<'a> {
     email: &'a str,
     since: &'a str,
     error: Option<&'a str>,
+    notice: Option<&'a str>,
+    two_step: two_factor::Status,
+    sessions: Vec<SessionRow>,
+    passkeys: Vec<PasskeyRow>,
+    passkeys_available: bool,
+}
+
+/// One passkey as the account page lists it.
+struct PasskeyRow {
+    id: String,
+    name: String,
+    added: String,
+    last_used: String,
+}
+
+/// One session as the account page lists it.
+struct SessionRow {
+    id: String,
+    kind: &'static str,
+    created: String,
+    last_used: String,
+    address: String,
+    agent: String,
+    current: bool,
 }
 
 async fn render_account(
@@ -121,10 +157,45 @@ async fn render_account(
     error: Option<&str>,
     res: &mut Response,
 ) -> Result<(), ApiError> {
+    render_account_with(user, error, None, res).await
+}
+
+async fn render_account_with(
+    user: &AuthUser,
+    error: Option<&str>,
+    notice: Option<&str>,
+    res: &mut Response,
+) -> Result<(), ApiError> {
     let account = accounts::profile(&user.state, user.caller.user_id).await?;
     let since = OffsetDateTime::from_unix_timestamp(account.created_at)
         .map(date_text)
         .unwrap_or_default();
+    let two_step = two_factor::status(&user.state, account.id).await?;
+    let passkeys = passkey_rows(&user.state, account.id).await?;
+    let sessions = accounts::list_sessions(&user.state, account.id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            let at = |t| {
+                OffsetDateTime::from_unix_timestamp(t)
+                    .map(date_text)
+                    .unwrap_or_default()
+            };
+            SessionRow {
+                id: s.id.to_string(),
+                kind: if s.kind == "cookie" {
+                    "Browser"
+                } else {
+                    "Desktop app or API"
+                },
+                created: at(s.created_at),
+                last_used: at(s.last_seen_at),
+                address: s.address_hint.unwrap_or_else(|| "unknown".into()),
+                agent: s.user_agent.unwrap_or_else(|| "unknown".into()),
+                current: s.id == user.caller.session_id,
+            }
+        })
+        .collect();
     render_html(
         res,
         &AccountPage {
@@ -132,8 +203,267 @@ async fn render_account(
             email: &account.email,
             since: &since,
             error,
+            notice,
+            two_step,
+            sessions,
+            passkeys,
+            passkeys_available: user.state.passkeys.is_some(),
         },
     )
+}
+
+async fn passkey_rows(
+    state: &AppState,
+    user: crate::db::ids::UserId,
+) -> Result<Vec<PasskeyRow>, ApiError> {
+    let at = |t| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .map(date_text)
+            .unwrap_or_default()
+    };
+    Ok(passkeys::list(state, user)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyRow {
+            id: p.id.to_string(),
+            name: p.name,
+            added: at(p.created_at),
+            last_used: p.last_used_at.map_or_else(|| "never".to_owned(), at),
+        })
+        .collect())
+}
+
+#[derive(Template)]
+#[template(path = "two_step_setup.html")]
+struct SetupPage<'a> {
+    csrf: &'a str,
+    secret: &'a str,
+    qr_svg: &'a str,
+    error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct RecoveryCodesPage<'a> {
+    csrf: &'a str,
+    codes: &'a [String],
+    download: &'a str,
+}
+
+/// `POST /account/two-step/start`: a new secret, shown as a QR code and as text.
+#[handler]
+async fn two_step_start(user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
+    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+    match two_factor::start(&user.state, &account).await {
+        Ok(enrolment) => render_html(
+            res,
+            &SetupPage {
+                csrf: &user.csrf(),
+                secret: &spaced(&enrolment.secret),
+                qr_svg: &enrolment.qr_svg,
+                error: None,
+            },
+        ),
+        Err(err @ ApiError::MfaAlreadyEnabled) => {
+            res.status_code(err.status());
+            render_account(&user, Some(&err.to_string()), res).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// The base32 secret in groups of four, as people type it.
+fn spaced(secret: &str) -> String {
+    secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    password: SecretString,
+}
+
+/// `POST /account/two-step/confirm`: the first code turns it on; the recovery codes
+/// are shown this once.
+#[handler]
+async fn two_step_confirm(
+    user: AuthUser,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let form: CodeForm = super::read_form(req).await?;
+    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+    match two_factor::confirm(&user.state, &account, &form.code).await {
+        Ok(codes) => show_codes(&user, res, &codes),
+        Err(err @ ApiError::InvalidCode(_)) => {
+            // The pending secret stays: show it again with the error.
+            let Some(enrolment) = two_factor::pending(&user.state, &account).await? else {
+                res.status_code(err.status());
+                return render_account(&user, Some(&err.to_string()), res).await;
+            };
+            res.status_code(err.status());
+            render_html(
+                res,
+                &SetupPage {
+                    csrf: &user.csrf(),
+                    secret: &spaced(&enrolment.secret),
+                    qr_svg: &enrolment.qr_svg,
+                    error: Some(
+                        "That code is not right. Enter the 6-digit code your app shows now \
+                         (codes change every 30 seconds).",
+                    ),
+                },
+            )
+        }
+        Err(err @ ApiError::MfaAlreadyEnabled) => {
+            res.status_code(err.status());
+            render_account(&user, Some(&err.to_string()), res).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+fn show_codes(user: &AuthUser, res: &mut Response, codes: &[String]) -> Result<(), ApiError> {
+    let text = format!(
+        "ImageVault recovery codes\n\nEach code signs you in once when you cannot use your \
+         authenticator app.\n\n{}\n",
+        codes.join("\n")
+    );
+    let download = format!("data:text/plain;charset=utf-8,{}", percent(&text));
+    render_html(
+        res,
+        &RecoveryCodesPage {
+            csrf: &user.csrf(),
+            codes,
+            download: &download,
+        },
+    )
+}
+
+/// Percent-encodes everything but unreserved characters (for the `data:` link).
+fn percent(text: &str) -> String {
+    use std::fmt::Write as _;
+    text.bytes().fold(String::new(), |mut out, b| {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+        out
+    })
+}
+
+fn asker<'a>(user: &'a AuthUser, req: &Request) -> Asker<'a> {
+    Asker {
+        user_id: user.caller.user_id,
+        device_id: user.caller.device_id.as_deref(),
+        ip: client_ip(req, &user.state.config),
+    }
+}
+
+/// The refusals a password-and-code form shows on the account page.
+async fn refused(user: &AuthUser, err: ApiError, res: &mut Response) -> Result<(), ApiError> {
+    match err {
+        ApiError::InvalidCredentials
+        | ApiError::InvalidCode(_)
+        | ApiError::RateLimited(_)
+        | ApiError::AccountLocked(_) => {
+            let message = match &err {
+                ApiError::InvalidCredentials => "That password is not right.".to_owned(),
+                other => other.to_string(),
+            };
+            res.status_code(err.status());
+            render_account(user, Some(&message), res).await
+        }
+        other => Err(other),
+    }
+}
+
+/// `POST /account/two-step/disable`: password and a code.
+#[handler]
+async fn two_step_disable(
+    user: AuthUser,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let form: CodeForm = super::read_form(req).await?;
+    let asker = asker(&user, req);
+    match accounts::disable_two_step(
+        &user.state,
+        asker,
+        form.password.expose_secret(),
+        &form.code,
+    )
+    .await
+    {
+        Ok(()) => render_account_with(&user, None, Some("Two-step sign-in is off."), res).await,
+        Err(err) => refused(&user, err, res).await,
+    }
+}
+
+/// `POST /account/two-step/recovery-codes`: password and a code; new codes shown once.
+#[handler]
+async fn two_step_new_codes(
+    user: AuthUser,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let form: CodeForm = super::read_form(req).await?;
+    let asker = asker(&user, req);
+    match accounts::new_recovery_codes(
+        &user.state,
+        asker,
+        form.password.expose_secret(),
+        &form.code,
+    )
+    .await
+    {
+        Ok(codes) => show_codes(&user, res, &codes),
+        Err(err) => refused(&user, err, res).await,
+    }
+}
+
+/// `POST /account/sessions/{id}/revoke`: ends one session (this one signs out).
+#[handler]
+async fn session_revoke(
+    user: AuthUser,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let id: SessionId = req
+        .param::<String>("id")
+        .and_then(|id| id.parse().ok())
+        .ok_or(ApiError::NotFound)?;
+    accounts::revoke_session(&user.state, user.caller.user_id, id).await?;
+    if id == user.caller.session_id {
+        forget_session_cookie(&user.state, res);
+        super::redirect(res, "/login");
+        return Ok(());
+    }
+    render_account_with(&user, None, Some("That session has ended."), res).await
+}
+
+/// `POST /account/passkeys/{id}/delete`: that passkey can no longer sign in.
+#[handler]
+async fn passkey_delete(
+    user: AuthUser,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let id: PasskeyId = req
+        .param::<String>("id")
+        .and_then(|id| id.parse().ok())
+        .ok_or(ApiError::NotFound)?;
+    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+    passkeys::remove(&user.state, &account, id).await?;
+    render_account_with(&user, None, Some("The passkey was removed."), res).await
 }
 
 #[handler]
@@ -155,8 +485,7 @@ async fn delete_submit(
 ) -> Result<(), ApiError> {
     let form: DeleteForm = super::read_form(req).await?;
     let password = form.password.expose_secret();
-    let ip = client_ip(req, &user.state.config);
-    match accounts::delete_account(&user.state, user.caller.user_id, password, ip).await {
+    match accounts::delete_account(&user.state, asker(&user, req), password).await {
         Ok(()) => {
             forget_session_cookie(&user.state, res);
             render_html(

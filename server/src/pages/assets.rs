@@ -36,6 +36,16 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../static/confirm.js"),
     },
+    Asset {
+        name: "print.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/print.js"),
+    },
+    Asset {
+        name: "passkeys.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../static/passkeys.js"),
+    },
 ];
 
 /// Each asset's version: the first 12 hex digits of its SHA-256.

@@ -101,8 +101,8 @@ fn message(
     )
 }
 
-/// What differs between the two token forms.
-struct FormKind {
+/// What differs between the token forms.
+pub(super) struct FormKind {
     title: &'static str,
     action: &'static str,
     button: &'static str,
@@ -120,6 +120,13 @@ const RESET: FormKind = FormKind {
     action: "/reset-password",
     button: "Save the new password",
     ask_password: true,
+};
+/// The link past a lock (handled with the sign-in, in `session`).
+pub(super) const UNLOCK: FormKind = FormKind {
+    title: "Sign in from this browser despite the lock",
+    action: "/unlock",
+    button: "Trust this browser",
+    ask_password: false,
 };
 
 impl FormKind {
@@ -148,7 +155,12 @@ impl FormKind {
     }
 
     /// The form a link opens; the token is only carried, not used.
-    fn show(&self, state: &AppState, req: &Request, res: &mut Response) -> Result<(), ApiError> {
+    pub(super) fn show(
+        &self,
+        state: &AppState,
+        req: &Request,
+        res: &mut Response,
+    ) -> Result<(), ApiError> {
         let csrf = PresessionCsrf::issue(req, res, state);
         self.render(res, &csrf, &link_token(req), Vec::new())
     }

@@ -1,18 +1,26 @@
-//! Sign-in, home and sign-out: cookie sessions for browsers.
+//! Sign-in (password and code, or a passkey), home and sign-out: cookie sessions for
+//! browsers.
 
 use askama::Template;
 use salvo::http::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use salvo::prelude::*;
 use secrecy::ExposeSecret;
 
-use super::{CredentialsForm, PresessionCsrf, redirect, render_html, signed_in_get};
-use crate::accounts::{self, SESSION_TTL};
+use super::{CredentialsForm, PresessionCsrf, read_form, redirect, render_html, signed_in_get};
+use crate::accounts::{self, IssuedSession, SignIn, passkeys};
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
-use crate::http::auth::session_cookie_name;
-use crate::http::client::client_ip;
+use crate::http::auth::{CSRF_HEADER, session_cookie_name};
+use crate::http::client::Client;
 use crate::http::extract::{AuthUser, PageUser};
 use crate::state::AppState;
+
+/// The device cookie over HTTPS (`__Host-`: Secure, Path=/, no Domain) and in loopback
+/// development.
+const DEVICE_COOKIE_HTTPS: &str = "__Host-imagevault_device";
+const DEVICE_COOKIE_DEV: &str = "imagevault_device";
+/// Browsers keep a cookie at most 400 days; the device cookie asks for all of them.
+const DEVICE_COOKIE_DAYS: i64 = 400;
 
 pub(super) fn router() -> Router {
     Router::new()
@@ -20,7 +28,14 @@ pub(super) fn router() -> Router {
         .push(
             Router::with_path("login")
                 .get(login_page)
-                .post(login_submit),
+                .post(login_submit)
+                .push(Router::with_path("code").post(code_submit))
+                .push(Router::with_path("passkey").post(passkey_submit)),
+        )
+        .push(
+            Router::with_path("unlock")
+                .get(unlock_page)
+                .post(unlock_submit),
         )
         .push(Router::with_path("logout").post(logout_submit))
         .push(Router::with_path("logout-everywhere").post(logout_everywhere_submit))
@@ -31,6 +46,16 @@ pub(super) fn router() -> Router {
 struct LoginPage<'a> {
     csrf: &'a str,
     email: &'a str,
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
+/// The second step: the code, with the waiting sign-in's token.
+#[derive(Template)]
+#[template(path = "login_code.html")]
+struct CodePage<'a> {
+    csrf: &'a str,
+    mfa_token: &'a str,
     error: Option<&'a str>,
 }
 
@@ -53,6 +78,7 @@ async fn login_page(
             csrf: &csrf,
             email: "",
             error: None,
+            notice: None,
         },
     )
 }
@@ -64,21 +90,25 @@ async fn login_submit(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let form = CredentialsForm::read(req, &state, "/login").await?;
-    let ip = client_ip(req, &state.config);
-    match accounts::login(
+    let client = Client::of(req, &state.config, device_cookie(req, &state));
+    let outcome = accounts::login(
         &state,
         &form.email,
         form.password.expose_secret(),
-        ip,
+        &client,
         SessionKind::Cookie,
     )
-    .await
-    {
-        Ok(session) => {
-            res.add_cookie(session_cookie(&state, session.token));
-            redirect(res, "/");
-            Ok(())
-        }
+    .await;
+    match outcome {
+        Ok(SignIn::Session(session)) => signed_in(&state, req, res, session).await,
+        Ok(SignIn::SecondStep { mfa_token }) => render_html(
+            res,
+            &CodePage {
+                csrf: &form.csrf_token,
+                mfa_token: &mfa_token,
+                error: None,
+            },
+        ),
         Err(
             err @ (ApiError::InvalidCredentials
             | ApiError::EmailNotVerified
@@ -86,14 +116,188 @@ async fn login_submit(
             | ApiError::RateLimited(_)),
         ) => {
             let message = err.to_string();
-            let status = err.status();
-            res.status_code(status);
+            res.status_code(err.status());
             render_html(
                 res,
                 &LoginPage {
                     csrf: &form.csrf_token,
                     email: &form.email,
                     error: Some(&message),
+                    notice: None,
+                },
+            )
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    mfa_token: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /login/code`: the second step of a browser sign-in.
+#[handler]
+async fn code_submit(
+    state: AppState,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let form: CodeForm = read_form(req).await?;
+    PresessionCsrf::check(req, &state, &form.csrf_token, "/login/code")?;
+    let client = Client::of(req, &state.config, None);
+    match accounts::login_second_step(&state, &form.mfa_token, &form.code, &client).await {
+        Ok(session) => signed_in(&state, req, res, session).await,
+        Err(
+            err @ (ApiError::SecondStepFailed
+            | ApiError::AccountLocked(_)
+            | ApiError::RateLimited(_)),
+        ) => {
+            let message = match &err {
+                ApiError::SecondStepFailed => "That code is not right, or this sign-in expired \
+                    (five tries in five minutes). Try again, or sign in again."
+                    .to_owned(),
+                other => other.to_string(),
+            };
+            res.status_code(err.status());
+            render_html(
+                res,
+                &CodePage {
+                    csrf: &form.csrf_token,
+                    mfa_token: &form.mfa_token,
+                    error: Some(&message),
+                },
+            )
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// `POST /login/passkey`: a passkey's answer (JSON from `passkeys.js`, for a challenge
+/// from `POST /api/v1/auth/passkey/start`), with the sign-in form's CSRF field in
+/// `X-CSRF-Token`. Signs the browser in as the form does.
+#[handler]
+async fn passkey_submit(
+    state: AppState,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let field = req.header::<String>(CSRF_HEADER).unwrap_or_default();
+    PresessionCsrf::check(req, &state, &field, "/login/passkey")?;
+    let body: imagevault_common::api::PasskeySignIn = crate::routes::json(req).await?;
+    let client = Client::of(req, &state.config, device_cookie(req, &state));
+    let session = passkeys::finish_sign_in(
+        &state,
+        &body.challenge_id,
+        body.credential,
+        &client,
+        SessionKind::Cookie,
+    )
+    .await?;
+    signed_in(&state, req, res, session).await
+}
+
+/// Sets the session and device cookies (ending the session this browser held before)
+/// and goes to the gallery.
+async fn signed_in(
+    state: &AppState,
+    req: &Request,
+    res: &mut Response,
+    session: IssuedSession,
+) -> Result<(), ApiError> {
+    if let Some(old) = req.cookie(session_cookie_name(&state.config)) {
+        accounts::replace_browser_session(state, old.value()).await?;
+    }
+    res.add_cookie(session_cookie(state, session.token));
+    res.add_cookie(device_cookie_for(state, session.device_token));
+    redirect(res, "/");
+    Ok(())
+}
+
+fn device_cookie_name(state: &AppState) -> &'static str {
+    if state.config.https() {
+        DEVICE_COOKIE_HTTPS
+    } else {
+        DEVICE_COOKIE_DEV
+    }
+}
+
+fn device_cookie(req: &Request, state: &AppState) -> Option<String> {
+    req.cookie(device_cookie_name(state))
+        .map(|c| c.value().to_owned())
+}
+
+/// The device cookie: names this browser to later sign-ins of the account, so
+/// strangers' failures never lock it out. `HttpOnly`, long-lived, `SameSite=Lax`.
+fn device_cookie_for(state: &AppState, token: String) -> Cookie<'static> {
+    Cookie::build((device_cookie_name(state), token))
+        .http_only(true)
+        .secure(state.config.https())
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(CookieDuration::days(DEVICE_COOKIE_DAYS))
+        .build()
+}
+
+/// `GET /unlock?token=…`: the emailed link past a lock. Using it takes a click, so a
+/// mail scanner that fetches links cannot use it up.
+#[handler]
+async fn unlock_page(
+    state: AppState,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    super::email_links::UNLOCK.show(&state, req, res)
+}
+
+#[derive(serde::Deserialize)]
+struct UnlockForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+/// `POST /unlock`: this browser becomes a known device of the account; the sign-in
+/// page follows, with the address filled in.
+#[handler]
+async fn unlock_submit(
+    state: AppState,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let form: UnlockForm = read_form(req).await?;
+    PresessionCsrf::check(req, &state, &form.csrf_token, "/unlock")?;
+    match accounts::unlock_device(&state, &form.token).await {
+        Ok((user, device_token)) => {
+            res.add_cookie(device_cookie_for(&state, device_token));
+            render_html(
+                res,
+                &LoginPage {
+                    csrf: &form.csrf_token,
+                    email: &user.email,
+                    error: None,
+                    notice: Some(
+                        "This browser can sign in to your account now, despite the lock. \
+                         Enter your password.",
+                    ),
+                },
+            )
+        }
+        Err(err @ ApiError::InvalidToken) => {
+            let message = err.to_string();
+            res.status_code(err.status());
+            render_html(
+                res,
+                &super::MessagePage {
+                    title: "This link does not work",
+                    message: &message,
+                    link: Some(("/login", "Go to sign-in")),
                 },
             )
         }
@@ -109,7 +313,7 @@ fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
         .secure(state.config.https())
         .same_site(SameSite::Lax)
         .path("/")
-        .max_age(CookieDuration::seconds(SESSION_TTL))
+        .max_age(CookieDuration::seconds(state.config.sessions.max))
         .build()
 }
 

@@ -1,7 +1,8 @@
 //! `/api/v1/auth/*` and `/api/v1/me`: thin JSON adapters over [`crate::accounts`].
 
 use imagevault_common::api::{
-    Credentials, EmailRequest, LoginResponse, Me, StatusResponse, TokenRequest,
+    Credentials, EmailRequest, LoginResponse, Me, MfaLoginRequest, MfaStatus, StatusResponse,
+    TokenRequest,
 };
 use salvo::prelude::*;
 use salvo_oapi::endpoint;
@@ -10,10 +11,10 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::json;
-use crate::accounts;
+use crate::accounts::{self, Asker, IssuedSession, SignIn};
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
-use crate::http::client::client_ip;
+use crate::http::client::{Client, client_ip};
 use crate::http::extract::AuthUser;
 use crate::state::AppState;
 
@@ -26,6 +27,8 @@ pub fn router() -> Router {
                 .push(Router::with_path("verify").post(verify))
                 .push(Router::with_path("resend-verification").post(resend_verification))
                 .push(Router::with_path("login").post(login))
+                .push(Router::with_path("login/mfa").post(login_mfa))
+                .push(super::passkeys::sign_in_router())
                 .push(Router::with_path("logout").post(logout))
                 .push(Router::with_path("logout-all").post(logout_all))
                 .push(Router::with_path("forgot-password").post(forgot_password))
@@ -77,23 +80,42 @@ async fn resend_verification(
     Ok(())
 }
 
+/// Sign in. With two-step sign-in on, a right password is answered 401 `mfa_required`
+/// with an `mfa_token` for `POST /auth/login/mfa`.
 #[endpoint(tags("auth"), request_body = Credentials, responses((status_code = 200, description = "Signed in; send the token as `Authorization: Bearer`", body = LoginResponse)))]
-async fn login(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
+async fn login(state: AppState, req: &mut Request) -> Result<Json<LoginResponse>, ApiError> {
     let body: Credentials = json(req).await?;
-    let ip = client_ip(req, &state.config);
-    let session = accounts::login(
+    let device = body.device_token.map(|t| t.expose_secret().to_owned());
+    let client = Client::of(req, &state.config, device);
+    let outcome = accounts::login(
         &state,
         &body.email,
         body.password.expose_secret(),
-        ip,
+        &client,
         SessionKind::Bearer,
     )
     .await?;
-    res.render(Json(LoginResponse {
+    match outcome {
+        SignIn::Session(session) => Ok(Json(login_response(session))),
+        SignIn::SecondStep { mfa_token } => Err(ApiError::MfaRequired(mfa_token)),
+    }
+}
+
+/// The second step of a sign-in: a code from the authenticator app or a recovery code.
+#[endpoint(tags("auth"), request_body = MfaLoginRequest, responses((status_code = 200, description = "Signed in", body = LoginResponse)))]
+async fn login_mfa(state: AppState, req: &mut Request) -> Result<Json<LoginResponse>, ApiError> {
+    let body: MfaLoginRequest = json(req).await?;
+    let client = Client::of(req, &state.config, None);
+    let session = accounts::login_second_step(&state, &body.mfa_token, &body.code, &client).await?;
+    Ok(Json(login_response(session)))
+}
+
+pub(super) fn login_response(session: IssuedSession) -> LoginResponse {
+    LoginResponse {
         token: session.token,
         expires_at: session.expires_at,
-    }));
-    Ok(())
+        device_token: session.device_token,
+    }
 }
 
 #[endpoint(security(("bearer" = [])), tags("auth"), responses((status_code = 204, description = "This session is revoked")))]
@@ -150,11 +172,17 @@ async fn reset_password(
 #[endpoint(security(("bearer" = [])), tags("account"), responses((status_code = 200, description = "The signed-in account", body = Me)))]
 async fn me(user: AuthUser) -> Result<Json<Me>, ApiError> {
     let account = accounts::profile(&user.state, user.caller.user_id).await?;
+    let mfa = accounts::two_factor::status(&user.state, account.id).await?;
     Ok(Json(Me {
         id: account.id.uuid(),
         email: account.email,
         created_at: OffsetDateTime::from_unix_timestamp(account.created_at)
             .map_err(ApiError::internal)?,
+        mfa: MfaStatus {
+            totp: mfa.totp,
+            passkeys: u32::try_from(mfa.passkeys).unwrap_or(0),
+            recovery_codes_left: u32::try_from(mfa.recovery_codes_left).unwrap_or(0),
+        },
     }))
 }
 
@@ -172,8 +200,12 @@ struct PasswordRequest {
 async fn delete_me(user: AuthUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: PasswordRequest = json(req).await?;
     let password = body.password.expose_secret();
-    let ip = client_ip(req, &user.state.config);
-    accounts::delete_account(&user.state, user.caller.user_id, password, ip).await?;
+    let asker = Asker {
+        user_id: user.caller.user_id,
+        device_id: user.caller.device_id.as_deref(),
+        ip: client_ip(req, &user.state.config),
+    };
+    accounts::delete_account(&user.state, asker, password).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }

@@ -4,6 +4,8 @@ pub mod auth;
 pub mod docs;
 pub mod health;
 pub mod images;
+pub mod me;
+pub mod passkeys;
 pub mod policy;
 
 use salvo::http::ParseError;
@@ -19,6 +21,7 @@ const MAX_JSON_BYTES: usize = 16 * 1024;
 pub fn router() -> Router {
     let api = Router::with_path("api/v1")
         .push(auth::router())
+        .push(me::router())
         .push(images::router())
         .push(policy::router());
     let openapi = docs::openapi(&api);

@@ -60,13 +60,22 @@ struct BlobKeys {
     mac: Zeroizing<[u8; 32]>,
 }
 
-fn derive(user_key: &UserKey, id: &BlobId) -> BlobKeys {
-    let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), user_key.expose_secret());
-    let mut info = Vec::with_capacity(17);
-    info.push(match id.kind {
+/// The first byte of the key-derivation context: which kind of thing is sealed.
+fn context(kind: BlobKind) -> u8 {
+    match kind {
         BlobKind::Image => 0,
         BlobKind::Thumbnail => 1,
-    });
+    }
+}
+
+/// Context byte of a user's own small secrets (the TOTP seed): no image or thumbnail
+/// can ever share its keys.
+const USER_SECRET_CONTEXT: u8 = 2;
+
+fn derive(user_key: &UserKey, context: u8, id: &BlobId) -> BlobKeys {
+    let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), user_key.expose_secret());
+    let mut info = Vec::with_capacity(17);
+    info.push(context);
     info.extend_from_slice(id.image.as_bytes());
     let mut okm = Zeroizing::new([0u8; 64]);
     hkdf.expand(&info, okm.as_mut())
@@ -91,7 +100,57 @@ fn mac(keys: &BlobKeys, id: &BlobId, authenticated: &[u8]) -> Hmac<Sha256> {
 
 /// Encrypts `plaintext` for `id`.
 pub fn seal(user_key: &UserKey, kek_version: u32, id: &BlobId, plaintext: &[u8]) -> Vec<u8> {
-    let keys = derive(user_key, id);
+    seal_in(user_key, kek_version, context(id.kind), id, plaintext)
+}
+
+/// Seals a small secret of the user's own (the TOTP seed) in the same format, bound to
+/// the user's id, under keys no blob can have.
+pub fn seal_user_secret(
+    user_key: &UserKey,
+    kek_version: u32,
+    owner: Uuid,
+    plaintext: &[u8],
+) -> Vec<u8> {
+    seal_in(
+        user_key,
+        kek_version,
+        USER_SECRET_CONTEXT,
+        &secret_id(owner),
+        plaintext,
+    )
+}
+
+/// Opens what [`seal_user_secret`] sealed for `owner`.
+pub fn open_user_secret(
+    user_key: &UserKey,
+    owner: Uuid,
+    sealed: &[u8],
+) -> Result<Vec<u8>, VaultError> {
+    open_in(
+        user_key,
+        USER_SECRET_CONTEXT,
+        &secret_id(owner),
+        sealed.to_vec(),
+    )
+}
+
+fn secret_id(owner: Uuid) -> BlobId {
+    // The kind is not used for user secrets: their context byte is their own.
+    BlobId {
+        image: owner,
+        owner,
+        kind: BlobKind::Image,
+    }
+}
+
+fn seal_in(
+    user_key: &UserKey,
+    kek_version: u32,
+    context: u8,
+    id: &BlobId,
+    plaintext: &[u8],
+) -> Vec<u8> {
+    let keys = derive(user_key, context, id);
     let mut iv = [0u8; IV_BYTES];
     getrandom::fill(&mut iv).expect("the OS random source is available");
     let ciphertext = cbc::Encryptor::<Aes256>::new((&*keys.enc).into(), &iv.into())
@@ -113,8 +172,13 @@ pub fn open(user_key: &UserKey, id: &BlobId, blob: &[u8]) -> Result<Vec<u8>, Vau
 
 /// [`open`] decrypting in the blob's own buffer: serving an image then needs no second
 /// image-sized allocation.
-pub fn open_owned(
+pub fn open_owned(user_key: &UserKey, id: &BlobId, blob: Vec<u8>) -> Result<Vec<u8>, VaultError> {
+    open_in(user_key, context(id.kind), id, blob)
+}
+
+fn open_in(
     user_key: &UserKey,
+    context: u8,
     id: &BlobId,
     mut blob: Vec<u8>,
 ) -> Result<Vec<u8>, VaultError> {
@@ -125,7 +189,7 @@ pub fn open_owned(
         return Err(VaultError::Integrity);
     }
     let body = blob.len() - TAG_BYTES;
-    let keys = derive(user_key, id);
+    let keys = derive(user_key, context, id);
     mac(&keys, id, &blob[..body])
         .verify_slice(&blob[body..])
         .map_err(|_| VaultError::Integrity)?;
@@ -242,5 +306,28 @@ mod tests {
         for window in plain.windows(8).step_by(8) {
             assert!(!a.windows(8).any(|w| w == window));
         }
+    }
+
+    #[test]
+    fn user_secrets_are_bound_to_their_owner_and_never_open_as_images() {
+        let key = UserKey::generate();
+        let owner = Uuid::new_v4();
+        let sealed = seal_user_secret(&key, 3, owner, b"twenty byte seed....");
+        assert_eq!(kek_version(&sealed), Some(3));
+        assert_eq!(
+            open_user_secret(&key, owner, &sealed).unwrap(),
+            b"twenty byte seed...."
+        );
+        assert!(open_user_secret(&key, Uuid::new_v4(), &sealed).is_err());
+        assert!(open_user_secret(&UserKey::generate(), owner, &sealed).is_err());
+        // An image whose id happened to be the user's id still has other keys.
+        let as_image = BlobId {
+            image: owner,
+            owner,
+            kind: BlobKind::Image,
+        };
+        assert!(open(&key, &as_image, &sealed).is_err());
+        let image = seal(&key, 3, &as_image, b"image");
+        assert!(open_user_secret(&key, owner, &image).is_err());
     }
 }
