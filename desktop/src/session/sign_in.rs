@@ -56,7 +56,7 @@ impl Session {
         let credentials = Credentials {
             email: email.to_owned(),
             password,
-            device_token: stored_device_token(email, api.base()).await?,
+            device_token: stored_device_token(email, api.base()).await,
         };
         match api.login(&credentials).await? {
             Login::Done(login) => {
@@ -150,12 +150,18 @@ impl Session {
 
 /// The device token saved for `email` on `server`, if this computer signed in to that
 /// account before. An address that is not an email has none (the server will refuse it).
-async fn stored_device_token(email: &str, server: &Url) -> Result<Option<SecretString>> {
-    let Ok(email) = EmailAddress::parse(email) else {
-        return Ok(None);
-    };
+/// A keychain that cannot be read only costs the token: the sign-in still goes ahead
+/// (and says what is wrong when the session token cannot be stored either).
+async fn stored_device_token(email: &str, server: &Url) -> Option<SecretString> {
+    let email = EmailAddress::parse(email).ok()?;
     let account = keychain::Account::new(email.as_str(), server);
-    blocking(move || account.load_device()).await
+    match blocking(move || account.load_device()).await {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::warn!(error = %e, "the device token could not be read from the keychain");
+            None
+        }
+    }
 }
 
 /// Saves the device token (if the server sent one) and the session token.
