@@ -100,6 +100,7 @@ async function twoStep(browser, page, address) {
   await page.goto(`${base}/account`);
   await accessible(page, 'account');
   await shot(page, 'account');
+  await page.fill('#start-password', password);
   await page.click('text=Turn on two-step sign-in');
   await page.waitForSelector('figure.qr svg');
   await accessible(page, 'two-step setup');
@@ -184,6 +185,7 @@ async function passkeys(browser, address, otherUserId) {
   await signIn(page, address);
   await page.goto(`${base}/account`);
   await page.fill('#passkey-name', 'Journey laptop');
+  await page.fill('#passkey-password', password);
   await Promise.all([
     page.waitForURL(`${base}/account`, { waitUntil: 'load' }),
     page.click('#add-passkey'),

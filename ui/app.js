@@ -76,6 +76,12 @@ function wireForms() {
 
 function wireSecurity() {
   $('two-step-start').addEventListener('click', onStartTwoStep);
+  // Enter in the password starts it, as in any one-field form.
+  $('two-step-start-password').addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    event.preventDefault();
+    onStartTwoStep();
+  });
   $('two-step-setup').addEventListener('submit', onConfirmTwoStep);
   $('two-step-cancel').addEventListener('click', onCancelSetup);
   $('save-recovery-codes').addEventListener('click', onSaveCodes);

@@ -255,7 +255,9 @@ pub struct CodeRequest {
     pub code: String,
 }
 
-/// `DELETE /me/mfa/totp` and `POST /me/mfa/recovery-codes`: the password and a code.
+/// `DELETE /me/mfa/totp`, `POST /me/mfa/recovery-codes` and
+/// `POST /me/passkeys/register/start`: the password and, with two-step sign-in on, a
+/// code — proof that the owner, not just someone holding a session, asks.
 #[derive(Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
 pub struct PasswordAndCode {
@@ -263,7 +265,8 @@ pub struct PasswordAndCode {
     #[serde(serialize_with = "expose_secret")]
     #[cfg_attr(feature = "openapi", salvo(schema(value_type = String)))]
     pub password: SecretString,
-    /// A code from the app, or a recovery code.
+    /// A code from the app, or a recovery code (empty when two-step sign-in is off).
+    #[serde(default)]
     pub code: String,
 }
 

@@ -185,6 +185,7 @@ async fn settings_and_two_step(ui: &Session, shots: Option<&std::path::Path>) ->
     ui.wait_text("#two-step-status", "Off").await;
     // This computer's session is listed, marked as this device.
     ui.wait_text("#sessions-table", "This device").await;
+    ui.fill("#two-step-start-password", PASSWORD).await;
     ui.click("#two-step-start").await;
     ui.wait_images_loaded("#two-step-qr", 1).await;
     let secret = ui.all("#two-step-secret").await;

@@ -84,7 +84,7 @@ fn wrong_code(totp: &Totp) -> String {
 fn turn_on_two_step(window: &Window) -> (Totp, Vec<String>) {
     let status = invoke(window, "two_step_status", json!({})).unwrap();
     assert_eq!(status["totp"], false, "{status}");
-    let setup = invoke(window, "start_two_step", json!({})).unwrap();
+    let setup = invoke(window, "start_two_step", json!({"password": PASSWORD})).unwrap();
     let qr = setup["qr_code"].as_str().unwrap();
     assert!(qr.starts_with("data:image/svg+xml;base64,"), "{qr}");
     let totp = authenticator(setup["secret"].as_str().unwrap());
@@ -123,6 +123,14 @@ fn a_two_step_account_signs_in_with_a_code_after_a_wrong_one() {
     let (rt, app, _) = server(email);
     let (_desk, window, _) = desktop();
     signed_in(&window, &app, email);
+    // Turning it on asks for the password first (and a wrong one is not the end).
+    let err = invoke(
+        &window,
+        "start_two_step",
+        json!({"password": "not the password"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "invalid_credentials", "{err}");
     let (totp, recovery) = turn_on_two_step(&window);
     invoke(&window, "sign_out", json!({})).unwrap();
 

@@ -106,7 +106,7 @@
   function show(box, message) {
     box.querySelector('p').textContent = message;
     box.hidden = false;
-    box.focus?.();
+    box.focus();
   }
 
   async function busy(button, label, work) {
@@ -167,7 +167,11 @@
       busy(button, 'Waiting for your device…', async () => {
         box.hidden = true;
         try {
-          const start = await post('/api/v1/me/passkeys/register/start', {}, csrf);
+          const code = document.getElementById('passkey-code');
+          const start = await post('/api/v1/me/passkeys/register/start', {
+            password: document.getElementById('passkey-password').value,
+            code: code ? code.value : '',
+          }, csrf);
           let credential;
           try {
             credential = await navigator.credentials.create({ publicKey: creationOptions(start.publicKey) });

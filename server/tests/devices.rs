@@ -235,20 +235,6 @@ async fn failures_are_counted_per_address_too(engine: Engine) {
     app.finish().await;
 }
 
-async fn bearer(
-    app: &TestApp,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-) -> reqwest::Response {
-    app.client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The sessions of a user with three: sign-up's, a desktop's and a browser's (signed in
 /// twice). Returns sign-up's token, the desktop's, the browser, and the list as the
 /// desktop sees it.
@@ -310,7 +296,9 @@ async fn three_sessions(
         StatusCode::SEE_OTHER
     );
 
-    let res = bearer(app, reqwest::Method::GET, "/api/v1/me/sessions", &desktop).await;
+    let res = app
+        .bearer(reqwest::Method::GET, "/api/v1/me/sessions", &desktop, None)
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let items = res.json::<Value>().await.unwrap()["items"]
         .as_array()
@@ -348,13 +336,14 @@ async fn sessions_are_listed_and_ended_at_once_everywhere(engine: Engine) {
     // Ending the browser's session signs it out at once, on another instance too.
     let (other, other_handle) = app.sibling().await;
     let id = browser_session["id"].as_str().unwrap();
-    let res = bearer(
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/me/sessions/{id}"),
-        &desktop,
-    )
-    .await;
+    let res = app
+        .bearer(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/me/sessions/{id}"),
+            &desktop,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let home = page.get(format!("http://{other}/")).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::SEE_OTHER, "back to sign-in");
@@ -365,11 +354,11 @@ async fn sessions_are_listed_and_ended_at_once_everywhere(engine: Engine) {
         .as_str()
         .unwrap()
         .to_owned();
-    bearer(
-        &app,
+    app.bearer(
         reqwest::Method::DELETE,
         &format!("/api/v1/me/sessions/{first_id}"),
         &desktop,
+        None,
     )
     .await;
     let res = app
@@ -384,7 +373,9 @@ async fn sessions_are_listed_and_ended_at_once_everywhere(engine: Engine) {
 
     // Someone else's session, an ended one, or garbage: 404, and nothing changes.
     let stranger = app.signed_up_user("sid@example.com").await;
-    let res = bearer(&app, reqwest::Method::GET, "/api/v1/me/sessions", &stranger).await;
+    let res = app
+        .bearer(reqwest::Method::GET, "/api/v1/me/sessions", &stranger, None)
+        .await;
     let theirs = res.json::<Value>().await.unwrap()["items"][0]["id"]
         .as_str()
         .unwrap()
@@ -395,20 +386,23 @@ async fn sessions_are_listed_and_ended_at_once_everywhere(engine: Engine) {
         "/api/v1/me/sessions/not-a-uuid".into(),
         format!("/api/v1/me/sessions/{}", "9".repeat(300)),
     ] {
-        let res = bearer(&app, reqwest::Method::DELETE, &path, &desktop).await;
+        let res = app
+            .bearer(reqwest::Method::DELETE, &path, &desktop, None)
+            .await;
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
         assert_eq!(error_code(res).await, "not_found");
     }
     assert_eq!(app.me(&stranger).await.status(), StatusCode::OK);
     // Ending the current session is signing out.
     let me_id = current[0]["id"].as_str().unwrap();
-    let res = bearer(
-        &app,
-        reqwest::Method::DELETE,
-        &format!("/api/v1/me/sessions/{me_id}"),
-        &desktop,
-    )
-    .await;
+    let res = app
+        .bearer(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/me/sessions/{me_id}"),
+            &desktop,
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(app.me(&desktop).await.status(), StatusCode::UNAUTHORIZED);
     app.finish().await;

@@ -11,7 +11,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Engine, TestApp, error_code, form_field};
+use support::{Engine, PASSWORD, TestApp, error_code, form_field};
+
+/// The owner's proof before adding a passkey (two-step sign-in is off here).
+fn owner() -> Value {
+    json!({"password": PASSWORD})
+}
 
 async fn send(
     app: &TestApp,
@@ -20,11 +25,25 @@ async fn send(
     token: &str,
     body: Option<Value>,
 ) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
+    app.bearer(method, path, token, body).await
+}
+
+/// Stores a passkey row for `user` straight into the database (no authenticator runs
+/// here): enough for listing, removing and "whose passkey is this".
+async fn insert_passkey(app: &TestApp, user: &str, credential_id: &str, name: &str) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, created_at) \
+         VALUES ($1, $2, $3, $4, '{}', 0)",
+    )
+    .bind(&id)
+    .bind(user)
+    .bind(credential_id)
+    .bind(name)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    id
 }
 
 /// A well-formed registration answer that no authenticator made.
@@ -73,7 +92,7 @@ async fn registration_options_ask_for_a_discoverable_verified_passkey(engine: En
         Method::POST,
         "/api/v1/me/passkeys/register/start",
         &token,
-        None,
+        Some(owner()),
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -127,7 +146,7 @@ async fn registration_refuses_hostile_answers(engine: Engine) {
             Method::POST,
             "/api/v1/me/passkeys/register/start",
             &token,
-            None,
+            Some(owner()),
         )
         .await;
         let res = finish(json!({"credential": credential, "name": "x"})).await;
@@ -141,7 +160,7 @@ async fn registration_refuses_hostile_answers(engine: Engine) {
         Method::POST,
         "/api/v1/me/passkeys/register/start",
         &token,
-        None,
+        Some(owner()),
     )
     .await;
     let res = finish(json!({"credential": forged_registration(), "name": "Laptop"})).await;
@@ -157,7 +176,7 @@ async fn registration_refuses_hostile_answers(engine: Engine) {
             Method::POST,
             "/api/v1/me/passkeys/register/start",
             &token,
-            None,
+            Some(owner()),
         )
         .await;
         let res = finish(json!({"credential": forged_registration(), "name": name})).await;
@@ -194,6 +213,48 @@ async fn registration_refuses_hostile_answers(engine: Engine) {
     app.finish().await;
 }
 
+async fn adding_a_passkey_needs_the_password_not_just_a_session(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let token = app.signed_up_user("keys@example.com").await;
+    let start = |body: Option<Value>| {
+        send(
+            &app,
+            Method::POST,
+            "/api/v1/me/passkeys/register/start",
+            &token,
+            body,
+        )
+    };
+    let res = start(None).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "no JSON body"
+    );
+    let res = start(Some(json!({"code": "123456"}))).await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST, "no password");
+    let res = start(Some(json!({"password": "not the password"}))).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "invalid_credentials");
+    // Nothing waits after a refused start.
+    let waiting: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webauthn_ceremonies")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(waiting, 0);
+    // Wrong passwords here count like sign-in failures: the session's device locks.
+    for _ in 0..4 {
+        start(Some(json!({"password": "still not it"}))).await;
+    }
+    let res = start(Some(owner())).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::LOCKED,
+        "locked after five failures"
+    );
+    app.finish().await;
+}
+
 async fn passkey_endpoints_need_a_session_and_hide_other_accounts(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let token = app.signed_up_user("keys@example.com").await;
@@ -227,16 +288,7 @@ async fn passkey_endpoints_need_a_session_and_hide_other_accounts(engine: Engine
     // Another account's passkey is the same 404 as none at all.
     let other = app.signed_up_user("other@example.com").await;
     let other_id: String = me(&app, &other).await["id"].as_str().unwrap().into();
-    let id = uuid::Uuid::new_v4().to_string();
-    sqlx::query(
-        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, created_at) \
-         VALUES ($1, $2, 'cred', 'Theirs', '{}', 0)",
-    )
-    .bind(&id)
-    .bind(&other_id)
-    .execute(app.state.db.pool())
-    .await
-    .unwrap();
+    let id = insert_passkey(&app, &other_id, "cred", "Theirs").await;
     let path = format!("/api/v1/me/passkeys/{id}");
     let res = send(&app, Method::DELETE, &path, &token, None).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
@@ -314,15 +366,7 @@ async fn sign_in_refuses_hostile_answers(engine: Engine) {
     // account's): refused before any signature is checked.
     let other = app.signed_up_user("other@example.com").await;
     let other_id: String = me(&app, &other).await["id"].as_str().unwrap().into();
-    sqlx::query(
-        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, created_at) \
-         VALUES ($1, $2, 'AAAA', 'Theirs', '{}', 0)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(&other_id)
-    .execute(app.state.db.pool())
-    .await
-    .unwrap();
+    insert_passkey(&app, &other_id, "AAAA", "Theirs").await;
     let challenge_id = start().await;
     let res =
         finish(json!({"challenge_id": challenge_id, "credential": forged_assertion(&user)})).await;
@@ -391,16 +435,7 @@ async fn the_account_page_lists_and_removes_passkeys(engine: Engine) {
         .fetch_one(app.state.db.pool())
         .await
         .unwrap();
-    let id = uuid::Uuid::new_v4().to_string();
-    sqlx::query(
-        "INSERT INTO passkeys (id, user_id, credential_id, name, passkey, created_at) \
-         VALUES ($1, $2, 'cred', '<b>Laptop</b>', '{}', 0)",
-    )
-    .bind(&id)
-    .bind(&user)
-    .execute(app.state.db.pool())
-    .await
-    .unwrap();
+    let id = insert_passkey(&app, &user, "cred", "<b>Laptop</b>").await;
     let html = browser
         .get(app.url("/account"))
         .send()
@@ -455,7 +490,7 @@ async fn passkeys_are_off_when_the_server_is_named_by_address(engine: Engine) {
         Method::POST,
         "/api/v1/me/passkeys/register/start",
         &token,
-        None,
+        Some(owner()),
     )
     .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
@@ -474,6 +509,7 @@ async fn passkeys_are_off_when_the_server_is_named_by_address(engine: Engine) {
 
 both_engines!(
     registration_options_ask_for_a_discoverable_verified_passkey,
+    adding_a_passkey_needs_the_password_not_just_a_session,
     registration_refuses_hostile_answers,
     passkey_endpoints_need_a_session_and_hide_other_accounts,
     sign_in_options_ask_for_user_verification,

@@ -49,11 +49,7 @@ async fn send(
     token: &str,
     body: Option<Value>,
 ) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(body) = body {
-        req = req.json(&body);
-    }
-    req.send().await.unwrap()
+    app.bearer(method, path, token, body).await
 }
 
 /// Turns two-step sign-in on for the bearer `token`'s account; returns the secret and
@@ -64,7 +60,7 @@ async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>) {
         reqwest::Method::POST,
         "/api/v1/me/mfa/totp",
         token,
-        None,
+        Some(json!({"password": PASSWORD})),
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -141,9 +137,21 @@ async fn enrolment_is_pending_until_a_code_confirms_it(engine: Engine) {
             reqwest::Method::POST,
             "/api/v1/me/mfa/totp",
             &token,
-            None,
+            Some(json!({"password": PASSWORD})),
         )
     };
+
+    // The password comes first: a stolen session alone cannot turn it on.
+    let res = send(
+        &app,
+        reqwest::Method::POST,
+        "/api/v1/me/mfa/totp",
+        &token,
+        Some(json!({"password": "not the password"})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "invalid_credentials");
 
     // Starting again replaces the pending secret.
     let first: Value = start().await.json().await.unwrap();
@@ -472,7 +480,7 @@ async fn browser_enrolment_and_second_page(engine: Engine) {
     let csrf = form_field(&account, "csrf_token");
     let setup = browser
         .post(app.url("/account/two-step/start"))
-        .form(&[("csrf_token", csrf.as_str())])
+        .form(&[("csrf_token", csrf.as_str()), ("password", PASSWORD)])
         .send()
         .await
         .unwrap();
@@ -577,18 +585,7 @@ async fn sign_in_with_the_code_page(app: &TestApp, email: &str, secret: &str, en
 /// A new browser posting the sign-in form; returns it and the answer.
 async fn browser_signing_in(app: &TestApp, email: &str) -> (reqwest::Client, (StatusCode, String)) {
     let b = browser();
-    let page = b.get(app.url("/login")).send().await.unwrap();
-    let csrf = form_field(&page.text().await.unwrap(), "csrf_token");
-    let res = b
-        .post(app.url("/login"))
-        .form(&[
-            ("email", email),
-            ("password", PASSWORD),
-            ("csrf_token", &csrf),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = app.login_form(&b, email).await;
     let status = res.status();
     (b, (status, res.text().await.unwrap()))
 }

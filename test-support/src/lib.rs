@@ -286,6 +286,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// `method path` with the bearer `token` and, if given, a JSON body.
+    pub async fn bearer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Response {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        req.send().await.unwrap()
+    }
+
     pub async fn post_bearer(&self, path: &str, token: &str) -> Response {
         self.client
             .post(self.url(path))
@@ -379,9 +397,16 @@ impl TestApp {
     pub async fn signed_in_browser(&self, email: &str) -> reqwest::Client {
         self.signed_up_user(email).await;
         let browser = browser();
+        let res = self.login_form(&browser, email).await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in");
+        browser
+    }
+
+    /// `browser` opens `/login` and posts the form with `email` and [`PASSWORD`].
+    pub async fn login_form(&self, browser: &reqwest::Client, email: &str) -> Response {
         let page = browser.get(self.url("/login")).send().await.unwrap();
         let csrf = form_field(&page.text().await.unwrap(), "csrf_token");
-        let res = browser
+        browser
             .post(self.url("/login"))
             .form(&[
                 ("email", email),
@@ -390,9 +415,7 @@ impl TestApp {
             ])
             .send()
             .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::SEE_OTHER, "signed in");
-        browser
+            .unwrap()
     }
 }
 

@@ -92,15 +92,25 @@ function focusTwoStep() {
 
 // ---------------------------------------------------------------- turning it on
 
+/** The password comes first: someone at an unlocked computer must not be able to
+ * tie the account to their own phone. */
 export async function onStartTwoStep() {
+  const field = $('two-step-start-password');
+  const password = field.value;
+  if (!password) return fieldError(twoStepBox(), 'Enter your password.', field.id);
   const epoch = sec.epoch;
   await withBusy($('two-step-start'), 'Starting…', async () => {
     try {
-      const setup = await call('start_two_step');
+      const setup = await call('start_two_step', { password });
+      field.value = '';
       if (stillHere(epoch)) showSetup(setup);
     } catch (err) {
       if (!stillHere(epoch)) return;
       showError(twoStepBox(), err);
+      if (err.code === 'invalid_credentials') {
+        field.value = '';
+        field.focus();
+      }
       if (err.code === 'mfa_already_enabled') refreshTwoStep();
     }
   });
@@ -213,6 +223,7 @@ function proof() {
 }
 
 function clearProof() {
+  $('two-step-start-password').value = '';
   $('two-step-password').value = '';
   $('two-step-code').value = '';
 }

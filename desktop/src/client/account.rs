@@ -29,10 +29,19 @@ impl Api {
         json(send(req).await?).await
     }
 
-    /// `POST /me/mfa/totp`: a new secret for an authenticator app, pending until
-    /// [`Api::confirm_totp`].
-    pub async fn start_totp(&self, token: &Token) -> Result<TotpEnrolment> {
-        let req = authed(self.call(Method::POST, self.url("me/mfa/totp")), token);
+    /// `POST /me/mfa/totp`: after the password, a new secret for an authenticator
+    /// app, pending until [`Api::confirm_totp`].
+    pub async fn start_totp(
+        &self,
+        token: &Token,
+        password: &SecretString,
+    ) -> Result<TotpEnrolment> {
+        let body = PasswordAndCode {
+            password: password.clone(),
+            code: String::new(),
+        };
+        let url = self.url("me/mfa/totp");
+        let req = authed(self.call(Method::POST, url), token).json(&body);
         json(send(req).await?).await
     }
 

@@ -36,12 +36,17 @@ pub async fn two_step_status(state: State<'_, AppState>) -> Result<MfaStatus> {
         .await
 }
 
-/// Starts turning two-step sign-in on: a new secret and its QR code.
+/// Starts turning two-step sign-in on, after the password (someone at an unlocked
+/// computer must not be able to tie the account to their own phone): a new secret and
+/// its QR code.
 #[tauri::command]
-pub async fn start_two_step(state: State<'_, AppState>) -> Result<TwoStepSetup> {
+pub async fn start_two_step(
+    state: State<'_, AppState>,
+    password: SecretString,
+) -> Result<TwoStepSetup> {
     let enrolment = state
         .session
-        .call(|s| async move { s.api.start_totp(&s.token).await })
+        .call(|s| async move { s.api.start_totp(&s.token, &password).await })
         .await?;
     Ok(TwoStepSetup {
         qr_code: svg_data_url(&enrolment.qr_svg)?,

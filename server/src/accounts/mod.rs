@@ -250,6 +250,26 @@ pub async fn new_recovery_codes(
     two_factor::replace_recovery_codes(state, &user).await
 }
 
+/// Checks that the owner asks, not just someone holding a session: the password, and a
+/// code when two-step sign-in is on, each counted like a sign-in failure when wrong.
+/// Guards what would outlast a stolen session (a new passkey signs in without either).
+#[tracing::instrument(skip_all, fields(user.id = %asker.user_id))]
+pub async fn confirm_owner(
+    state: &AppState,
+    asker: Asker<'_>,
+    password: &str,
+    code: &str,
+) -> Result<User, ApiError> {
+    let user = profile(state, asker.user_id).await?;
+    if two_factor::status(state, user.id).await?.totp {
+        sign_in::recheck_password_and_code(state, &user, password, code, asker.device_id, asker.ip)
+            .await?;
+    } else {
+        sign_in::recheck_password(state, &user, password, asker.device_id, asker.ip).await?;
+    }
+    Ok(user)
+}
+
 /// The caller's account (the `me` endpoint, the account and gallery pages). A session
 /// whose account is gone is no session.
 pub async fn profile(state: &AppState, user_id: UserId) -> Result<User, ApiError> {

@@ -71,8 +71,9 @@ fn relying_party_of(state: &AppState) -> Result<&Webauthn, ApiError> {
     })
 }
 
-/// `POST /me/passkeys/register/start`: creation options for the browser. Starting
-/// again replaces a registration still waiting.
+/// `POST /me/passkeys/register/start`, for an owner already confirmed by
+/// [`super::confirm_owner`]: creation options for the browser. Starting again replaces
+/// a registration still waiting.
 #[tracing::instrument(skip_all, fields(user.id = %user.id))]
 pub async fn start_registration(
     state: &AppState,
@@ -217,7 +218,8 @@ pub async fn start_sign_in(state: &AppState, client: &Client) -> Result<SignInCh
 }
 
 /// `POST /auth/passkey/finish`: the browser's answer, for a session of `kind`. Every
-/// refusal is the same 401, whatever was wrong.
+/// failed verification is the same 401, whatever was wrong, so the answers tell a
+/// prober nothing about which accounts or passkeys exist.
 #[tracing::instrument(skip_all, fields(user.id))]
 pub async fn finish_sign_in(
     state: &AppState,
@@ -253,7 +255,12 @@ pub async fn finish_sign_in(
     }
     let mut tx = state.db.begin().await?;
     let record = serde_json::to_string(&passkey).map_err(ApiError::internal)?;
-    passkeys::record_use(&mut *tx, stored.id, &record, now()).await?;
+    if !passkeys::record_use(&mut *tx, stored.id, &stored.passkey, &record, now()).await? {
+        return Err(refused(
+            "passkey_raced",
+            "the passkey changed during the sign-in",
+        ));
+    }
     let session = passwordless_session(state, &mut tx, &user, kind, client).await?;
     tx.commit().await?;
     tracing::info!(target: "security", event = "login", ip = %client.ip, kind = ?kind, passkey = true, "login succeeded");

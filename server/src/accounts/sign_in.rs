@@ -360,8 +360,10 @@ pub fn lockout_duration(previous_lockouts: i64) -> i64 {
     LOCKOUT_BASE.saturating_mul(1 << doublings).min(LOCKOUT_MAX)
 }
 
-/// A sign-in that needed no password (a passkey): this device's failures are
-/// forgiven and a session of `kind` is issued, in the caller's transaction.
+/// A sign-in that needed no password (a passkey), as a session of `kind` in the
+/// caller's transaction. A known device's own failures are forgiven; the account's
+/// count is not, or each passkey sign-in of the owner would hand a password guesser
+/// fresh tries and reset the growing delay.
 pub(super) async fn passwordless_session(
     state: &AppState,
     tx: &mut Tx,
@@ -370,9 +372,11 @@ pub(super) async fn passwordless_session(
     client: &Client,
 ) -> Result<IssuedSession, ApiError> {
     let device = Device::recognise(state, user.id, client.device_token.as_deref());
-    Guard::new(&device, &user.email, client.ip)
-        .forgive(tx)
-        .await?;
+    if matches!(device, Device::Known(_)) {
+        Guard::new(&device, &user.email, client.ip)
+            .forgive(tx)
+            .await?;
+    }
     issue_session(state, tx, user, kind, &device.id_or_new(), client).await
 }
 

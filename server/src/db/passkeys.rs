@@ -1,8 +1,9 @@
 //! Passkeys and the WebAuthn ceremonies waiting for a browser's answer.
 //!
 //! A ceremony is taken with one `DELETE … RETURNING`, so a challenge is answered at
-//! most once even when two instances race for it; a passkey's signature counter is
-//! updated only forward for the same reason.
+//! most once even when two instances race for it. A passkey's record (its signature
+//! counter) is replaced only if it is still the one the sign-in checked, so two
+//! concurrent sign-ins cannot move the counter backwards.
 
 use super::ids::{PasskeyId, UserId};
 use super::{AnyExecutor, DbError};
@@ -95,20 +96,26 @@ pub async fn by_credential(
     .await?)
 }
 
-/// Records a sign-in: the passkey's new state (its counter) and when it was used.
+/// Records a sign-in: the passkey's new record (its counter) and when it was used —
+/// only over the record `checked` against. `false` when it changed meanwhile (another
+/// sign-in, or the passkey was removed).
 pub async fn record_use(
     db: impl AnyExecutor<'_>,
     id: PasskeyId,
+    checked: &str,
     passkey: &str,
     now: i64,
-) -> Result<(), DbError> {
-    sqlx::query("UPDATE passkeys SET passkey = $2, last_used_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(passkey)
-        .bind(now)
-        .execute(db)
-        .await?;
-    Ok(())
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE passkeys SET passkey = $3, last_used_at = $4 WHERE id = $1 AND passkey = $2",
+    )
+    .bind(id)
+    .bind(checked)
+    .bind(passkey)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Removes one of the user's passkeys; `false` if the user has no such passkey.
@@ -135,13 +142,15 @@ pub async fn put_ceremony(
     expires_at: i64,
     now: i64,
 ) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1 OR id = $2")
+    sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
         .bind(now)
-        .bind(key)
         .execute(&mut **tx)
         .await?;
+    // An upsert: two starts at once (a double click) must not collide on the key.
     sqlx::query(
-        "INSERT INTO webauthn_ceremonies (id, user_id, state, expires_at) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO webauthn_ceremonies (id, user_id, state, expires_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, state = excluded.state, \
+         expires_at = excluded.expires_at",
     )
     .bind(key)
     .bind(user)

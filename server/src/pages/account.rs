@@ -250,10 +250,21 @@ struct RecoveryCodesPage<'a> {
     download: &'a str,
 }
 
-/// `POST /account/two-step/start`: a new secret, shown as a QR code and as text.
+/// `POST /account/two-step/start`: after the password, a new secret, shown as a QR
+/// code and as text.
 #[handler]
-async fn two_step_start(user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
-    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+async fn two_step_start(
+    user: AuthUser,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let form: CodeForm = super::read_form(req).await?;
+    let password = form.password.expose_secret();
+    let account = match accounts::confirm_owner(&user.state, asker(&user, req), password, "").await
+    {
+        Ok(account) => account,
+        Err(err) => return refused(&user, err, res).await,
+    };
     match two_factor::start(&user.state, &account).await {
         Ok(enrolment) => render_html(
             res,

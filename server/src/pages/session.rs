@@ -48,6 +48,8 @@ struct LoginPage<'a> {
     email: &'a str,
     error: Option<&'a str>,
     notice: Option<&'a str>,
+    /// Whether to offer "Sign in with a passkey" (off when `PUBLIC_URL` is an address).
+    passkeys: bool,
 }
 
 /// The second step: the code, with the waiting sign-in's token.
@@ -79,6 +81,7 @@ async fn login_page(
             email: "",
             error: None,
             notice: None,
+            passkeys: state.passkeys.is_some(),
         },
     )
 }
@@ -124,6 +127,7 @@ async fn login_submit(
                     email: &form.email,
                     error: Some(&message),
                     notice: None,
+                    passkeys: state.passkeys.is_some(),
                 },
             )
         }
@@ -286,6 +290,7 @@ async fn unlock_submit(
                         "This browser can sign in to your account now, despite the lock. \
                          Enter your password.",
                     ),
+                    passkeys: state.passkeys.is_some(),
                 },
             )
         }

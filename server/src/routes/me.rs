@@ -40,10 +40,25 @@ pub fn router() -> Router {
 }
 
 /// Start turning on two-step sign-in: a new secret for an authenticator app, pending
-/// until a code from it is confirmed. Starting again replaces a pending secret.
-#[endpoint(security(("bearer" = [])), tags("account"), responses((status_code = 200, description = "The secret, its otpauth URI and a QR code (SVG)", body = TotpEnrolment)))]
-async fn start_totp(user: AuthUser) -> Result<Json<TotpEnrolment>, ApiError> {
-    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+/// until a code from it is confirmed. Starting again replaces a pending secret. The
+/// password is asked first (`code` may be left out): with a stolen session alone,
+/// someone could otherwise turn it on with their own phone and lock the owner out.
+#[endpoint(security(("bearer" = [])), tags("account"), request_body = PasswordAndCode, responses((status_code = 200, description = "The secret, its otpauth URI and a QR code (SVG)", body = TotpEnrolment)))]
+async fn start_totp(user: AuthUser, req: &mut Request) -> Result<Json<TotpEnrolment>, ApiError> {
+    let body: PasswordAndCode = json(req).await?;
+    if accounts::two_factor::status(&user.state, user.caller.user_id)
+        .await?
+        .totp
+    {
+        return Err(ApiError::MfaAlreadyEnabled);
+    }
+    let account = accounts::confirm_owner(
+        &user.state,
+        asker(&user, req),
+        body.password.expose_secret(),
+        &body.code,
+    )
+    .await?;
     let enrolment = two_factor::start(&user.state, &account).await?;
     Ok(Json(TotpEnrolment {
         secret: enrolment.secret,
@@ -104,7 +119,7 @@ async fn replace_recovery_codes(
     }))
 }
 
-fn asker<'a>(user: &'a AuthUser, req: &Request) -> Asker<'a> {
+pub(super) fn asker<'a>(user: &'a AuthUser, req: &Request) -> Asker<'a> {
     Asker {
         user_id: user.caller.user_id,
         device_id: user.caller.device_id.as_deref(),

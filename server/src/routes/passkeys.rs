@@ -4,11 +4,12 @@
 //! (after decoding the base64url fields).
 
 use imagevault_common::api::{
-    LoginResponse, PasskeyItem, PasskeyList, PasskeyRegistration, PasskeySignIn,
+    LoginResponse, PasskeyItem, PasskeyList, PasskeyRegistration, PasskeySignIn, PasswordAndCode,
 };
 use salvo::prelude::*;
 use salvo_oapi::endpoint;
 use salvo_oapi::extract::PathParam;
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -61,10 +62,20 @@ struct SignInOptions {
 }
 
 /// Start adding a passkey: creation options for `navigator.credentials.create()`.
-/// Starting again replaces a registration still waiting.
-#[endpoint(security(("bearer" = [])), tags("account"), responses((status_code = 200, description = "Creation options (five minutes)", body = Options)))]
-async fn register_start(user: AuthUser) -> Result<Json<Options>, ApiError> {
-    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+/// The password (and a code, with two-step sign-in on) is asked first: a passkey signs
+/// in without either, so a stolen session alone must not be able to add one. Starting
+/// again replaces a registration still waiting.
+#[endpoint(security(("bearer" = [])), tags("account"), request_body = PasswordAndCode, responses((status_code = 200, description = "Creation options (five minutes)", body = Options)))]
+async fn register_start(user: AuthUser, req: &mut Request) -> Result<Json<Options>, ApiError> {
+    let body: PasswordAndCode = json(req).await?;
+    let asker = super::me::asker(&user, req);
+    let account = accounts::confirm_owner(
+        &user.state,
+        asker,
+        body.password.expose_secret(),
+        &body.code,
+    )
+    .await?;
     let options = passkeys::start_registration(&user.state, &account).await?;
     Ok(Json(Options {
         public_key: serde_json::to_value(options.public_key).map_err(ApiError::internal)?,
