@@ -59,6 +59,10 @@ pub enum ErrorCode {
     InvalidHost,
     /// Storage is out of space.
     InsufficientStorage,
+    /// The account's quota would be exceeded; nothing was stored.
+    QuotaExceeded,
+    /// Every upload slot stayed taken for too long; see `Retry-After`.
+    Busy,
     /// A dependency (database, object store) is down; try again.
     Unavailable,
     /// Something went wrong on the server; the message carries a request id only.
@@ -89,6 +93,8 @@ impl ErrorCode {
             Self::InvalidImage => "invalid_image",
             Self::InvalidHost => "invalid_host",
             Self::InsufficientStorage => "insufficient_storage",
+            Self::QuotaExceeded => "quota_exceeded",
+            Self::Busy => "busy",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -395,6 +401,21 @@ pub struct Me {
     /// Two-step sign-in state.
     #[serde(default)]
     pub mfa: MfaStatus,
+    /// Storage used against the quota.
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+/// The storage part of `GET /me`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct Usage {
+    /// Bytes stored: images and thumbnails, as stored (encrypted).
+    pub bytes_used: u64,
+    /// The account's quota in bytes.
+    pub quota_bytes: u64,
+    /// Images stored.
+    pub image_count: u64,
 }
 
 /// The image object of the API.
@@ -439,6 +460,8 @@ mod tests {
             ErrorCode::AccountLocked,
             ErrorCode::InvalidImage,
             ErrorCode::InsufficientStorage,
+            ErrorCode::QuotaExceeded,
+            ErrorCode::Busy,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -89,6 +89,12 @@ pub enum ApiError {
     /// The blob store is full.
     #[error("Storage is full; the upload was not saved. Try again later.")]
     InsufficientStorage,
+    /// The account's quota would be exceeded (the quota in bytes).
+    #[error("This upload would take your storage over its quota of {}; nothing was saved. Delete some photos to make room.", human_bytes(*.0))]
+    QuotaExceeded(u64),
+    /// Every upload slot stayed taken past the wait's deadline.
+    #[error("The server is busy with other uploads. Try again in a few seconds.")]
+    Busy,
     /// A stored blob failed its integrity check or is missing: it is not served.
     #[error("This image could not be read safely")]
     Integrity(String),
@@ -128,6 +134,8 @@ impl ApiError {
             Self::UnsupportedType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, C::UnsupportedType),
             Self::InvalidImage(_) => (StatusCode::UNPROCESSABLE_ENTITY, C::InvalidImage),
             Self::InsufficientStorage => (StatusCode::INSUFFICIENT_STORAGE, C::InsufficientStorage),
+            Self::QuotaExceeded(_) => (StatusCode::INSUFFICIENT_STORAGE, C::QuotaExceeded),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, C::Busy),
             Self::InvalidHost => (StatusCode::BAD_REQUEST, C::InvalidHost),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, C::Unavailable),
             Self::Internal(_) | Self::Integrity(_) => {
@@ -184,6 +192,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<i64> {
         match self {
             Self::RateLimited(s) | Self::AccountLocked(s) => Some((*s).max(1)),
+            Self::Busy => Some(BUSY_RETRY_AFTER),
             _ => None,
         }
     }
@@ -246,8 +255,14 @@ impl salvo_oapi::EndpointOutRegister for ApiError {
             ),
             ("423", "Account locked; see `Retry-After`"),
             ("429", "Rate limited; see `Retry-After`"),
-            ("503", "A dependency is down; retry"),
-            ("507", "Storage is full"),
+            (
+                "503",
+                "A dependency is down, or every upload slot is busy (`busy`, see `Retry-After`); retry",
+            ),
+            (
+                "507",
+                "Storage is full, or the account's quota would be exceeded (`quota_exceeded`)",
+            ),
         ] {
             let schema = ErrorBody::to_schema(components);
             operation.responses.insert(
@@ -262,6 +277,26 @@ impl salvo_oapi::EndpointOutRegister for ApiError {
 impl Writer for ApiError {
     async fn write(self, _req: &mut Request, depot: &mut Depot, res: &mut Response) {
         self.render(depot, res);
+    }
+}
+
+/// Seconds a client is asked to wait after `busy`.
+const BUSY_RETRY_AFTER: i64 = 5;
+
+/// A byte count as people read it: "512 KiB", "9.5 MiB", "10 GiB".
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    #[allow(clippy::cast_precision_loss)] // a display value
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value.fract() == 0.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }
 
@@ -368,4 +403,19 @@ pub async fn uniform_errors(depot: &mut Depot, res: &mut Response, ctrl: &mut Fl
         res.status_code(status);
     }
     ctrl.skip_rest();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn byte_counts_read_as_people_say_them() {
+        assert_eq!(human_bytes(0), "0 bytes");
+        assert_eq!(human_bytes(1023), "1023 bytes");
+        assert_eq!(human_bytes(2 * 1024 * 1024), "2 MiB");
+        assert_eq!(human_bytes(1536 * 1024), "1.5 MiB");
+        assert_eq!(human_bytes(10 << 30), "10 GiB");
+        assert_eq!(human_bytes(u64::MAX), "16777216 TiB");
+    }
 }

@@ -4,20 +4,29 @@
 //! Durability follows `docs/DESIGN.md` ("Storage and durability"): both blobs are
 //! durable before the row commits, so a row always points to readable blobs; deletion
 //! removes the row first, so a crash leaves at most an orphan blob for `sweep`. Every
-//! lookup is scoped to the owner.
+//! lookup is scoped to the owner. Quotas: an upload is refused before its blobs are
+//! written when it plainly cannot fit, and its bytes are taken from the quota in the
+//! transaction that commits its row, so concurrent uploads never overshoot it.
 
 use imagevault_common::api::ImageObject;
 use imagevault_common::image::{CheckedImage, validate};
 use time::OffsetDateTime;
 
+use crate::db::DbError;
 use crate::db::ids::{ImageId, UserId};
 use crate::db::images::{self as rows, After, ImageRow};
+use crate::db::usage::{self, Usage};
 use crate::error::ApiError;
 use crate::keys;
 use crate::state::AppState;
 use crate::storage::BlobName;
+use crate::throttle;
 use crate::vault::blob::{self, BlobId, BlobKind};
 use crate::vault::keyring::UserKey;
+
+/// Longest wait for an upload slot before 503 `busy`: a client trickling bytes may hold
+/// a slot up to `UPLOAD_TIMEOUT_SECONDS`, but never makes others wait without end.
+const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Most images a page of the listing may hold.
 pub const MAX_PAGE: i64 = 100;
@@ -57,6 +66,9 @@ pub async fn upload(
     .map_err(ApiError::internal)??;
     let id = sealed.row.id;
     tracing::Span::current().record("image.id", tracing::field::display(id));
+    let stored =
+        i64::try_from(sealed.image.len() + sealed.thumbnail.len()).map_err(ApiError::internal)?;
+    fits(state, owner, stored).await?;
     let names = [
         BlobName::new(id.uuid(), BlobKind::Image),
         BlobName::new(id.uuid(), BlobKind::Thumbnail),
@@ -70,16 +82,96 @@ pub async fn upload(
         remove_blobs(&state.store, id).await;
         return Err(e.into());
     }
-    if let Err(e) = rows::insert(state.db.pool(), &sealed.row).await {
-        // The commit may have happened with only its answer lost: blobs are removed only
-        // when the row is known to be absent; otherwise `sweep` decides later.
-        if matches!(rows::get(state.db.pool(), owner, id).await, Ok(None)) {
+    match commit_row(state, &sealed.row, stored).await {
+        Ok(true) => {}
+        Ok(false) => {
             remove_blobs(&state.store, id).await;
+            return Err(over_quota(state, owner).await);
         }
-        return Err(e.into());
+        Err(e) => {
+            // The commit may have happened with only its answer lost: blobs are removed
+            // only when the row is known to be absent; otherwise `sweep` decides later.
+            if matches!(rows::get(state.db.pool(), owner, id).await, Ok(None)) {
+                remove_blobs(&state.store, id).await;
+            }
+            return Err(e.into());
+        }
     }
     tracing::info!(target: "security", event = "image_uploaded", size = sealed.row.size, "image stored");
     Ok(object(&sealed.row))
+}
+
+/// Admits one upload request of `owner` before its body is read: the account's upload
+/// rate (`UPLOAD_RATE_PER_MINUTE`, 429), a quota already full or too full for the
+/// declared body (507), then an upload slot within [`SLOT_WAIT`] (503 `busy`).
+pub async fn admit(
+    state: &AppState,
+    owner: UserId,
+    declared: Option<usize>,
+) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    let per_minute = throttle::Limit {
+        name: "upload-user",
+        max: i64::from(state.config.upload_rate_per_minute),
+        window: 60,
+    };
+    throttle::check(&state.db, per_minute, &owner.to_string()).await?;
+    let declared = declared.map_or(0, |d| i64::try_from(d).unwrap_or(i64::MAX));
+    fits(state, owner, declared.max(1)).await?;
+    let Ok(slot) = tokio::time::timeout(SLOT_WAIT, state.upload_slots.acquire()).await else {
+        tracing::warn!(target: "security", event = "upload_busy", "no upload slot within the wait");
+        return Err(ApiError::Busy);
+    };
+    slot.map_err(ApiError::internal)
+}
+
+/// Takes `stored` bytes from the owner's quota and inserts the row, in one
+/// transaction; `false` (nothing written) when it does not fit.
+async fn commit_row(state: &AppState, row: &ImageRow, stored: i64) -> Result<bool, DbError> {
+    let mut tx = state.db.begin().await?;
+    if !usage::take(&mut tx, row.owner_id, stored, default_quota(state)).await? {
+        return Ok(false);
+    }
+    rows::insert(&mut *tx, row, stored).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The server's default quota, as the database compares it.
+fn default_quota(state: &AppState) -> i64 {
+    i64::try_from(state.config.default_quota_bytes).unwrap_or(i64::MAX)
+}
+
+/// The account's usage and its quota in bytes.
+pub async fn usage(state: &AppState, owner: UserId) -> Result<(Usage, u64), ApiError> {
+    let usage = usage::of(state.db.pool(), owner)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let quota = usage
+        .quota_bytes
+        .map_or(state.config.default_quota_bytes, |q| {
+            u64::try_from(q).unwrap_or(0)
+        });
+    Ok((usage, quota))
+}
+
+/// Refuses (507) an upload of `bytes` more that cannot fit the owner's quota now —
+/// before anything is written. (The commit checks again, atomically.)
+pub async fn fits(state: &AppState, owner: UserId, bytes: i64) -> Result<(), ApiError> {
+    let (usage, quota) = usage(state, owner).await?;
+    let after = u64::try_from(usage.bytes_used.saturating_add(bytes)).unwrap_or(0);
+    if after > quota {
+        tracing::info!(target: "security", event = "quota_exceeded", "upload refused: over quota");
+        return Err(ApiError::QuotaExceeded(quota));
+    }
+    Ok(())
+}
+
+async fn over_quota(state: &AppState, owner: UserId) -> ApiError {
+    tracing::info!(target: "security", event = "quota_exceeded", "upload refused: over quota");
+    match usage(state, owner).await {
+        Ok((_, quota)) => ApiError::QuotaExceeded(quota),
+        Err(e) => e,
+    }
 }
 
 /// The CPU part of an upload, run on the blocking pool.
@@ -200,9 +292,12 @@ pub async fn content(
 /// Deletes one of the owner's images: the row, then its blobs.
 #[tracing::instrument(skip_all, fields(user.id = %owner, image.id = %id))]
 pub async fn delete(state: &AppState, owner: UserId, id: ImageId) -> Result<(), ApiError> {
-    if !rows::delete(state.db.pool(), owner, id).await? {
-        return Err(ApiError::NotFound);
-    }
+    let mut tx = state.db.begin().await?;
+    let stored = rows::delete(&mut *tx, owner, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    usage::give_back(&mut tx, owner, stored).await?;
+    tx.commit().await?;
     remove_blobs(&state.store, id).await;
     tracing::info!(target: "security", event = "image_deleted", "image deleted");
     Ok(())

@@ -418,6 +418,46 @@ async fn slow_body_uploads_are_cut_off_and_others_unaffected() {
     app.finish().await;
 }
 
+#[tokio::test]
+async fn uploads_waiting_too_long_for_a_slot_are_told_the_server_is_busy() {
+    let app = TestApp::spawn_with(Engine::Sqlite, &[("UPLOAD_TIMEOUT_SECONDS", "60")]).await;
+    let token = app.signed_up_user("busy@example.com").await;
+    // Tricklers hold every slot far longer than the wait for one.
+    let slots = imagevault_server::app::upload_slots();
+    let slow: Vec<_> = (0..slots)
+        .map(|_| {
+            let (addr, token) = (app.addr, token.clone());
+            tokio::spawn(async move { trickle_upload(addr, &token).await })
+        })
+        .collect();
+    let all_taken = async {
+        while app.state.upload_slots.available_permits() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), all_taken)
+        .await
+        .expect("the tricklers hold every upload slot");
+    let other = app.signed_up_user("other@example.com").await;
+    let waiting = app.upload(&other, "waiting.png", support::images::png(32, 32, 2));
+    let res = tokio::time::timeout(Duration::from_secs(30), waiting)
+        .await
+        .expect("the wait for a slot has a deadline");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(support::error_code(res).await, "busy");
+    assert!(
+        app.listed(&other).await["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    for task in slow {
+        task.abort();
+    }
+    app.finish().await;
+}
+
 #[test]
 fn upload_timeout_is_configurable_and_checked() {
     let config = |v: &str| {

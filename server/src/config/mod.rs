@@ -13,9 +13,9 @@ mod parse;
 mod tests;
 
 use parse::{
-    allowed_hosts, database_url, email_from, flag, parse_bind_addr, public_url, redirect_addr,
-    require_dev_loopback, secret_key, session_lifetimes, smtp, storage_url, tls_files,
-    trusted_proxies, upload_timeout,
+    allowed_hosts, bounded_number, database_url, email_from, flag, parse_bind_addr, public_url,
+    redirect_addr, require_dev_loopback, secret_key, session_lifetimes, smtp, storage_url,
+    tls_files, trusted_proxies, upload_timeout,
 };
 
 /// Default listen address: loopback only, so a fresh `cargo run` exposes nothing.
@@ -61,6 +61,12 @@ pub struct Config {
     pub upload_timeout: std::time::Duration,
     /// `SESSION_IDLE_DAYS` (default 14) and `SESSION_MAX_DAYS` (default 90), in seconds.
     pub sessions: crate::db::sessions::Lifetimes,
+    /// `DEFAULT_QUOTA_BYTES`: what an account may store (images and thumbnails as
+    /// stored) unless an administrator set its own quota; default 10 GiB.
+    pub default_quota_bytes: u64,
+    /// `UPLOAD_RATE_PER_MINUTE`: uploads one account may start a minute (default 120),
+    /// so one account cannot keep every upload slot busy for long.
+    pub upload_rate_per_minute: u32,
 }
 
 /// `DATABASE_URL`, whose `Debug` hides the password so the start-up log can show it.
@@ -234,6 +240,19 @@ impl Config {
             trusted_proxies,
             upload_timeout: upload_timeout(get("UPLOAD_TIMEOUT_SECONDS"))?,
             sessions: session_lifetimes(get("SESSION_IDLE_DAYS"), get("SESSION_MAX_DAYS"))?,
+            default_quota_bytes: bounded_number(
+                "DEFAULT_QUOTA_BYTES",
+                get("DEFAULT_QUOTA_BYTES"),
+                10 * 1024 * 1024 * 1024,
+                0..=i64::MAX.unsigned_abs(),
+            )?,
+            upload_rate_per_minute: u32::try_from(bounded_number(
+                "UPLOAD_RATE_PER_MINUTE",
+                get("UPLOAD_RATE_PER_MINUTE"),
+                120,
+                1..=100_000,
+            )?)
+            .unwrap_or(120),
         })
     }
 

@@ -33,6 +33,29 @@ pub(super) fn upload_timeout(raw: Option<String>) -> Result<std::time::Duration,
     }
 }
 
+/// A whole number within `range`, or `default` when unset.
+pub(super) fn bounded_number(
+    variable: &'static str,
+    raw: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(invalid(
+            variable,
+            format!(
+                "{raw:?} is not a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
 /// `SESSION_IDLE_DAYS` and `SESSION_MAX_DAYS`: whole days, the idle limit no longer
 /// than the absolute one.
 pub(super) fn session_lifetimes(

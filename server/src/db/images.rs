@@ -44,8 +44,15 @@ pub struct After {
 }
 
 /// Inserts the row of an image whose blobs are already durable.
-pub async fn insert(db: impl AnyExecutor<'_>, row: &ImageRow) -> Result<(), DbError> {
-    let sql = format!("INSERT INTO images ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+pub async fn insert(
+    db: impl AnyExecutor<'_>,
+    row: &ImageRow,
+    stored_bytes: i64,
+) -> Result<(), DbError> {
+    let sql = format!(
+        "INSERT INTO images ({COLUMNS}, stored_bytes) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(row.id)
         .bind(row.owner_id)
@@ -56,6 +63,7 @@ pub async fn insert(db: impl AnyExecutor<'_>, row: &ImageRow) -> Result<(), DbEr
         .bind(i64::from(row.height))
         .bind(&row.thumbnail_type)
         .bind(row.created_us)
+        .bind(stored_bytes)
         .execute(db)
         .await?;
     Ok(())
@@ -109,13 +117,20 @@ pub async fn page(
 }
 
 /// Deletes the owner's image row; `false` when there was none.
-pub async fn delete(db: impl AnyExecutor<'_>, owner: UserId, id: ImageId) -> Result<bool, DbError> {
-    let done = sqlx::query("DELETE FROM images WHERE id = $1 AND owner_id = $2")
-        .bind(id)
-        .bind(owner)
-        .execute(db)
-        .await?;
-    Ok(done.rows_affected() > 0)
+/// Deletes the owner's image row; returns the bytes it held in the blob store, or
+/// `None` if the owner has no such image.
+pub async fn delete(
+    db: impl AnyExecutor<'_>,
+    owner: UserId,
+    id: ImageId,
+) -> Result<Option<i64>, DbError> {
+    Ok(sqlx::query_scalar(
+        "DELETE FROM images WHERE id = $1 AND owner_id = $2 RETURNING stored_bytes",
+    )
+    .bind(id)
+    .bind(owner)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// Ids of every image of one owner (for account deletion).

@@ -19,6 +19,7 @@ pub mod passkeys;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod usage;
 pub mod user_keys;
 pub mod users;
 

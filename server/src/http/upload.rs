@@ -189,7 +189,8 @@ impl UploadReader {
     }
 }
 
-fn declared_length(req: &Request) -> Result<Option<usize>, ApiError> {
+/// The body's declared `Content-Length`, if any (400 when it is not a number).
+pub fn declared_length(req: &Request) -> Result<Option<usize>, ApiError> {
     req.headers()
         .get(CONTENT_LENGTH)
         .map(|v| {

@@ -15,7 +15,7 @@ use super::session::forget_session_cookie;
 use super::{CredentialsForm, MessagePage, PresessionCsrf, render_html, signed_in_get};
 use crate::accounts::{self, Asker, passkeys, two_factor};
 use crate::db::ids::{PasskeyId, SessionId};
-use crate::error::ApiError;
+use crate::error::{ApiError, human_bytes};
 use crate::http::client::client_ip;
 use crate::http::extract::{AuthUser, PageUser};
 use crate::state::AppState;
@@ -131,6 +131,16 @@ struct AccountPage<'a> {
     sessions: Vec<SessionRow>,
     passkeys: Vec<PasskeyRow>,
     passkeys_available: bool,
+    storage: StorageBar,
+}
+
+/// Storage used against the quota, as the account page shows it.
+struct StorageBar {
+    used: String,
+    quota: String,
+    images: i64,
+    /// Per mille, for the `<meter>`.
+    per_mille: u64,
 }
 
 /// One passkey as the account page lists it.
@@ -172,6 +182,14 @@ async fn render_account_with(
         .unwrap_or_default();
     let two_step = two_factor::status(&user.state, account.id).await?;
     let passkeys = passkey_rows(&user.state, account.id).await?;
+    let (usage, quota) = crate::images::usage(&user.state, account.id).await?;
+    let stored = u64::try_from(usage.bytes_used).unwrap_or(0);
+    let storage = StorageBar {
+        used: human_bytes(stored),
+        quota: human_bytes(quota),
+        images: usage.image_count,
+        per_mille: (stored.saturating_mul(1000) / quota.max(1)).min(1000),
+    };
     let sessions = accounts::list_sessions(&user.state, account.id)
         .await?
         .into_iter()
@@ -208,6 +226,7 @@ async fn render_account_with(
             sessions,
             passkeys,
             passkeys_available: user.state.passkeys.is_some(),
+            storage,
         },
     )
 }

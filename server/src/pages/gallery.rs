@@ -225,11 +225,8 @@ async fn upload_submit(
         caller,
         csrf,
     }) = user;
-    let _slot = state
-        .upload_slots
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let declared = crate::http::upload::declared_length(req)?;
+    let _slot = images::admit(&state, caller.user_id, declared).await?;
     let csrf_field = crate::http::auth::csrf_token(&state, &caller.token_hash);
     let mut outcomes = Vec::new();
     let read = async {
@@ -248,11 +245,16 @@ async fn upload_submit(
                     image_id: Some(object.id.to_string()),
                     error: None,
                 },
-                Err(e) if e.status().is_client_error() => Outcome {
-                    filename,
-                    image_id: None,
-                    error: Some(e.to_string()),
-                },
+                // Over quota is a 507, but only this file's outcome: earlier ones stay.
+                Err(e)
+                    if e.status().is_client_error() || matches!(e, ApiError::QuotaExceeded(_)) =>
+                {
+                    Outcome {
+                        filename,
+                        image_id: None,
+                        error: Some(e.to_string()),
+                    }
+                }
                 Err(e) => return Err(e),
             });
         }

@@ -2,7 +2,7 @@
 
 use imagevault_common::api::{
     Credentials, EmailRequest, LoginResponse, Me, MfaLoginRequest, MfaStatus, StatusResponse,
-    TokenRequest,
+    TokenRequest, Usage,
 };
 use salvo::prelude::*;
 use salvo_oapi::endpoint;
@@ -173,6 +173,7 @@ async fn reset_password(
 async fn me(user: AuthUser) -> Result<Json<Me>, ApiError> {
     let account = accounts::profile(&user.state, user.caller.user_id).await?;
     let mfa = accounts::two_factor::status(&user.state, account.id).await?;
+    let (usage, quota) = crate::images::usage(&user.state, account.id).await?;
     Ok(Json(Me {
         id: account.id.uuid(),
         email: account.email,
@@ -182,6 +183,11 @@ async fn me(user: AuthUser) -> Result<Json<Me>, ApiError> {
             totp: mfa.totp,
             passkeys: u32::try_from(mfa.passkeys).unwrap_or(0),
             recovery_codes_left: u32::try_from(mfa.recovery_codes_left).unwrap_or(0),
+        },
+        usage: Usage {
+            bytes_used: u64::try_from(usage.bytes_used).unwrap_or(0),
+            quota_bytes: quota,
+            image_count: u64::try_from(usage.image_count).unwrap_or(0),
         },
     }))
 }

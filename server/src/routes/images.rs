@@ -13,7 +13,7 @@ use salvo_oapi::extract::{PathParam, QueryParam};
 use crate::db::images::ImageRow;
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, UploadUser, image_id};
-use crate::http::upload::read_upload;
+use crate::http::upload::{declared_length, read_upload};
 use crate::images;
 use crate::vault::blob::BlobKind;
 
@@ -37,11 +37,7 @@ async fn upload(user: UploadUser, req: &mut Request, res: &mut Response) -> Resu
         caller,
         csrf,
     } = user;
-    let _slot = state
-        .upload_slots
-        .acquire()
-        .await
-        .map_err(ApiError::internal)?;
+    let _slot = images::admit(&state, caller.user_id, declared_length(req)?).await?;
     let form = read_upload(req, csrf.as_deref(), state.config.upload_timeout).await?;
     let object = images::upload(&state, caller.user_id, form.filename, form.bytes).await?;
     res.status_code(StatusCode::CREATED);
