@@ -202,6 +202,8 @@ impl TestApp {
                 "test-secret-key-0123456789abcdef-0123456789".into(),
             ),
             ("PUBLIC_URL", "http://app.test".into()),
+            // Tests upload far faster than a person; the quota tests set their own rate.
+            ("UPLOAD_RATE_PER_MINUTE", "100000".into()),
         ]);
         for (k, v) in extra {
             vars.insert(k, (*v).to_owned());
