@@ -322,6 +322,11 @@ impl Active {
         *self.recovery_codes.lock().unwrap() = Some(SecretString::from(text));
     }
 
+    /// Drops the kept recovery codes (two-step sign-in was turned off).
+    pub fn forget_recovery_codes(&self) {
+        self.recovery_codes.lock().unwrap().take();
+    }
+
     /// The recovery codes last shown in this session, as the text of a file.
     pub fn recovery_codes(&self) -> Option<SecretString> {
         self.recovery_codes.lock().unwrap().clone()

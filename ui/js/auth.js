@@ -114,16 +114,21 @@ function showCodeStep() {
   $('signin-code').focus();
 }
 
+/** Bumped when the person leaves the code step, so a late answer is dropped. */
+let codeStep = 0;
+
 export async function onSubmitCode(event) {
   event.preventDefault();
   const box = $('code-message');
   const code = $('signin-code').value.trim();
   if (!code) return fieldError(box, 'Enter the code from your authenticator app.', 'signin-code');
+  const step = codeStep;
   await withBusy($('submit-code'), 'Checking…', async () => {
     try {
-      enterMain(await call('sign_in_code', { code }));
+      const account = await call('sign_in_code', { code });
+      if (step === codeStep) enterMain(account);
     } catch (err) {
-      codeRefused(err);
+      if (step === codeStep) codeRefused(err);
     }
   });
 }
@@ -143,6 +148,9 @@ function codeRefused(err) {
 
 /** "Use a different account": back to the password, with the email ready to change. */
 export function onCodeBack() {
+  codeStep += 1;
+  // Rust forgets the waiting sign-in too (signing out is harmless when nobody is in).
+  call('sign_out').catch(() => {});
   showSignIn('');
   $('email').focus();
   $('email').select();

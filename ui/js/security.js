@@ -37,9 +37,13 @@ function stillHere(epoch) {
   return epoch === sec.epoch && session.account !== null;
 }
 
+/** The server's words for a wrong password speak of an email nobody typed here. */
+const WRONG_PASSWORD = 'That password is not right.';
+
 /** Shows a rejected command in `box`, or ends the session if that is what it says. */
 function showError(box, err) {
-  reportError(err, (message) => setMessage(box, message, 'error'));
+  const shown = err.code === 'invalid_credentials' ? { ...err, message: WRONG_PASSWORD } : err;
+  reportError(shown, (message) => setMessage(box, message, 'error'));
 }
 
 /** The Settings tab came into view: both parts are read afresh. */

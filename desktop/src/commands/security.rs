@@ -79,7 +79,12 @@ pub async fn turn_off_two_step(
     let proof = proof(password, &code);
     state
         .session
-        .call(|s| async move { s.api.disable_totp(&s.token, &proof).await })
+        .call(|s| async move {
+            s.api.disable_totp(&s.token, &proof).await?;
+            // Codes kept for "Save…" work no more: none can be saved now.
+            s.forget_recovery_codes();
+            Ok(())
+        })
         .await
 }
 

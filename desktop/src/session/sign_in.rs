@@ -45,7 +45,13 @@ pub(super) struct Pending {
     mfa_token: SecretString,
     started: Instant,
     tries: u32,
+    /// Tells this sign-in from a later one, so a code's answer that arrives after the
+    /// person started over cannot sign in the account they left.
+    generation: u64,
 }
+
+/// Generations of waiting sign-ins.
+static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 impl Session {
     /// Signs in with a password, sending this computer's device token for the account
@@ -69,6 +75,7 @@ impl Session {
                     mfa_token,
                     started: Instant::now(),
                     tries: 0,
+                    generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                 });
                 Ok(SignInOutcome::CodeNeeded)
             }
@@ -79,10 +86,15 @@ impl Session {
     /// code may be tried again; once the server's time or tries for this sign-in are
     /// used up, the answer is [`Error::SignInExpired`] and only a new sign-in goes on.
     pub async fn sign_in_code(&self, code: &str) -> Result<AccountInfo> {
-        let (api, mfa_token) = self.live_pending()?;
+        let (api, mfa_token, generation) = self.live_pending()?;
         match api.login_code(&mfa_token, code.trim()).await {
             Ok(login) => {
-                self.forget_pending();
+                if !self.take_pending(generation) {
+                    // The person started over (or signed out) while the code was
+                    // checked: this session must not become theirs, nor stay valid.
+                    let _ = api.logout(&Token::new(login.token)).await;
+                    return Err(Error::SignInExpired);
+                }
                 self.finish(api, login).await
             }
             Err(
@@ -100,12 +112,22 @@ impl Session {
         self.pending.lock().unwrap().take();
     }
 
-    /// The waiting sign-in's client and token, unless it has expired.
-    fn live_pending(&self) -> Result<(Api, SecretString)> {
+    /// Forgets the waiting sign-in if it is still `generation`; says whether it was.
+    fn take_pending(&self, generation: u64) -> bool {
+        let mut pending = self.pending.lock().unwrap();
+        if pending.as_ref().is_some_and(|p| p.generation == generation) {
+            pending.take();
+            return true;
+        }
+        false
+    }
+
+    /// The waiting sign-in's client, token and generation, unless it has expired.
+    fn live_pending(&self) -> Result<(Api, SecretString, u64)> {
         let mut pending = self.pending.lock().unwrap();
         match pending.as_ref() {
             Some(p) if p.started.elapsed() < CODE_WAIT && p.tries < CODE_TRIES => {
-                Ok((p.api.clone(), p.mfa_token.clone()))
+                Ok((p.api.clone(), p.mfa_token.clone(), p.generation))
             }
             _ => {
                 pending.take();
