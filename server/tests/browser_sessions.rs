@@ -39,8 +39,26 @@ async fn sign_in_sets_a_strict_session_cookie(engine: Engine) {
     let res = sign_in(&app, &browser, "pia@example.com").await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/");
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("imagevault_session="), "{cookie}");
+    // Two cookies, in no set order: the session's and the device's.
+    let cookies: Vec<String> = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let named = |name: &str| {
+        cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"))
+            .clone()
+    };
+    let device = named("imagevault_device=");
+    assert!(
+        device.contains("HttpOnly") && device.contains("Path=/"),
+        "{device}"
+    );
+    let cookie = named("imagevault_session=");
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
         assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
     }

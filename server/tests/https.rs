@@ -63,15 +63,23 @@ async fn serves_https_with_hsts_and_host_prefixed_secure_cookies() {
         .await
         .unwrap();
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
-    let session = signed_in.headers()["set-cookie"].to_str().unwrap();
-    assert!(
-        session.starts_with("__Host-imagevault_session="),
-        "{session}"
-    );
-    assert!(
-        session.contains("Secure") && session.contains("HttpOnly"),
-        "{session}"
-    );
+    // The session and device cookies, in no set order: both `__Host-`, Secure, HttpOnly.
+    let cookies: Vec<&str> = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    for name in ["__Host-imagevault_session=", "__Host-imagevault_device="] {
+        let cookie = cookies
+            .iter()
+            .find(|c| c.starts_with(name))
+            .unwrap_or_else(|| panic!("no {name} cookie in {cookies:?}"));
+        assert!(
+            cookie.contains("Secure") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
+    }
 
     // Plain HTTP is redirected to the same path under PUBLIC_URL, whatever Host says.
     let plain = reqwest::Client::builder()
