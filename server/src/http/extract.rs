@@ -15,7 +15,7 @@ use salvo::prelude::*;
 use salvo_oapi::{Components, EndpointArgRegister, Operation};
 
 use super::auth::{Caller, authenticate, authenticate_upload, csrf_token};
-use crate::db::ids::ImageId;
+use crate::accounts::Asker;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -193,10 +193,22 @@ macro_rules! no_parameters {
 }
 no_parameters!(AppState, AuthUser, UploadUser);
 
-/// An image id from a path: anything that is not a UUID names no image (404, like
-/// someone else's image).
-pub fn image_id(raw: &str) -> Result<ImageId, ApiError> {
+/// An id (image, session, passkey) from a path: anything that is not a UUID names
+/// nothing (404, like someone else's).
+pub fn path_id<T: std::str::FromStr>(raw: &str) -> Result<T, ApiError> {
     raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+impl AuthUser {
+    /// The caller as a drastic change's password re-check counts it: the account, the
+    /// session's device, the client address.
+    pub fn asker(&self, req: &Request) -> Asker<'_> {
+        Asker {
+            user_id: self.caller.user_id,
+            device_id: self.caller.device_id.as_deref(),
+            ip: super::client::client_ip(req, &self.state.config),
+        }
+    }
 }
 
 impl fmt::Debug for AuthUser {

@@ -13,11 +13,11 @@ use time::OffsetDateTime;
 use super::gallery::date_text;
 use super::session::forget_session_cookie;
 use super::{CredentialsForm, MessagePage, PresessionCsrf, render_html, signed_in_get};
-use crate::accounts::{self, Asker, passkeys, two_factor};
+use crate::accounts::{self, passkeys, two_factor};
 use crate::db::ids::{PasskeyId, SessionId};
 use crate::error::{ApiError, human_bytes};
 use crate::http::client::client_ip;
-use crate::http::extract::{AuthUser, PageUser};
+use crate::http::extract::{AuthUser, PageUser, path_id};
 use crate::state::AppState;
 
 pub(super) fn router() -> Router {
@@ -279,8 +279,7 @@ async fn two_step_start(
 ) -> Result<(), ApiError> {
     let form: CodeForm = super::read_form(req).await?;
     let password = form.password.expose_secret();
-    let account = match accounts::confirm_owner(&user.state, asker(&user, req), password, "").await
-    {
+    let account = match accounts::confirm_owner(&user.state, user.asker(req), password, "").await {
         Ok(account) => account,
         Err(err) => return refused(&user, err, res).await,
     };
@@ -390,14 +389,6 @@ fn percent(text: &str) -> String {
     })
 }
 
-fn asker<'a>(user: &'a AuthUser, req: &Request) -> Asker<'a> {
-    Asker {
-        user_id: user.caller.user_id,
-        device_id: user.caller.device_id.as_deref(),
-        ip: client_ip(req, &user.state.config),
-    }
-}
-
 /// The refusals a password-and-code form shows on the account page.
 async fn refused(user: &AuthUser, err: ApiError, res: &mut Response) -> Result<(), ApiError> {
     match err {
@@ -424,7 +415,7 @@ async fn two_step_disable(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let form: CodeForm = super::read_form(req).await?;
-    let asker = asker(&user, req);
+    let asker = user.asker(req);
     match accounts::disable_two_step(
         &user.state,
         asker,
@@ -446,7 +437,7 @@ async fn two_step_new_codes(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let form: CodeForm = super::read_form(req).await?;
-    let asker = asker(&user, req);
+    let asker = user.asker(req);
     match accounts::new_recovery_codes(
         &user.state,
         asker,
@@ -467,10 +458,7 @@ async fn session_revoke(
     req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let id: SessionId = req
-        .param::<String>("id")
-        .and_then(|id| id.parse().ok())
-        .ok_or(ApiError::NotFound)?;
+    let id: SessionId = path_id(&req.param::<String>("id").unwrap_or_default())?;
     accounts::revoke_session(&user.state, user.caller.user_id, id).await?;
     if id == user.caller.session_id {
         forget_session_cookie(&user.state, res);
@@ -487,10 +475,7 @@ async fn passkey_delete(
     req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let id: PasskeyId = req
-        .param::<String>("id")
-        .and_then(|id| id.parse().ok())
-        .ok_or(ApiError::NotFound)?;
+    let id: PasskeyId = path_id(&req.param::<String>("id").unwrap_or_default())?;
     let account = accounts::profile(&user.state, user.caller.user_id).await?;
     passkeys::remove(&user.state, &account, id).await?;
     render_account_with(&user, None, Some("The passkey was removed."), res).await
@@ -515,7 +500,7 @@ async fn delete_submit(
 ) -> Result<(), ApiError> {
     let form: DeleteForm = super::read_form(req).await?;
     let password = form.password.expose_secret();
-    match accounts::delete_account(&user.state, asker(&user, req), password).await {
+    match accounts::delete_account(&user.state, user.asker(req), password).await {
         Ok(()) => {
             forget_session_cookie(&user.state, res);
             render_html(

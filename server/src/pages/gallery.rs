@@ -15,7 +15,7 @@ use super::{redirect, render_html, signed_in_get};
 use crate::accounts;
 use crate::db::images::ImageRow;
 use crate::error::ApiError;
-use crate::http::extract::{AuthUser, PageUser, SignedIn, UploadUser, image_id, sign_in_first};
+use crate::http::extract::{AuthUser, PageUser, SignedIn, UploadUser, path_id, sign_in_first};
 use crate::http::upload::UploadReader;
 use crate::images;
 
@@ -157,7 +157,7 @@ pub(super) fn date_text(t: OffsetDateTime) -> String {
 
 #[handler]
 async fn image_page(user: PageUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
-    let id = image_id(&req.param::<String>("id").unwrap_or_default())?;
+    let id = path_id(&req.param::<String>("id").unwrap_or_default())?;
     let row = images::get(&user.state, user.caller.user_id, id).await?;
     let (newer, older) = images::neighbours(&user.state, &row).await?;
     render_html(
@@ -340,7 +340,7 @@ async fn delete_submit(
     req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let id = image_id(&req.param::<String>("id").unwrap_or_default())?;
+    let id = path_id(&req.param::<String>("id").unwrap_or_default())?;
     let form: DeleteForm = super::read_form(req).await?;
     if form.confirmed == "yes" {
         images::delete(&user.state, user.caller.user_id, id).await?;

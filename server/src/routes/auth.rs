@@ -11,7 +11,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::json;
-use crate::accounts::{self, Asker, IssuedSession, SignIn};
+use crate::accounts::{self, IssuedSession, SignIn};
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
 use crate::http::client::{Client, client_ip};
@@ -206,11 +206,7 @@ struct PasswordRequest {
 async fn delete_me(user: AuthUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let body: PasswordRequest = json(req).await?;
     let password = body.password.expose_secret();
-    let asker = Asker {
-        user_id: user.caller.user_id,
-        device_id: user.caller.device_id.as_deref(),
-        ip: client_ip(req, &user.state.config),
-    };
+    let asker = user.asker(req);
     accounts::delete_account(&user.state, asker, password).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())

@@ -12,7 +12,7 @@ use salvo_oapi::extract::{PathParam, QueryParam};
 
 use crate::db::images::ImageRow;
 use crate::error::ApiError;
-use crate::http::extract::{AuthUser, UploadUser, image_id};
+use crate::http::extract::{AuthUser, UploadUser, path_id};
 use crate::http::upload::{declared_length, read_upload};
 use crate::images;
 use crate::vault::blob::BlobKind;
@@ -73,7 +73,7 @@ async fn list(
 
 /// The caller's image named by the path (404 for any other id).
 async fn owned(user: &AuthUser, id: &str) -> Result<ImageRow, ApiError> {
-    images::get(&user.state, user.caller.user_id, image_id(id)?).await
+    images::get(&user.state, user.caller.user_id, path_id(id)?).await
 }
 
 /// One image's metadata (404 for ids that are missing or not the caller's).
@@ -114,7 +114,7 @@ async fn thumbnail(
 /// Delete an image: its row, then its encrypted blobs.
 #[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 204, description = "Deleted, with its blobs")))]
 async fn delete(id: PathParam<String>, user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
-    images::delete(&user.state, user.caller.user_id, image_id(&id)?).await?;
+    images::delete(&user.state, user.caller.user_id, path_id(&id)?).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
 }

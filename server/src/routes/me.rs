@@ -11,12 +11,11 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 use super::json;
-use crate::accounts::{self, Asker, two_factor};
+use crate::accounts::{self, two_factor};
 use crate::db::ids::SessionId;
 use crate::db::sessions::{SessionInfo, SessionKind};
 use crate::error::ApiError;
-use crate::http::client::client_ip;
-use crate::http::extract::AuthUser;
+use crate::http::extract::{AuthUser, path_id};
 
 /// The routes under `/me`.
 pub fn router() -> Router {
@@ -54,7 +53,7 @@ async fn start_totp(user: AuthUser, req: &mut Request) -> Result<Json<TotpEnrolm
     }
     let account = accounts::confirm_owner(
         &user.state,
-        asker(&user, req),
+        user.asker(req),
         body.password.expose_secret(),
         &body.code,
     )
@@ -87,7 +86,7 @@ async fn disable_totp(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let body: PasswordAndCode = json(req).await?;
-    let asker = asker(&user, req);
+    let asker = user.asker(req);
     accounts::disable_two_step(
         &user.state,
         asker,
@@ -106,7 +105,7 @@ async fn replace_recovery_codes(
     req: &mut Request,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let body: PasswordAndCode = json(req).await?;
-    let asker = asker(&user, req);
+    let asker = user.asker(req);
     let codes = accounts::new_recovery_codes(
         &user.state,
         asker,
@@ -117,14 +116,6 @@ async fn replace_recovery_codes(
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))
-}
-
-pub(super) fn asker<'a>(user: &'a AuthUser, req: &Request) -> Asker<'a> {
-    Asker {
-        user_id: user.caller.user_id,
-        device_id: user.caller.device_id.as_deref(),
-        ip: client_ip(req, &user.state.config),
-    }
 }
 
 /// The account's live sessions — browsers and apps — most recently used first.
@@ -164,7 +155,7 @@ async fn revoke_session(
     user: AuthUser,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let id: SessionId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let id: SessionId = path_id(&id)?;
     accounts::revoke_session(&user.state, user.caller.user_id, id).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())

@@ -21,7 +21,7 @@ use crate::db::passkeys::StoredPasskey;
 use crate::db::sessions::SessionKind;
 use crate::error::ApiError;
 use crate::http::client::Client;
-use crate::http::extract::AuthUser;
+use crate::http::extract::{AuthUser, path_id};
 use crate::state::AppState;
 
 /// `/me/passkeys…`.
@@ -68,7 +68,7 @@ struct SignInOptions {
 #[endpoint(security(("bearer" = [])), tags("account"), request_body = PasswordAndCode, responses((status_code = 200, description = "Creation options (five minutes)", body = Options)))]
 async fn register_start(user: AuthUser, req: &mut Request) -> Result<Json<Options>, ApiError> {
     let body: PasswordAndCode = json(req).await?;
-    let asker = super::me::asker(&user, req);
+    let asker = user.asker(req);
     let account = accounts::confirm_owner(
         &user.state,
         asker,
@@ -123,7 +123,7 @@ pub fn passkey_item(stored: StoredPasskey) -> Result<PasskeyItem, ApiError> {
 /// Remove a passkey: it can no longer sign in.
 #[endpoint(security(("bearer" = [])), tags("account"), responses((status_code = 204, description = "Removed")))]
 async fn remove(id: PathParam<String>, user: AuthUser, res: &mut Response) -> Result<(), ApiError> {
-    let id: PasskeyId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let id: PasskeyId = path_id(&id)?;
     let account = accounts::profile(&user.state, user.caller.user_id).await?;
     passkeys::remove(&user.state, &account, id).await?;
     res.status_code(StatusCode::NO_CONTENT);
