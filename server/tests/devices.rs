@@ -463,14 +463,7 @@ async fn the_account_page_lists_and_ends_sessions(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let email = "uma@example.com";
     let page = app.signed_in_browser(email).await;
-    let account = page
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let account = app.page(&page, "/account").await;
     assert!(account.contains("Where you are signed in"));
     assert!(account.contains("(this device)"));
     assert_eq!(

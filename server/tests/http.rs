@@ -378,20 +378,18 @@ async fn trickle_upload(addr: std::net::SocketAddr, token: &str) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-#[tokio::test]
-async fn slow_body_uploads_are_cut_off_and_others_unaffected() {
-    let app = TestApp::spawn_with(Engine::Sqlite, &[("UPLOAD_TIMEOUT_SECONDS", "3")]).await;
-    let token = app.signed_up_user("slow-body@example.com").await;
-    // Enough tricklers to hold every upload slot: the normal upload can only be served
-    // if the time limit frees a slot.
-    let slots = imagevault_server::app::upload_slots();
-    let slow: Vec<_> = (0..slots)
+/// Starts one trickling upload per upload slot and returns once every slot is held
+/// (only then can a later upload prove what a full house does).
+async fn hold_every_upload_slot(
+    app: &TestApp,
+    token: &str,
+) -> Vec<tokio::task::JoinHandle<String>> {
+    let slow: Vec<_> = (0..imagevault_server::app::upload_slots())
         .map(|_| {
-            let (addr, token) = (app.addr, token.clone());
+            let (addr, token) = (app.addr, token.to_owned());
             tokio::spawn(async move { trickle_upload(addr, &token).await })
         })
         .collect();
-    // Only once every slot is held can a served upload prove a time limit freed one.
     let all_taken = async {
         while app.state.upload_slots.available_permits() > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -400,6 +398,16 @@ async fn slow_body_uploads_are_cut_off_and_others_unaffected() {
     tokio::time::timeout(Duration::from_secs(10), all_taken)
         .await
         .expect("the tricklers hold every upload slot");
+    slow
+}
+
+#[tokio::test]
+async fn slow_body_uploads_are_cut_off_and_others_unaffected() {
+    let app = TestApp::spawn_with(Engine::Sqlite, &[("UPLOAD_TIMEOUT_SECONDS", "3")]).await;
+    let token = app.signed_up_user("slow-body@example.com").await;
+    // Enough tricklers to hold every upload slot: the normal upload can only be served
+    // if the time limit frees a slot.
+    let slow = hold_every_upload_slot(&app, &token).await;
     let fast = app.upload(&token, "fast.png", support::images::png(32, 32, 2));
     let res = tokio::time::timeout(Duration::from_secs(20), fast)
         .await
@@ -423,21 +431,7 @@ async fn uploads_waiting_too_long_for_a_slot_are_told_the_server_is_busy() {
     let app = TestApp::spawn_with(Engine::Sqlite, &[("UPLOAD_TIMEOUT_SECONDS", "60")]).await;
     let token = app.signed_up_user("busy@example.com").await;
     // Tricklers hold every slot far longer than the wait for one.
-    let slots = imagevault_server::app::upload_slots();
-    let slow: Vec<_> = (0..slots)
-        .map(|_| {
-            let (addr, token) = (app.addr, token.clone());
-            tokio::spawn(async move { trickle_upload(addr, &token).await })
-        })
-        .collect();
-    let all_taken = async {
-        while app.state.upload_slots.available_permits() > 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), all_taken)
-        .await
-        .expect("the tricklers hold every upload slot");
+    let slow = hold_every_upload_slot(&app, &token).await;
     let other = app.signed_up_user("other@example.com").await;
     let waiting = app.upload(&other, "waiting.png", support::images::png(32, 32, 2));
     let res = tokio::time::timeout(Duration::from_secs(30), waiting)

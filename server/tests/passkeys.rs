@@ -28,6 +28,18 @@ async fn send(
     app.bearer(method, path, token, body).await
 }
 
+/// `POST /me/passkeys/register/start` with the owner's password.
+async fn start_registration(app: &TestApp, token: &str) -> reqwest::Response {
+    send(
+        app,
+        Method::POST,
+        "/api/v1/me/passkeys/register/start",
+        token,
+        Some(owner()),
+    )
+    .await
+}
+
 /// Stores a passkey row for `user` straight into the database (no authenticator runs
 /// here): enough for listing, removing and "whose passkey is this".
 async fn insert_passkey(app: &TestApp, user: &str, credential_id: &str, name: &str) -> String {
@@ -87,14 +99,7 @@ async fn registration_options_ask_for_a_discoverable_verified_passkey(engine: En
     let account = me(&app, &token).await;
     assert_eq!(account["mfa"]["passkeys"], 0);
 
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/v1/me/passkeys/register/start",
-        &token,
-        Some(owner()),
-    )
-    .await;
+    let res = start_registration(&app, &token).await;
     assert_eq!(res.status(), StatusCode::OK);
     let options: Value = res.json().await.unwrap();
     let key = &options["publicKey"];
@@ -141,28 +146,14 @@ async fn registration_refuses_hostile_answers(engine: Engine) {
     assert_eq!(error_code(res).await, "invalid_credential");
 
     for credential in [json!(null), json!("text"), json!({"id": 5}), json!([])] {
-        send(
-            &app,
-            Method::POST,
-            "/api/v1/me/passkeys/register/start",
-            &token,
-            Some(owner()),
-        )
-        .await;
+        start_registration(&app, &token).await;
         let res = finish(json!({"credential": credential, "name": "x"})).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{credential}");
         assert_eq!(error_code(res).await, "invalid_credential");
     }
 
     // A well-formed answer no authenticator made: refused, and the ceremony is spent.
-    send(
-        &app,
-        Method::POST,
-        "/api/v1/me/passkeys/register/start",
-        &token,
-        Some(owner()),
-    )
-    .await;
+    start_registration(&app, &token).await;
     let res = finish(json!({"credential": forged_registration(), "name": "Laptop"})).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(res).await, "invalid_credential");
@@ -171,14 +162,7 @@ async fn registration_refuses_hostile_answers(engine: Engine) {
 
     // Names: too long, or with control characters.
     for name in ["x".repeat(61), "a\u{0}b".into(), "two\nlines".into()] {
-        send(
-            &app,
-            Method::POST,
-            "/api/v1/me/passkeys/register/start",
-            &token,
-            Some(owner()),
-        )
-        .await;
+        start_registration(&app, &token).await;
         let res = finish(json!({"credential": forged_registration(), "name": name})).await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{name:?}");
         assert_eq!(error_code(res).await, "bad_request");
@@ -436,14 +420,7 @@ async fn the_account_page_lists_and_removes_passkeys(engine: Engine) {
         .await
         .unwrap();
     let id = insert_passkey(&app, &user, "cred", "<b>Laptop</b>").await;
-    let html = browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&browser, "/account").await;
     assert!(html.contains("Laptop"), "the passkey is listed");
     assert!(!html.contains("<b>Laptop</b>"), "its name is escaped");
     let csrf = form_field(&html, "csrf_token");
@@ -485,14 +462,7 @@ async fn the_account_page_lists_and_removes_passkeys(engine: Engine) {
 async fn passkeys_are_off_when_the_server_is_named_by_address(engine: Engine) {
     let app = TestApp::spawn_with(engine, &[("PUBLIC_URL", "http://127.0.0.1:8000")]).await;
     let token = app.signed_up_user("keys@example.com").await;
-    let res = send(
-        &app,
-        Method::POST,
-        "/api/v1/me/passkeys/register/start",
-        &token,
-        Some(owner()),
-    )
-    .await;
+    let res = start_registration(&app, &token).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let body: Value = res.json().await.unwrap();
     assert!(

@@ -115,14 +115,7 @@ async fn the_account_page_shows_storage(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let browser = app.signed_in_browser("bar@example.com").await;
     set_quota(&app, "bar@example.com", 2 * 1024 * 1024).await;
-    let html = browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = app.page(&browser, "/account").await;
     assert!(html.contains("0 bytes of 2 MiB"), "the usage line");
     assert!(html.contains("id=\"storage-meter\""));
     app.finish().await;

@@ -468,14 +468,7 @@ async fn browser_enrolment_and_second_page(engine: Engine) {
     let app = TestApp::spawn(engine).await;
     let email = "bree@example.com";
     let browser = app.signed_in_browser(email).await;
-    let account = browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let account = app.page(&browser, "/account").await;
     assert!(account.contains("Turn on two-step sign-in"));
     let csrf = form_field(&account, "csrf_token");
     let setup = browser
@@ -532,14 +525,7 @@ async fn browser_enrolment_and_second_page(engine: Engine) {
     assert_eq!(codes_page.matches("<li><code>").count(), 10);
     assert!(codes_page.contains("download=\"imagevault-recovery-codes.txt\""));
     assert!(codes_page.contains("data-print"));
-    let account = browser
-        .get(app.url("/account"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let account = app.page(&browser, "/account").await;
     assert!(account.contains("10 of 10 recovery codes are left"));
     sign_in_with_the_code_page(&app, email, &secret, enrolled_at).await;
     app.finish().await;

@@ -404,6 +404,12 @@ impl TestApp {
         browser
     }
 
+    /// The HTML `browser` gets for `path` (any status).
+    pub async fn page(&self, browser: &reqwest::Client, path: &str) -> String {
+        let res = browser.get(self.url(path)).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     /// `browser` opens `/login` and posts the form with `email` and [`PASSWORD`].
     pub async fn login_form(&self, browser: &reqwest::Client, email: &str) -> Response {
         let page = browser.get(self.url("/login")).send().await.unwrap();
