@@ -256,17 +256,7 @@ async fn three_sessions(
         .unwrap();
     let desktop = desktop["token"].as_str().unwrap().to_owned();
     let page = browser();
-    let csrf = form_field(
-        &page
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-        "csrf_token",
-    );
+    let csrf = form_field(&app.page(&page, "/login").await, "csrf_token");
     let sign_in = |b: reqwest::Client, csrf: String| {
         let url = app.url("/login");
         async move {
