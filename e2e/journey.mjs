@@ -302,6 +302,43 @@ async function galleryAndDelete(page) {
   return imageUrl;
 }
 
+/**
+ * The admin console: accounts and the audit log, with no photo or file name anywhere;
+ * disabling the second user ends its session at once.
+ */
+async function adminConsole(browser, otherPage) {
+  const context = await watched(browser, { viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('dialog', (dialog) => dialog.accept());
+  await signIn(page, process.env.ADMIN_EMAIL);
+  await page.goto(`${base}/admin`);
+  check(await page.locator('#user-list tbody tr').count() >= 3, 'the accounts are listed');
+  await accessible(page, 'admin accounts');
+  await shot(page, 'admin-users');
+  await page.fill('#query', process.env.SECOND_EMAIL.split('@')[0]);
+  await Promise.all([page.waitForURL(/query=/), page.click('form[role=search] button')]);
+  check(await page.locator('#user-list tbody tr').count() === 1, 'search finds the one account');
+  await Promise.all([page.waitForURL(/\/admin\/users\//), page.getByRole('button', { name: /^Disable / }).click()]);
+  check(await page.getByText('is disabled and signed out everywhere').isVisible(), 'disabled, and said so');
+  const gone = await otherPage.request.get(`${base}/api/v1/me`);
+  check(gone.status() === 401, `the disabled account's session ended: ${gone.status()}`);
+  await page.goto(`${base}/admin/audit`);
+  check(await page.locator('#audit-list .kind', { hasText: 'admin_disabled' }).count() === 1, 'the action is in the audit log');
+  await accessible(page, 'admin audit log');
+  await shot(page, 'admin-audit');
+  for (const path of ['/admin', '/admin/audit']) {
+    await page.goto(`${base}${path}`);
+    const html = await page.content();
+    for (const name of ['harbour', 'diagram', 'notes.jpg']) {
+      check(!html.includes(name), `${path} shows no file name (${name})`);
+    }
+    check(await page.locator('img').count() === 0, `${path} shows no image`);
+  }
+  const refused = await otherPage.request.get(`${base}/admin`);
+  check(refused.status() === 404, `the admin console is 404 to others: ${refused.status()}`);
+  await context.close();
+}
+
 async function main() {
   if (shots) mkdirSync(shots, { recursive: true });
   const browser = await chromium.launch({
@@ -357,6 +394,8 @@ async function main() {
     check(page.url() === `${base}/login`, `signed out, the gallery redirects to login: ${page.url()}`);
     await accessible(page, 'login');
     await shot(page, 'login');
+
+    await adminConsole(browser, otherPage);
   } finally {
     await browser.close();
   }

@@ -14,6 +14,7 @@
  *   js/upload-actions.js  the Upload panel's buttons and the drop-zone highlight
  *   js/gallery.js       gallery grid, paging, thumbnails
  *   js/viewer.js        the image viewer and delete
+ *   js/usage.js         the header's storage meter (silent on failure)
  *   js/security.js      Settings: two-step sign-in, recovery codes, sessions
  *
  * Does not own: the network, the disk or the login token. Every server call is a

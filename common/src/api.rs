@@ -63,6 +63,8 @@ pub enum ErrorCode {
     QuotaExceeded,
     /// Every upload slot stayed taken for too long; see `Retry-After`.
     Busy,
+    /// An administrator disabled the account: it cannot sign in.
+    AccountDisabled,
     /// A dependency (database, object store) is down; try again.
     Unavailable,
     /// Something went wrong on the server; the message carries a request id only.
@@ -95,6 +97,7 @@ impl ErrorCode {
             Self::InsufficientStorage => "insufficient_storage",
             Self::QuotaExceeded => "quota_exceeded",
             Self::Busy => "busy",
+            Self::AccountDisabled => "account_disabled",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -449,6 +452,107 @@ pub struct ImageList {
     pub next_cursor: Option<String>,
 }
 
+/// An account in the admin console: its state and usage, never its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "the contract's wire shape: independent facts about the account"
+)]
+pub struct AdminUser {
+    /// The account's id.
+    pub id: Uuid,
+    /// Its email address.
+    pub email: String,
+    /// When it was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Whether the address was confirmed.
+    pub verified: bool,
+    /// Whether an administrator disabled it.
+    pub disabled: bool,
+    /// Whether it is an administrator.
+    pub is_admin: bool,
+    /// Whether two-step sign-in is on.
+    pub mfa: bool,
+    /// Images stored.
+    pub image_count: u64,
+    /// Bytes stored.
+    pub bytes_used: u64,
+    /// Its quota in bytes (its own, or the server's default).
+    pub quota_bytes: u64,
+    /// The last sign-in, if any was recorded.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_sign_in_at: Option<OffsetDateTime>,
+}
+
+/// `GET /admin/users`: a page of accounts in address order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct AdminUserList {
+    /// This page's accounts.
+    pub items: Vec<AdminUser>,
+    /// Pass as `cursor` to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `PATCH /admin/users/{id}`: what to change; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AdminUserChange {
+    /// Disable (its sessions end at once) or enable the account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// Its quota in bytes; `null` gives it the server's default again.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = Option<u64>)))]
+    pub quota_bytes: Option<Option<u64>>,
+}
+
+/// A field that is present, even as `null`, is `Some`: absent and `null` differ.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// One security event of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct AuditEvent {
+    /// Its place in the chain.
+    pub seq: i64,
+    /// When it happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What happened, like `sign_in`, `sign_in_failed`, `lockout`, `two_step_on`.
+    pub kind: String,
+    /// The account concerned, if any.
+    pub user_id: Option<String>,
+    /// A coarse client address: an IPv4 /24 or IPv6 /48.
+    pub address_hint: Option<String>,
+    /// The event's particulars (ids, counts, reasons; never a secret or a filename).
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = Object)))]
+    pub detail: serde_json::Value,
+}
+
+/// `GET /admin/audit` and `GET /me/activity`: events, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct AuditList {
+    /// This page's events.
+    pub items: Vec<AuditEvent>,
+    /// Pass as `cursor` to get older events; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +566,7 @@ mod tests {
             ErrorCode::InsufficientStorage,
             ErrorCode::QuotaExceeded,
             ErrorCode::Busy,
+            ErrorCode::AccountDisabled,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));
@@ -521,6 +626,17 @@ mod tests {
         };
         assert!(!format!("{login:?}").contains("tok-secret"));
         assert!(!format!("{login:?}").contains("device-secret"));
+    }
+
+    #[test]
+    fn an_admin_change_tells_null_from_absent() {
+        let absent: AdminUserChange = serde_json::from_str("{}").unwrap();
+        assert_eq!(absent.quota_bytes, None);
+        let null: AdminUserChange = serde_json::from_str(r#"{"quota_bytes": null}"#).unwrap();
+        assert_eq!(null.quota_bytes, Some(None));
+        let set: AdminUserChange = serde_json::from_str(r#"{"quota_bytes": 5}"#).unwrap();
+        assert_eq!(set.quota_bytes, Some(Some(5)));
+        assert!(serde_json::from_str::<AdminUserChange>(r#"{"email": "x"}"#).is_err());
     }
 
     #[test]

@@ -87,18 +87,24 @@ impl Error {
     }
 
     /// Whether the same request may succeed if simply sent again later: the server was
-    /// not reached, or said so itself (429, 502–504). Uploads retry only these, so a
-    /// refusal is never repeated.
+    /// not reached, or said so itself (429, 502–504, `busy`). Uploads retry only these,
+    /// so a refusal is never repeated. A full quota stays full until the person deletes
+    /// something, so `quota_exceeded` is never retried, whatever its status.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Unreachable | Self::Timeout => true,
-            Self::Server { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            Self::Server { status, code, .. } => match code {
+                ErrorCode::QuotaExceeded => false,
+                ErrorCode::Busy => true,
+                _ => matches!(status, 429 | 502 | 503 | 504),
+            },
             _ => false,
         }
     }
 
-    /// Whether the server no longer accepts our token. Only `unauthorized` says so: a
-    /// 401 `invalid_credentials` or `invalid_code` answers a password or code that was
+    /// Whether the server no longer accepts our token. Only `unauthorized` and
+    /// `account_disabled` (an administrator turned the account off) say so: a 401
+    /// `invalid_credentials` or `invalid_code` answers a password or code that was
     /// checked again, and must not end the session.
     pub fn is_unauthorized(&self) -> bool {
         matches!(
@@ -106,6 +112,9 @@ impl Error {
             Self::Server {
                 status: 401,
                 code: ErrorCode::Unauthorized,
+                ..
+            } | Self::Server {
+                code: ErrorCode::AccountDisabled,
                 ..
             } | Self::SessionExpired
         )
@@ -179,6 +188,24 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_server_is_retried_and_a_full_quota_is_not() {
+        let server = |status, code| Error::Server {
+            status,
+            code,
+            message: String::new(),
+            failed_rules: Vec::new(),
+            retry_after: Some(5),
+        };
+        assert!(server(503, ErrorCode::Busy).is_transient());
+        assert!(!server(507, ErrorCode::QuotaExceeded).is_transient());
+        assert!(!server(507, ErrorCode::InsufficientStorage).is_transient());
+        assert_eq!(
+            server(507, ErrorCode::QuotaExceeded).code(),
+            "quota_exceeded"
+        );
+    }
+
+    #[test]
     fn only_a_refused_token_ends_the_session() {
         let server = |code| Error::Server {
             status: 401,
@@ -189,6 +216,15 @@ mod tests {
         };
         assert!(server(ErrorCode::Unauthorized).is_unauthorized());
         assert!(Error::SessionExpired.is_unauthorized());
+        // A disabled account has no session to keep.
+        let disabled = Error::Server {
+            status: 403,
+            code: ErrorCode::AccountDisabled,
+            message: String::new(),
+            failed_rules: Vec::new(),
+            retry_after: None,
+        };
+        assert!(disabled.is_unauthorized());
         // A wrong password or code, checked again while signed in, is not a dead token.
         assert!(!server(ErrorCode::InvalidCredentials).is_unauthorized());
         assert!(!server(ErrorCode::InvalidCode).is_unauthorized());

@@ -63,6 +63,7 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
             commands::account::password_rules,
             commands::account::resend_verification,
             commands::account::sign_out,
+            commands::account::storage_usage,
             commands::files::choose_files,
             commands::files::choose_folder,
             commands::files::upload_accepted,

@@ -99,6 +99,7 @@ fn server_commands_need_a_session_and_say_so() {
             json!({"id": uuid::Uuid::new_v4().to_string()}),
         ),
         ("upload_accepted", json!({})),
+        ("storage_usage", json!({})),
     ] {
         let err = invoke(&window, cmd, args).unwrap_err();
         assert_eq!(err["code"], "not_signed_in", "{cmd}: {err}");

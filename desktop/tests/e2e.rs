@@ -71,6 +71,8 @@ async fn journey() {
     ui.click("#sign-in").await;
     ui.visible("#view-main").await;
     ui.wait_text("#account-email", EMAIL).await;
+    // The header's storage meter: nothing stored yet, of the default quota.
+    ui.wait_text("#storage-text", "0 bytes of 10 GiB").await;
     let token = lookup(&username).expect("the token is in the Secret Service");
     assert_eq!(app.me(&token).await.status(), 200);
 
@@ -107,6 +109,8 @@ async fn journey() {
     // Upload: only the two accepted files are sent.
     ui.click("#upload-button").await;
     ui.wait_count(".card[data-state=\"done\"]", 2).await;
+    // The meter follows: now some KiB or MiB of the quota ("0 bytes" has no "iB of").
+    ui.wait_text("#storage-text", "iB of 10 GiB").await;
     ui.screenshot(shots, "desktop-uploaded.png").await;
     let listed = app.listed(&token).await.to_string();
     assert!(

@@ -86,6 +86,10 @@ impl Server {
             .env("RUST_LOG", "warn")
             .env("DATA_DIR", dir)
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            // One account drives the whole load: the pipeline is measured, not the
+            // fair-use limits that would spread it over many accounts.
+            .env("UPLOAD_RATE_PER_MINUTE", "100000")
+            .env("UPLOADS_PER_USER", "1000")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         cmd

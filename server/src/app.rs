@@ -213,13 +213,15 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
         None => load_or_create_key_file(&config.data_dir.join("secret.key"))
             .map_err(BuildError::SecretKey)?,
     };
-    let keyring = MasterKeys::new(
-        config.master_key_file.clone(),
-        keys::load_master_keys(&config, &db)
-            .await
-            .map_err(BuildError::MasterKey)?,
-    );
     let mailer = Mailer::new(&config)?;
+    let ring = match keys::load_master_keys(&config, &db).await {
+        Ok(ring) => ring,
+        Err(reason) => {
+            crate::alerts::master_key_mismatch(&db, &mailer, &reason).await;
+            return Err(BuildError::MasterKey(reason));
+        }
+    };
+    let keyring = MasterKeys::new(config.master_key_file.clone(), ring);
     let store = BlobStore::open(&config.storage).map_err(BuildError::Storage)?;
     let cores = cores();
     let passkeys = accounts::passkeys::relying_party(&config).map(Arc::new);
@@ -234,6 +236,7 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
         store,
         image_work: Arc::new(tokio::sync::Semaphore::new(cores)),
         upload_slots: Arc::new(tokio::sync::Semaphore::new(upload_slots())),
+        metrics: Arc::new(crate::metrics::Metrics::new()),
     }))
 }
 
@@ -258,6 +261,7 @@ pub fn service(state: AppState) -> Service {
         .hoop(trace::request_span)
         .hoop(head::restore_head)
         .hoop(state)
+        .hoop(crate::metrics::observe)
         .hoop(headers::security_headers)
         .hoop(hosts::allowed_hosts)
         .catcher(Catcher::default().hoop(uniform_errors))

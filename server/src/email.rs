@@ -187,6 +187,15 @@ impl Mailer {
         )
     }
 
+    /// An alert to an administrator.
+    pub fn alert(&self, to: &str, title: &str, body: &str) -> Outgoing {
+        Outgoing::new(
+            to,
+            &format!("ImageVault alert: {title}"),
+            format!("{body}\nServer: {}\n", self.public_url),
+        )
+    }
+
     /// Sends in the background; failures are logged with the recipient, never the body
     /// (it may carry a token).
     pub fn send_later(&self, outgoing: Outgoing) {

@@ -92,9 +92,15 @@ pub enum ApiError {
     /// The account's quota would be exceeded (the quota in bytes).
     #[error("This upload would take your storage over its quota of {}; nothing was saved. Delete some photos to make room.", human_bytes(*.0))]
     QuotaExceeded(u64),
+    /// The account has this many uploads in progress already (`UPLOADS_PER_USER`).
+    #[error("You already have {0} uploads in progress. Wait for one to finish, then try again.")]
+    TooManyUploads(u32),
     /// Every upload slot stayed taken past the wait's deadline.
     #[error("The server is busy with other uploads. Try again in a few seconds.")]
     Busy,
+    /// An administrator disabled the account (said only after the password was right).
+    #[error("This account is disabled. Contact the administrator of this server.")]
+    AccountDisabled,
     /// A stored blob failed its integrity check or is missing: it is not served.
     #[error("This image could not be read safely")]
     Integrity(String),
@@ -121,7 +127,9 @@ impl ApiError {
             Self::InvalidToken => (StatusCode::BAD_REQUEST, C::InvalidToken),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, C::InvalidCredentials),
             Self::EmailNotVerified => (StatusCode::FORBIDDEN, C::EmailNotVerified),
-            Self::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, C::RateLimited),
+            Self::RateLimited(_) | Self::TooManyUploads(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, C::RateLimited)
+            }
             Self::AccountLocked(_) => (StatusCode::LOCKED, C::AccountLocked),
             Self::MfaRequired(_) => (StatusCode::UNAUTHORIZED, C::MfaRequired),
             Self::SecondStepFailed => (StatusCode::UNAUTHORIZED, C::InvalidCode),
@@ -136,12 +144,18 @@ impl ApiError {
             Self::InsufficientStorage => (StatusCode::INSUFFICIENT_STORAGE, C::InsufficientStorage),
             Self::QuotaExceeded(_) => (StatusCode::INSUFFICIENT_STORAGE, C::QuotaExceeded),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, C::Busy),
+            Self::AccountDisabled => (StatusCode::FORBIDDEN, C::AccountDisabled),
             Self::InvalidHost => (StatusCode::BAD_REQUEST, C::InvalidHost),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, C::Unavailable),
             Self::Internal(_) | Self::Integrity(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, C::Internal)
             }
         }
+    }
+
+    /// The code this error is answered with.
+    pub fn code(&self) -> ErrorCode {
+        self.status_and_code().1
     }
 
     /// The HTTP status this error is answered with.
@@ -192,7 +206,7 @@ impl ApiError {
     fn retry_after(&self) -> Option<i64> {
         match self {
             Self::RateLimited(s) | Self::AccountLocked(s) => Some((*s).max(1)),
-            Self::Busy => Some(BUSY_RETRY_AFTER),
+            Self::Busy | Self::TooManyUploads(_) => Some(BUSY_RETRY_AFTER),
             _ => None,
         }
     }
@@ -204,6 +218,11 @@ impl ApiError {
         if let Some(seconds) = self.retry_after() {
             res.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Self::Integrity(cause) = self
+            && let Ok(state) = depot.get_typed::<crate::state::AppState>()
+        {
+            crate::alerts::integrity_failure(state, cause);
         }
         res.render(Json(self.body(RequestId::of(depot).as_str())));
     }
@@ -238,7 +257,10 @@ impl salvo_oapi::EndpointOutRegister for ApiError {
                 "401",
                 "Not signed in, wrong email or password, `mfa_required` (with `mfa_token`), or a failed second step (`invalid_code`)",
             ),
-            ("403", "Email not verified, or CSRF token missing"),
+            (
+                "403",
+                "Email not verified, account disabled (`account_disabled`), or CSRF token missing",
+            ),
             ("404", "No such resource, or it belongs to someone else"),
             (
                 "409",
@@ -364,6 +386,10 @@ impl From<KeyError> for ApiError {
     fn from(err: KeyError) -> Self {
         match err {
             KeyError::Db(e) => e.into(),
+            KeyError::Vault {
+                user,
+                source: crate::vault::VaultError::Integrity,
+            } => Self::Integrity(format!("the stored key of user {user} does not unwrap")),
             vault @ KeyError::Vault { .. } => Self::Internal(vault.into()),
         }
     }
@@ -375,6 +401,7 @@ impl From<JobError> for ApiError {
             JobError::Db(e) => e.into(),
             JobError::Storage(e) => e.into(),
             JobError::Vault(e) => Self::Internal(e.into()),
+            JobError::Audit(e) => Self::Internal(e.into()),
         }
     }
 }

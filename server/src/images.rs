@@ -103,12 +103,16 @@ pub async fn upload(
 
 /// Admits one upload request of `owner` before its body is read: the account's upload
 /// rate (`UPLOAD_RATE_PER_MINUTE`, 429), a quota already full or too full for the
-/// declared body (507), then an upload slot within [`SLOT_WAIT`] (503 `busy`).
+/// declared body (507), one of the account's concurrent uploads (`UPLOADS_PER_USER`,
+/// 429), then an upload slot within [`SLOT_WAIT`] (503 `busy`). The per-account lease
+/// comes before the wait for a slot, so one account can never hold more slots than its
+/// share, however many requests it opens. Give the pass back with
+/// [`UploadPass::release`] when the upload is over.
 pub async fn admit(
     state: &AppState,
     owner: UserId,
     declared: Option<usize>,
-) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+) -> Result<UploadPass<'_>, ApiError> {
     let per_minute = throttle::Limit {
         name: "upload-user",
         max: i64::from(state.config.upload_rate_per_minute),
@@ -117,11 +121,82 @@ pub async fn admit(
     throttle::check(&state.db, per_minute, &owner.to_string()).await?;
     let declared = declared.map_or(0, |d| i64::try_from(d).unwrap_or(i64::MAX));
     fits(state, owner, declared.max(1)).await?;
-    let Ok(slot) = tokio::time::timeout(SLOT_WAIT, state.upload_slots.acquire()).await else {
+    let lease = Lease::take(state, owner).await?;
+    let waited = std::time::Instant::now();
+    let slot = tokio::time::timeout(SLOT_WAIT, state.upload_slots.acquire()).await;
+    state.metrics.slot_waited(waited.elapsed());
+    let Ok(slot) = slot else {
         tracing::warn!(target: "security", event = "upload_busy", "no upload slot within the wait");
+        lease.release().await;
         return Err(ApiError::Busy);
     };
-    slot.map_err(ApiError::internal)
+    Ok(UploadPass {
+        _slot: slot.map_err(ApiError::internal)?,
+        lease,
+    })
+}
+
+/// An admitted upload: its slot and its account's lease.
+pub struct UploadPass<'a> {
+    _slot: tokio::sync::SemaphorePermit<'a>,
+    lease: Lease,
+}
+
+impl UploadPass<'_> {
+    /// Ends the upload: the lease is given back before the answer goes out, so a client
+    /// that starts its next upload on the answer finds it free.
+    pub async fn release(self) {
+        self.lease.release().await;
+    }
+}
+
+/// One of the account's concurrent uploads, counted in the database. Dropped without
+/// [`Lease::release`] (a client gone mid-upload), it is given back in the background.
+struct Lease {
+    db: crate::db::Db,
+    id: Option<String>,
+}
+
+/// How long a lease outlives the longest upload: its body's deadline, then the work.
+const LEASE_MARGIN: i64 = 120;
+
+impl Lease {
+    async fn take(state: &AppState, owner: UserId) -> Result<Self, ApiError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = crate::db::now();
+        let body_deadline = i64::try_from(state.config.upload_timeout.as_secs()).unwrap_or(0);
+        let expires_at = now + body_deadline + SLOT_WAIT.as_secs().cast_signed() + LEASE_MARGIN;
+        let max = i64::from(state.config.uploads_per_user);
+        let mut tx = state.db.begin().await?;
+        if !usage::lease(&mut tx, owner, &id, max, now, expires_at).await? {
+            tracing::info!(target: "security", event = "uploads_per_user", "upload refused: too many at once");
+            return Err(ApiError::TooManyUploads(state.config.uploads_per_user));
+        }
+        tx.commit().await?;
+        Ok(Self {
+            db: state.db.clone(),
+            id: Some(id),
+        })
+    }
+
+    async fn release(mut self) {
+        if let Some(id) = self.id.take()
+            && let Err(e) = usage::release(self.db.pool(), &id).await
+        {
+            tracing::warn!(error = %e, "upload lease not given back; it expires on its own");
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let db = self.db.clone();
+            tokio::spawn(async move {
+                let _ = usage::release(db.pool(), &id).await;
+            });
+        }
+    }
 }
 
 /// Takes `stored` bytes from the owner's quota and inserts the row, in one

@@ -22,7 +22,10 @@
 //!   tokens and MACs, secrets that cannot leak by accident.
 
 pub mod accounts;
+pub mod admin;
+pub mod alerts;
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -32,6 +35,7 @@ pub mod http;
 pub mod images;
 pub mod keys;
 pub mod maintenance;
+pub mod metrics;
 pub mod pages;
 pub mod passwords;
 pub mod routes;

@@ -7,10 +7,13 @@ use clap::{Parser, Subcommand};
 use imagevault_common::email::EmailAddress;
 use imagevault_common::password::Password;
 use imagevault_server::app::{self, Application};
+use imagevault_server::audit;
 use imagevault_server::config::Config;
 use imagevault_server::db::Db;
 use imagevault_server::maintenance;
 use imagevault_server::storage::BlobStore;
+use imagevault_server::vault::MasterKeys;
+use imagevault_server::vault::keyring::Keyring;
 
 #[derive(Parser)]
 #[command(name = "imagevault-server", version, about = "ImageVault server")]
@@ -44,6 +47,19 @@ enum Command {
         #[arg(long, default_value_t = maintenance::SWEEP_GRACE.as_secs())]
         grace_seconds: u64,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Check the whole chain: exit 0 when it holds, 1 naming the first broken `seq`.
+    Verify,
+    /// Write every event, oldest first, as JSON lines to standard output.
+    Export,
 }
 
 #[tokio::main]
@@ -69,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         Command::CreateUser { email, admin } => create_user(config, &email, admin).await,
         Command::RotateKeys => rotate_keys(config).await,
         Command::Sweep { grace_seconds } => sweep(config, grace_seconds).await,
+        Command::Audit { action } => audit(config, action).await,
     }
 }
 
@@ -149,6 +166,40 @@ async fn sweep(config: Config, grace_seconds: u64) -> anyhow::Result<()> {
             "{} image row(s) point to missing blobs",
             report.rows_without_blobs.len()
         )
+    }
+}
+
+async fn audit(config: Config, action: AuditAction) -> anyhow::Result<()> {
+    let db = Db::connect(config.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    match action {
+        AuditAction::Verify => {
+            let path = &config.master_key_file;
+            let ring = Keyring::load(path)?
+                .with_context(|| format!("{} does not exist", path.display()))?;
+            let keys = MasterKeys::new(path.clone(), ring);
+            let report = audit::verify(&db, &keys).await?;
+            match report.broken {
+                None => {
+                    println!("audit log intact: {} event(s)", report.rows);
+                    Ok(())
+                }
+                Some(broken) => {
+                    eprintln!(
+                        "audit log BROKEN at seq {}: {} ({} event(s) before it check out)",
+                        broken.seq, broken.reason, report.rows
+                    );
+                    std::process::exit(1);
+                }
+            }
+        }
+        AuditAction::Export => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let written = audit::export(&db, &mut out).await?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!("{written} event(s) exported");
+            Ok(())
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
+use crate::audit::{Event, Kind};
 use crate::db::ids::{ImageId, UserId};
 use crate::db::{Db, DbError, images, user_keys, users};
 use crate::keys::{self, MismatchedKey};
@@ -25,6 +26,9 @@ pub enum JobError {
     /// The key file failed, or a stored key does not unwrap.
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// The audit log could not be written.
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// How old an orphan blob must be before `sweep` removes it: younger ones may belong to
@@ -138,6 +142,9 @@ pub async fn rotate_keys(db: &Db, key_file: &std::path::Path) -> Result<RotateRe
             }
         }
     }
+    let keys = crate::vault::MasterKeys::new(key_file.to_path_buf(), ring);
+    let event = Event::new(Kind::KeyRotation).with("version", version);
+    crate::audit::append(db, &keys, &event.with("rewrapped", rewrapped)).await?;
     Ok(RotateReport { version, rewrapped })
 }
 

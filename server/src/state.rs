@@ -42,6 +42,8 @@ pub struct Inner {
     /// Bounds how many upload bodies are held in memory at once (each up to 5 MiB);
     /// further uploads wait with their bytes still in the kernel's socket buffers.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// The Prometheus registry of this application.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

@@ -4,7 +4,9 @@
 //! shown) → the gallery → one image → delete it → another user cannot open it → a
 //! form without its CSRF token is refused → the second user turns on two-step sign-in
 //! → the first adds a passkey (Chromium's virtual authenticator) and signs in with it →
-//! sign out. Every page is scanned with
+//! sign out → an administrator finds the second user, disables it (its session ends)
+//! and reads the audit log, with no photo or file name on any admin page. Every page is
+//! scanned with
 //! axe-core (no serious violations) and the console must show no CSP violation.
 //!
 //! Screenshots: `IMAGEVAULT_SCREENSHOTS=$PWD/docs/screenshots cargo test -p
@@ -30,6 +32,7 @@ async fn full_journey_in_chromium() {
         TestApp::spawn_stack_with(Engine::Sqlite, &[("PUBLIC_URL", "http://localhost")]).await;
     let base = app.base.replace("127.0.0.1", "localhost");
     app.signed_up_user("second@example.com").await;
+    support::create_account(&app.state, "admin@example.com", true).await;
     let files = app.dir.join("upload");
     std::fs::create_dir_all(&files).unwrap();
     let paths = [
@@ -55,6 +58,7 @@ async fn full_journey_in_chromium() {
         .env("FILES", paths.join(","))
         .env("PASSWORD", PASSWORD)
         .env("SECOND_EMAIL", "second@example.com")
+        .env("ADMIN_EMAIL", "admin@example.com")
         .env("SCREENSHOTS", &screenshots)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -101,6 +105,8 @@ async fn full_journey_in_chromium() {
         "two-step-setup",
         "two-step-code",
         "passkeys",
+        "admin-users",
+        "admin-audit",
     ] {
         let shot = Path::new(&screenshots).join(format!("{name}.png"));
         assert!(

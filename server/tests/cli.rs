@@ -213,7 +213,7 @@ async fn security_events_are_json_with_ids_and_no_secrets() {
 
     // The logout's line is the last one this test causes: read until it has come.
     let mut lines: Vec<String> = Vec::new();
-    while !lines.iter().any(|l| l.contains(r#""event":"logout""#)) {
+    while !lines.iter().any(|l| l.contains(r#""event":"sign_out""#)) {
         let line = served.lines.recv_timeout(Duration::from_secs(10));
         lines.push(line.expect("the logout is logged"));
     }
@@ -227,7 +227,13 @@ async fn security_events_are_json_with_ids_and_no_secrets() {
         .iter()
         .filter(|e| e["target"] == "security")
         .collect();
-    for expected in ["register", "verify", "login_failed", "login", "logout"] {
+    for expected in [
+        "registered",
+        "email_verified",
+        "sign_in_failed",
+        "sign_in",
+        "sign_out",
+    ] {
         let event = security
             .iter()
             .find(|e| e["fields"]["event"] == expected)
@@ -243,7 +249,7 @@ async fn security_events_are_json_with_ids_and_no_secrets() {
     }
     let login = security
         .iter()
-        .find(|e| e["fields"]["event"] == "login")
+        .find(|e| e["fields"]["event"] == "sign_in")
         .unwrap();
     assert_eq!(login["fields"]["ip"], "127.0.0.1");
     let all = lines.join("\n");

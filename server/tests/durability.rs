@@ -153,6 +153,9 @@ async fn acknowledged_uploads_survive_sigkill(engine: Engine) {
             "SECRET_KEY",
             "crash-test-secret-key-0123456789abcdef".into(),
         ),
+        // All uploaders are one account: let each of them be in flight at the kill.
+        ("UPLOADS_PER_USER", UPLOADERS.to_string()),
+        ("UPLOAD_RATE_PER_MINUTE", "100000".to_owned()),
     ];
     vars.extend(s3.as_ref().map(S3Server::vars).unwrap_or_default());
     let setup = Setup {

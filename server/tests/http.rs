@@ -452,6 +452,120 @@ async fn uploads_waiting_too_long_for_a_slot_are_told_the_server_is_busy() {
     app.finish().await;
 }
 
+#[tokio::test]
+async fn one_user_trickling_on_every_slot_cannot_delay_another() {
+    let app = TestApp::spawn_with(
+        Engine::Sqlite,
+        &[("UPLOADS_PER_USER", "2"), ("UPLOAD_TIMEOUT_SECONDS", "60")],
+    )
+    .await;
+    let hog = app.signed_up_user("hog@example.com").await;
+    // One trickler per slot: only the account's two are let in; the rest are told at
+    // once, before their bodies are read.
+    let slots = imagevault_server::app::upload_slots();
+    let tricklers: Vec<_> = (0..slots)
+        .map(|_| {
+            let (addr, token) = (app.addr, hog.clone());
+            tokio::spawn(async move { trickle_upload(addr, &token).await })
+        })
+        .collect();
+    let two_held = async {
+        while app.state.upload_slots.available_permits() > slots - 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), two_held)
+        .await
+        .expect("the account's two uploads hold their slots");
+    // A third upload through another instance is refused too: the count is shared.
+    let (sibling, sibling_handle) = app.sibling_with(&[("UPLOADS_PER_USER", "2")]).await;
+    let extra = trickle_upload(sibling, &hog).await;
+    assert!(extra.starts_with("HTTP/1.1 429"), "{extra}");
+    assert!(extra.to_lowercase().contains("retry-after"), "{extra}");
+    assert!(extra.contains("rate_limited"), "{extra}");
+    sibling_handle.stop_forceful();
+
+    // Someone else uploads as if nothing were happening: no wait for a slot, no 503.
+    let other = app.signed_up_user("patient@example.com").await;
+    let res = app
+        .upload(&other, "mine.png", support::images::png(32, 32, 2))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(app.state.upload_slots.available_permits(), slots - 2);
+
+    // Of the hog's tricklers, all but two were answered 429; two are still sending.
+    let answered = async {
+        while tricklers.iter().filter(|t| t.is_finished()).count() < slots - 2 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(40), answered)
+        .await
+        .expect("the refused tricklers were answered");
+    let mut still = 0;
+    for task in tricklers {
+        if task.is_finished() {
+            let answer = task.await.unwrap();
+            assert!(answer.starts_with("HTTP/1.1 429"), "{answer}");
+        } else {
+            still += 1;
+            task.abort();
+        }
+    }
+    assert_eq!(still, 2, "two uploads in progress");
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_plain_form_has_one_deadline_for_all_its_files() {
+    let app = TestApp::spawn_with(Engine::Sqlite, &[("UPLOAD_TIMEOUT_SECONDS", "3")]).await;
+    let token = app.signed_up_user("form@example.com").await;
+    // Two files, each arriving well within 3 s, but the whole form takes longer.
+    let file = support::images::png(8, 8, 1);
+    let part = |name: &str| {
+        let mut part = format!(
+            "--XYZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n\
+             Content-Type: image/png\r\n\r\n"
+        )
+        .into_bytes();
+        part.extend_from_slice(&file);
+        part.extend_from_slice(b"\r\n");
+        part
+    };
+    let body = part("one.png");
+    let second = part("two.png");
+    let end = b"--XYZ--\r\n".to_vec();
+    let length = body.len() + second.len() + end.len();
+    let stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=XYZ\r\nContent-Length: {length}\r\n\r\n"
+    );
+    write.write_all(head.as_bytes()).await.unwrap();
+    write.write_all(&body).await.unwrap();
+    // The second file starts after 2 s and trickles for 2 s more: 4 s in all.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let sender = tokio::spawn(async move {
+        for chunk in second.chunks(second.len() / 8 + 1).chain([end.as_slice()]) {
+            if write.write_all(chunk).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), read.read_to_end(&mut answer)).await;
+    sender.abort();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("took longer than 3 seconds"), "{answer}");
+    // The first file, whole and in time, is kept; the second is not.
+    let listed = app.listed(&token).await["items"].as_array().unwrap().len();
+    assert_eq!(listed, 1);
+    app.finish().await;
+}
+
 #[test]
 fn upload_timeout_is_configurable_and_checked() {
     let config = |v: &str| {

@@ -172,14 +172,22 @@ impl TestApp {
         &self,
         extra: &[(&str, &str)],
     ) -> (SocketAddr, salvo::server::ServerHandle) {
-        let s3_vars = self.s3.as_ref().map(S3Server::vars).unwrap_or_default();
-        let mut vars: Vec<(&str, &str)> = s3_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        vars.extend_from_slice(extra);
-        let app = Self::start_on(&self.db.url, &self.dir, &self.smtp, &vars).await;
+        let app = self.sibling_try(extra).await.expect("application builds");
         let addr = app.local_addr();
         let handle = app.handle();
         tokio::spawn(app.run());
         (addr, handle)
+    }
+
+    /// Builds (does not run) a second instance, or says why it would not start.
+    pub async fn sibling_try(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> Result<Application, imagevault_server::app::BuildError> {
+        let s3_vars = self.s3.as_ref().map(S3Server::vars).unwrap_or_default();
+        let mut vars: Vec<(&str, &str)> = s3_vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        vars.extend_from_slice(extra);
+        Self::try_start_on(&self.db.url, &self.dir, &self.smtp, &vars).await
     }
 
     async fn start_on(
@@ -188,6 +196,17 @@ impl TestApp {
         smtp: &SmtpSink,
         extra: &[(&str, &str)],
     ) -> Application {
+        Self::try_start_on(url, dir, smtp, extra)
+            .await
+            .expect("application builds")
+    }
+
+    async fn try_start_on(
+        url: &str,
+        dir: &std::path::Path,
+        smtp: &SmtpSink,
+        extra: &[(&str, &str)],
+    ) -> Result<Application, imagevault_server::app::BuildError> {
         let port = smtp.port.to_string();
         let data_dir = dir.display().to_string();
         let mut vars: HashMap<&str, String> = HashMap::from([
@@ -202,17 +221,17 @@ impl TestApp {
                 "test-secret-key-0123456789abcdef-0123456789".into(),
             ),
             ("PUBLIC_URL", "http://app.test".into()),
-            // Tests upload far faster than a person; the quota tests set their own rate.
+            // Tests upload far faster and more at once than a person; the fair-use
+            // tests set their own limits.
             ("UPLOAD_RATE_PER_MINUTE", "100000".into()),
+            ("UPLOADS_PER_USER", "1000".into()),
         ]);
         for (k, v) in extra {
             vars.insert(k, (*v).to_owned());
         }
         let config =
             Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
-        Application::build(config)
-            .await
-            .expect("application builds")
+        Application::build(config).await
     }
 
     fn into_test_app(self_app: Application, smtp: SmtpSink, dir: PathBuf, db: TestDb) -> Self {
@@ -340,6 +359,11 @@ impl TestApp {
         );
         let mail = self.smtp.wait_for(email, "/verify?token=", 1).await;
         assert_eq!(self.verify(&mail.token()).await.status(), StatusCode::OK);
+        self.bearer_token(email).await
+    }
+
+    /// Signs `email` in with [`PASSWORD`]; returns the bearer token.
+    pub async fn bearer_token(&self, email: &str) -> String {
         let res = self.login(email, PASSWORD).await;
         assert_eq!(res.status(), StatusCode::OK);
         res.json::<Value>().await.unwrap()["token"]
@@ -433,9 +457,26 @@ pub async fn create_verified_user(
     state: &imagevault_server::state::AppState,
     email: &str,
 ) -> imagevault_server::db::ids::UserId {
+    create_account(state, email, false).await
+}
+
+/// [`create_verified_user`], as an administrator when `admin`.
+pub async fn create_account(
+    state: &imagevault_server::state::AppState,
+    email: &str,
+    admin: bool,
+) -> imagevault_server::db::ids::UserId {
     let email = imagevault_common::email::EmailAddress::parse(email).unwrap();
     let password = imagevault_common::password::Password::parse(PASSWORD, &email).unwrap();
-    imagevault_server::accounts::create_user(state, &email, &password, false)
+    imagevault_server::accounts::create_user(state, &email, &password, admin)
         .await
         .unwrap()
+}
+
+impl TestApp {
+    /// An administrator made as `create-user --admin` does, signed in: its bearer token.
+    pub async fn admin(&self, email: &str) -> String {
+        create_account(&self.state, email, true).await;
+        self.bearer_token(email).await
+    }
 }

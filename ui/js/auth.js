@@ -8,7 +8,7 @@
  * the sign-in's token; the view only learns that a code is needed, so the password
  * field is emptied as soon as it has been sent. Leaving the main view forgets
  * everything that belonged to the account (viewer, gallery, cards, the security
- * part of Settings) so nothing carries over to the next one.
+ * part of Settings, the storage meter) so nothing carries over to the next one.
  */
 
 import { call } from './bridge.js';
@@ -18,6 +18,7 @@ import { resetGallery } from './gallery.js';
 import { resetSecurity } from './security.js';
 import { saveServerIfChanged } from './settings.js';
 import { session } from './state.js';
+import { refreshUsage, resetUsage } from './usage.js';
 import { closeViewer } from './viewer.js';
 import { showTab, showView } from './views.js';
 
@@ -58,6 +59,7 @@ function enterMain(account) {
   showView('view-main');
   showTab('upload');
   $('choose-files').focus();
+  refreshUsage();
 }
 
 /** Back to sign-in from the main view: forget what belonged to the account. */
@@ -66,6 +68,7 @@ export function leaveMain(message) {
   closeViewer();
   resetGallery();
   resetSecurity();
+  resetUsage();
   showSignIn(message);
 }
 

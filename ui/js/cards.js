@@ -15,6 +15,7 @@ import {
 } from './card-render.js';
 import { markGalleryStale, maybeRefreshGallery } from './gallery.js';
 import { ui } from './state.js';
+import { refreshUsage } from './usage.js';
 
 const cards = new Map();       // String(id) → card record (model, plus its DOM once built)
 let cardOrder = [];            // records in DOM order (ascending id), for late arrivals
@@ -79,7 +80,10 @@ export function onUpload(p) {
     batchOpen = true;
   }
   batch.add(card.key);
-  if (p.state === 'done' && card.state !== 'done') markGalleryStale();
+  if (p.state === 'done' && card.state !== 'done') {
+    markGalleryStale();
+    refreshUsage(); // a burst of finished uploads folds into one or two calls
+  }
   card.state = p.state;
   if (Number.isFinite(p.sent)) card.sent = p.sent;
   if (Number.isFinite(p.total)) card.total = p.total;

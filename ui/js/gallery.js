@@ -12,6 +12,7 @@ import { call, toBlob } from './bridge.js';
 import { $, el, setText, withBusy } from './dom.js';
 import { reportError, statusError } from './notices.js';
 import { session, ui } from './state.js';
+import { refreshUsage } from './usage.js';
 
 const MAX_THUMB_REQUESTS = 4;
 
@@ -60,6 +61,7 @@ export async function refreshGallery(full) {
   const gen = ++gallery.gen;
   gallery.stale = false;
   $('gallery').setAttribute('aria-busy', 'true');
+  refreshUsage(); // the header's count follows what the gallery lists
   try {
     const page = await call('list_images', { cursor: null });
     if (gen !== gallery.gen) return;

@@ -14,6 +14,7 @@ import {
 import { forgetImage, galleryImage, galleryThumb, galleryTile } from './gallery.js';
 import { reportError, showStatus } from './notices.js';
 import { session } from './state.js';
+import { refreshUsage } from './usage.js';
 
 const viewer = { key: null, fullUrl: null, token: 0, focusAfter: null };
 
@@ -123,6 +124,7 @@ export async function onViewerDelete() {
       const tile = galleryTile(key);
       viewer.focusAfter = tile ? tile.nextElementSibling || tile.previousElementSibling || $('refresh-gallery') : null;
       forgetImage(key);
+      refreshUsage();
       closeViewer();
       showStatus(`Deleted ${String(image.filename || 'the photo')}.`);
     } catch (err) {

@@ -1,7 +1,7 @@
 //! Registration, sign-in (token straight into the keychain; a code next when two-step
-//! sign-in is on), silent sign-in at start, and sign-out.
+//! sign-in is on), silent sign-in at start, sign-out, and the account's storage usage.
 
-use imagevault_common::api::{Credentials, FailedRule};
+use imagevault_common::api::{Credentials, FailedRule, Usage};
 use imagevault_common::password::{PasswordRule, live_check};
 use secrecy::{ExposeSecret, SecretString};
 use tauri::State;
@@ -78,4 +78,15 @@ pub async fn resend_verification(state: State<'_, AppState>, email: String) -> R
 pub async fn sign_out(state: State<'_, AppState>) -> Result<()> {
     state.files.reset();
     state.session.sign_out().await
+}
+
+/// The account's storage against its quota, for the header's meter. Read from `GET /me`
+/// through the session, so a token the server refuses signs the app out as anywhere
+/// else; the view refreshes it after sign-in, uploads and deletes.
+#[tauri::command]
+pub async fn storage_usage(state: State<'_, AppState>) -> Result<Usage> {
+    state
+        .session
+        .call(|s| async move { s.api.me(&s.token).await.map(|me| me.usage) })
+        .await
 }

@@ -13,6 +13,7 @@ pub const ALL: &[&str] = &[
     "password_rules",
     "resend_verification",
     "sign_out",
+    "storage_usage",
     "choose_files",
     "choose_folder",
     "upload_accepted",

@@ -4,6 +4,7 @@
 
 use secrecy::ExposeSecret;
 
+use crate::audit::{self, Event, Kind};
 use crate::crypto::{same, sign};
 use crate::db::ids::{SessionId, UserId};
 use crate::db::now;
@@ -70,6 +71,7 @@ pub async fn revoke_session(state: &AppState, user: UserId, id: SessionId) -> Re
     if !sessions::revoke_own(state.db.pool(), user, id, now()).await? {
         return Err(ApiError::NotFound);
     }
-    tracing::info!(target: "security", event = "session_revoked", session.id = %id, "session revoked by its owner");
+    let event = Event::new(Kind::SessionRevoked).user(user);
+    audit::record(state, event.with("session", id.to_string())).await;
     Ok(())
 }

@@ -23,6 +23,7 @@ use std::net::IpAddr;
 use imagevault_common::email::EmailAddress;
 use imagevault_common::password::Password;
 
+use crate::audit::{self, Event, Kind};
 use crate::crypto::{hash_token, random_token};
 use crate::db::ids::UserId;
 use crate::db::tokens::Purpose;
@@ -69,7 +70,7 @@ pub async fn register(
     match users::insert(state.db.pool(), &new).await {
         Ok(user_id) => {
             tracing::Span::current().record("user.id", tracing::field::display(user_id));
-            tracing::info!(target: "security", event = "register", %ip, "account created");
+            audit::record(state, Event::new(Kind::Registered).user(user_id).from(ip)).await;
             // The token is stored and mailed in the background, like the "already
             // registered" notice, so both answers cost the same database work.
             let email = email.clone();
@@ -154,7 +155,7 @@ pub async fn verify_email(state: &AppState, token: &str) -> Result<(), ApiError>
     users::mark_verified(&mut *tx, user_id, now).await?;
     tx.commit().await?;
     tracing::Span::current().record("user.id", tracing::field::display(user_id));
-    tracing::info!(target: "security", event = "verify", "email verified");
+    audit::record(state, Event::new(Kind::EmailVerified).user(user_id)).await;
     Ok(())
 }
 
@@ -206,10 +207,19 @@ pub async fn delete_account(
     } = asker;
     let user = profile(state, user_id).await?;
     if let Err(refused) = sign_in::recheck_password(state, &user, password, device_id, ip).await {
-        tracing::warn!(target: "security", event = "account_delete_refused", %ip, "password re-check failed for account deletion");
+        let event = Event::new(Kind::PasswordRecheckFailed)
+            .user(user_id)
+            .from(ip);
+        audit::record(state, event.with("for", "account deletion")).await;
         return Err(refused);
     }
-    Ok(crate::maintenance::delete_account(&state.db, &state.store, user_id).await?)
+    crate::maintenance::delete_account(&state.db, &state.store, user_id).await?;
+    audit::record(
+        state,
+        Event::new(Kind::AccountDeleted).user(user_id).from(ip),
+    )
+    .await;
+    Ok(())
 }
 
 /// `DELETE /me/mfa/totp`: turns two-step sign-in off after the password and a code
@@ -331,7 +341,8 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Re
     users::mark_verified(&mut *tx, user.id, now).await?;
     let revoked = sessions::revoke_all(&mut *tx, user.id, now).await?;
     tx.commit().await?;
-    tracing::info!(target: "security", event = "reset", revoked, "password reset");
+    let event = Event::new(Kind::PasswordReset).user(user.id);
+    audit::record(state, event.with("sessions_ended", revoked)).await;
     Ok(())
 }
 
@@ -356,7 +367,8 @@ pub async fn create_user(
     match users::insert(state.db.pool(), &new).await {
         Ok(id) => {
             tracing::Span::current().record("user.id", tracing::field::display(id));
-            tracing::info!(target: "security", event = "create_user", admin, "account created from the command line");
+            let event = Event::new(Kind::AccountCreatedByOperator).user(id);
+            audit::record(state, event.with("admin", admin)).await;
             Ok(id)
         }
         Err(e) if is_unique_violation(&e) => Err(CreateUserError::Exists(email.to_string())),

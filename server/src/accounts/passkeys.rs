@@ -22,6 +22,7 @@ use webauthn_rs_proto::ResidentKeyRequirement;
 
 use super::limit;
 use super::sign_in::{IssuedSession, passwordless_session};
+use crate::audit::{self, Event, Kind};
 use crate::config::Config;
 use crate::crypto::{hash_token, random_token};
 use crate::db::ids::{PasskeyId, UserId};
@@ -148,10 +149,7 @@ pub async fn finish_registration(
     let id = passkeys::insert(state.db.pool(), &new)
         .await?
         .ok_or_else(|| ApiError::InvalidCredential("This passkey is registered already.".into()))?;
-    tracing::info!(target: "security", event = "passkey_added", passkey.id = %id, "passkey added");
-    state
-        .mailer
-        .send_later(state.mailer.passkey_changed(&user.email, &name, true));
+    changed(state, user, id, &name, true).await;
     Ok(StoredPasskey {
         id,
         user_id: user.id,
@@ -160,6 +158,23 @@ pub async fn finish_registration(
         created_at,
         last_used_at: None,
     })
+}
+
+/// A passkey added or removed: an audit event, and a mail to the owner (a passkey
+/// someone else added would sign them in for good).
+async fn changed(state: &AppState, user: &User, id: PasskeyId, name: &str, added: bool) {
+    let kind = if added {
+        Kind::PasskeyAdded
+    } else {
+        Kind::PasskeyRemoved
+    };
+    let event = Event::new(kind)
+        .user(user.id)
+        .with("passkey", id.to_string());
+    audit::record(state, event.with("name", name)).await;
+    state
+        .mailer
+        .send_later(state.mailer.passkey_changed(&user.email, name, added));
 }
 
 /// The account's passkeys, oldest first.
@@ -184,10 +199,7 @@ pub async fn remove(state: &AppState, user: &User, id: PasskeyId) -> Result<(), 
     if !passkeys::delete(state.db.pool(), user.id, id).await? {
         return Err(ApiError::NotFound);
     }
-    tracing::info!(target: "security", event = "passkey_removed", passkey.id = %id, "passkey removed");
-    state
-        .mailer
-        .send_later(state.mailer.passkey_changed(&user.email, &name, false));
+    changed(state, user, id, &name, false).await;
     Ok(())
 }
 
@@ -263,7 +275,7 @@ pub async fn finish_sign_in(
     }
     let session = passwordless_session(state, &mut tx, &user, kind, client).await?;
     tx.commit().await?;
-    tracing::info!(target: "security", event = "login", ip = %client.ip, kind = ?kind, passkey = true, "login succeeded");
+    super::sign_in::signed_in(state, &session, client.ip, "passkey").await;
     Ok(session)
 }
 

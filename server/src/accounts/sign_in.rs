@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use super::devices::{Device, device_token};
 use super::{issue_email_token, limit, two_factor};
+use crate::audit::{self, Event, Kind};
 use crate::crypto::{hash_token, random_token};
 use crate::db::ids::{SessionId, UserId};
 use crate::db::mfa::{self, Challenge, NewChallenge};
@@ -106,6 +107,9 @@ pub async fn login(
     if !user.verified() {
         return Err(ApiError::EmailNotVerified);
     }
+    if user.disabled() {
+        return Err(ApiError::AccountDisabled);
+    }
     tracing::Span::current().record("user.id", tracing::field::display(user.id));
     let mut tx = state.db.begin().await?;
     // Failures are forgiven only when the whole sign-in succeeds: a right password
@@ -133,7 +137,7 @@ pub async fn login(
     guard.forgive(&mut tx).await?;
     let session = issue_session(state, &mut tx, &user, kind, &device.id_or_new(), client).await?;
     tx.commit().await?;
-    tracing::info!(target: "security", event = "login", %ip, kind = ?kind, "login succeeded");
+    signed_in(state, &session, ip, "password").await;
     Ok(SignIn::Session(session))
 }
 
@@ -182,7 +186,7 @@ pub async fn login_second_step(
     guard.forgive(&mut tx).await?;
     let session = issue_session(state, &mut tx, &user, kind, &challenge.device_id, client).await?;
     tx.commit().await?;
-    tracing::info!(target: "security", event = "login", %ip, kind = ?kind, second_step = true, "login succeeded");
+    signed_in(state, &session, ip, "password and code").await;
     Ok(session)
 }
 
@@ -319,9 +323,19 @@ impl<'a> Guard<'a> {
             _ => None,
         };
         tx.commit().await?;
-        tracing::warn!(target: "security", event = "login_failed", ip = %self.ip, known_device = matches!(self.device, Device::Known(_)), "login failed");
+        let about = |event: Event| match user {
+            Some(user) => event.user(user.id).from(self.ip),
+            None => event.from(self.ip),
+        };
+        let known = matches!(self.device, Device::Known(_));
+        audit::record(
+            state,
+            about(Event::new(Kind::SignInFailed)).with("known_device", known),
+        )
+        .await;
         if let Some(duration) = locked_for {
-            tracing::warn!(target: "security", event = "lockout", ip = %self.ip, seconds = duration, "account locked");
+            let event = about(Event::new(Kind::Lockout)).with("seconds", duration);
+            audit::record(state, event.with("known_device", known)).await;
         }
         if let Some((duration, token)) = unlock {
             state
@@ -380,6 +394,17 @@ pub(super) async fn passwordless_session(
     issue_session(state, tx, user, kind, &device.id_or_new(), client).await
 }
 
+/// Records a finished sign-in in the audit log.
+pub(super) async fn signed_in(state: &AppState, session: &IssuedSession, ip: IpAddr, method: &str) {
+    let event = Event::new(Kind::SignIn).user(session.user_id).from(ip);
+    let event = event
+        .with("method", method)
+        .with("session", session.session_id.to_string());
+    audit::record(state, event).await;
+}
+
+/// Every sign-in ends here, whatever proved it (password, code, passkey): a disabled
+/// account gets no session.
 async fn issue_session(
     state: &AppState,
     tx: &mut Tx,
@@ -388,8 +413,12 @@ async fn issue_session(
     device_id: &str,
     client: &Client,
 ) -> Result<IssuedSession, ApiError> {
+    if user.disabled() {
+        return Err(ApiError::AccountDisabled);
+    }
     let token = random_token();
     let now = now();
+    users::signed_in(&mut **tx, user.id, now).await?;
     let expires = now + state.config.sessions.max;
     let hint = address_hint(client.ip);
     let new = NewSession {
@@ -417,7 +446,8 @@ async fn issue_session(
 #[tracing::instrument(skip_all, fields(user.id = %user_id))]
 pub async fn logout(state: &AppState, session: SessionId, user_id: UserId) -> Result<(), ApiError> {
     sessions::revoke(state.db.pool(), session, now()).await?;
-    tracing::info!(target: "security", event = "logout", session.id = %session, "session revoked");
+    let event = Event::new(Kind::SignOut).user(user_id);
+    audit::record(state, event.with("session", session.to_string())).await;
     Ok(())
 }
 
@@ -434,7 +464,8 @@ pub async fn replace_browser_session(state: &AppState, old_cookie: &str) -> Resu
 #[tracing::instrument(skip_all, fields(user.id = %user_id))]
 pub async fn logout_everywhere(state: &AppState, user_id: UserId) -> Result<(), ApiError> {
     let revoked = sessions::revoke_all(state.db.pool(), user_id, now()).await?;
-    tracing::info!(target: "security", event = "logout_all", revoked, "all sessions revoked");
+    let event = Event::new(Kind::SignOutEverywhere).user(user_id);
+    audit::record(state, event.with("sessions_ended", revoked)).await;
     Ok(())
 }
 
@@ -455,7 +486,7 @@ pub async fn unlock_device(state: &AppState, token: &str) -> Result<(User, Strin
         .await?
         .ok_or(ApiError::InvalidToken)?;
     let device = uuid::Uuid::new_v4().to_string();
-    tracing::warn!(target: "security", event = "device_unlocked", "emailed link made a browser a known device");
+    audit::record(state, Event::new(Kind::DeviceUnlocked).user(user_id)).await;
     Ok((user, device_token(state, user_id, &device)))
 }
 

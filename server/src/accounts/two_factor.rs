@@ -16,6 +16,7 @@ use secrecy::ExposeSecret;
 use totp_rs::{Algorithm, Builder, Totp};
 use zeroize::Zeroizing;
 
+use crate::audit::{self, Event, Kind};
 use crate::crypto::sign;
 use crate::db::ids::UserId;
 use crate::db::users::User;
@@ -139,7 +140,7 @@ pub async fn confirm(state: &AppState, user: &User, code: &str) -> Result<Vec<St
     }
     mfa::replace_recovery_codes(&mut tx, user.id, &hashes(state, user.id, &codes)).await?;
     tx.commit().await?;
-    tracing::warn!(target: "security", event = "mfa_enabled", "two-step sign-in turned on");
+    audit::record(state, Event::new(Kind::TwoStepOn).user(user.id)).await;
     state
         .mailer
         .send_later(state.mailer.two_step_changed(&user.email, true));
@@ -151,7 +152,7 @@ pub(super) async fn disable(state: &AppState, user: &User) -> Result<(), ApiErro
     let mut tx = state.db.begin().await?;
     mfa::delete_totp(&mut tx, user.id).await?;
     tx.commit().await?;
-    tracing::warn!(target: "security", event = "mfa_disabled", "two-step sign-in turned off");
+    audit::record(state, Event::new(Kind::TwoStepOff).user(user.id)).await;
     state
         .mailer
         .send_later(state.mailer.two_step_changed(&user.email, false));
@@ -167,7 +168,7 @@ pub(super) async fn replace_recovery_codes(
     let mut tx = state.db.begin().await?;
     mfa::replace_recovery_codes(&mut tx, user.id, &hashes(state, user.id, &codes)).await?;
     tx.commit().await?;
-    tracing::warn!(target: "security", event = "recovery_codes_replaced", "new recovery codes made");
+    audit::record(state, Event::new(Kind::RecoveryCodesReplaced).user(user.id)).await;
     Ok(codes)
 }
 
@@ -197,7 +198,8 @@ pub(super) async fn check(
         return Ok(None);
     }
     let left = mfa::recovery_codes_left(state.db.pool(), user.id).await?;
-    tracing::warn!(target: "security", event = "recovery_code_used", left, "recovery code used");
+    let event = Event::new(Kind::RecoveryCodeUsed).user(user.id);
+    audit::record(state, event.with("left", left)).await;
     state
         .mailer
         .send_later(state.mailer.recovery_code_used(&user.email, left));

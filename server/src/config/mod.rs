@@ -13,9 +13,9 @@ mod parse;
 mod tests;
 
 use parse::{
-    allowed_hosts, bounded_number, database_url, email_from, flag, parse_bind_addr, public_url,
-    redirect_addr, require_dev_loopback, secret_key, session_lifetimes, smtp, storage_url,
-    tls_files, trusted_proxies, upload_timeout,
+    allowed_hosts, bounded_number, database_url, email_from, flag, metrics_token, parse_bind_addr,
+    public_url, redirect_addr, require_dev_loopback, secret_key, session_lifetimes, small_number,
+    smtp, storage_url, tls_files, trusted_proxies, upload_timeout,
 };
 
 /// Default listen address: loopback only, so a fresh `cargo run` exposes nothing.
@@ -55,9 +55,9 @@ pub struct Config {
     pub behind_tls_proxy: bool,
     /// `TRUSTED_PROXIES`: peers whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpAddr>,
-    /// `UPLOAD_TIMEOUT_SECONDS`: longest time one uploaded file may take to arrive, so a
-    /// client trickling bytes cannot hold an upload slot (default 120 s: 5 MiB at about
-    /// 350 kbit/s).
+    /// `UPLOAD_TIMEOUT_SECONDS`: longest time an upload body — one file, or a whole form
+    /// of them — may take to arrive, so a client trickling bytes cannot hold an upload
+    /// slot (default 120 s: 5 MiB at about 350 kbit/s).
     pub upload_timeout: std::time::Duration,
     /// `SESSION_IDLE_DAYS` (default 14) and `SESSION_MAX_DAYS` (default 90), in seconds.
     pub sessions: crate::db::sessions::Lifetimes,
@@ -67,6 +67,15 @@ pub struct Config {
     /// `UPLOAD_RATE_PER_MINUTE`: uploads one account may start a minute (default 120),
     /// so one account cannot keep every upload slot busy for long.
     pub upload_rate_per_minute: u32,
+    /// `UPLOADS_PER_USER`: uploads one account may have in progress at once, over every
+    /// instance (default 2), so one account cannot hold every upload slot.
+    pub uploads_per_user: u32,
+    /// `ALERT_LOCKOUTS_PER_HOUR`: more lockouts than this in an hour, over every account,
+    /// is a storm, and administrators are emailed (default 50).
+    pub alert_lockouts_per_hour: u32,
+    /// `METRICS_TOKEN`: the bearer token `GET /metrics` asks for; unset, there is no
+    /// `/metrics` (404).
+    pub metrics_token: Option<SecretString>,
 }
 
 /// `DATABASE_URL`, whose `Debug` hides the password so the start-up log can show it.
@@ -246,13 +255,15 @@ impl Config {
                 10 * 1024 * 1024 * 1024,
                 0..=i64::MAX.unsigned_abs(),
             )?,
-            upload_rate_per_minute: u32::try_from(bounded_number(
-                "UPLOAD_RATE_PER_MINUTE",
-                get("UPLOAD_RATE_PER_MINUTE"),
-                120,
-                1..=100_000,
-            )?)
-            .unwrap_or(120),
+            upload_rate_per_minute: small_number(&get, "UPLOAD_RATE_PER_MINUTE", 120, 1..=100_000)?,
+            uploads_per_user: small_number(&get, "UPLOADS_PER_USER", 2, 1..=1000)?,
+            alert_lockouts_per_hour: small_number(
+                &get,
+                "ALERT_LOCKOUTS_PER_HOUR",
+                50,
+                1..=1_000_000,
+            )?,
+            metrics_token: metrics_token(get("METRICS_TOKEN"))?,
         })
     }
 

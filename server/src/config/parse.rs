@@ -56,6 +56,29 @@ pub(super) fn bounded_number(
     }
 }
 
+/// [`bounded_number`] for counts that fit a `u32`.
+pub(super) fn small_number(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, ConfigError> {
+    let wide = u64::from(*range.start())..=u64::from(*range.end());
+    let n = bounded_number(variable, get(variable), u64::from(default), wide)?;
+    Ok(u32::try_from(n).unwrap_or(default))
+}
+
+/// `METRICS_TOKEN`: long enough not to be guessed.
+pub(super) fn metrics_token(raw: Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    match raw {
+        Some(token) if token.len() < 32 || token.len() > 256 || !token.is_ascii() => Err(invalid(
+            "METRICS_TOKEN",
+            "must be 32 to 256 ASCII characters; use a long random value",
+        )),
+        other => Ok(other.map(SecretString::from)),
+    }
+}
+
 /// `SESSION_IDLE_DAYS` and `SESSION_MAX_DAYS`: whole days, the idle limit no longer
 /// than the absolute one.
 pub(super) fn session_lifetimes(

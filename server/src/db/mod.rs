@@ -11,6 +11,7 @@
 //! commits alone, or a [`Tx`] from [`Db::begin`], so a flow that writes more than once
 //! commits all of its writes or none. Ids are decoded into the types of [`ids`].
 
+pub mod audit;
 pub mod ids;
 pub mod images;
 pub mod lockout;

@@ -61,3 +61,49 @@ pub async fn give_back(tx: &mut super::Tx, user: UserId, bytes: i64) -> Result<(
     .await?;
     Ok(())
 }
+
+/// Takes one of the account's `max` concurrent upload leases, valid until `expires_at`;
+/// `false` when all are taken. Expired leases (an instance that died mid-upload) are
+/// cleared first. The no-op update takes the account's row lock on PostgreSQL (SQLite's
+/// `BEGIN IMMEDIATE` serialises anyway), so two instances cannot both take the last one.
+pub async fn lease(
+    tx: &mut super::Tx,
+    user: UserId,
+    lease_id: &str,
+    max: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<bool, DbError> {
+    sqlx::query("UPDATE users SET image_count = image_count WHERE id = $1")
+        .bind(user)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM upload_leases WHERE user_id = $1 AND expires_at <= $2")
+        .bind(user)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let held: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM upload_leases WHERE user_id = $1")
+        .bind(user)
+        .fetch_one(&mut **tx)
+        .await?;
+    if held >= max {
+        return Ok(false);
+    }
+    sqlx::query("INSERT INTO upload_leases (id, user_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(lease_id)
+        .bind(user)
+        .bind(expires_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
+/// Gives a lease back.
+pub async fn release(db: impl AnyExecutor<'_>, lease_id: &str) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM upload_leases WHERE id = $1")
+        .bind(lease_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -38,6 +38,48 @@ pub struct UploadUser {
     pub csrf: Option<String>,
 }
 
+/// An administrator. Everyone else — signed out, signed in without the flag, a
+/// disabled administrator, a forged CSRF field — gets 404, so the admin routes do not
+/// reveal that they exist.
+pub struct Admin {
+    /// The application state.
+    pub state: AppState,
+    /// Who is asking.
+    pub caller: Caller,
+}
+
+impl Authenticate for Admin {
+    async fn authenticate(req: &mut Request, depot: &mut Depot) -> Result<Self, ApiError> {
+        let AuthUser { state, caller } = match AuthUser::authenticate(req, depot).await {
+            Ok(user) => user,
+            Err(ApiError::Unauthorized | ApiError::Forbidden(_)) => return Err(ApiError::NotFound),
+            Err(other) => return Err(other),
+        };
+        let admin = crate::db::users::by_id(state.db.pool(), caller.user_id)
+            .await?
+            .is_some_and(|u| u.admin() && !u.disabled());
+        if !admin {
+            return Err(ApiError::NotFound);
+        }
+        Ok(Self { state, caller })
+    }
+}
+
+impl Admin {
+    /// The administrator as the audit log records their actions.
+    pub fn acting(&self, req: &Request) -> crate::admin::Acting {
+        crate::admin::Acting {
+            admin: self.caller.user_id,
+            ip: super::client::client_ip(req, &self.state.config),
+        }
+    }
+
+    /// The CSRF token the console's forms carry.
+    pub fn csrf(&self) -> String {
+        csrf_token(&self.state, &self.caller.token_hash)
+    }
+}
+
 /// A page's caller, left in the depot by the [`SignInFirst`] hoop in front of the page:
 /// `T` is an [`AuthUser`] or an [`UploadUser`].
 pub struct SignedIn<T>(pub T);
@@ -165,7 +207,7 @@ macro_rules! authenticated {
         }
     )*};
 }
-authenticated!(AuthUser, UploadUser);
+authenticated!(AuthUser, UploadUser, Admin);
 
 #[allow(refining_impl_trait)]
 impl<'ex, T: Authenticate + Sync + 'static> Extractible<'ex> for SignedIn<T> {
@@ -191,7 +233,7 @@ macro_rules! no_parameters {
         }
     )*};
 }
-no_parameters!(AppState, AuthUser, UploadUser);
+no_parameters!(AppState, AuthUser, UploadUser, Admin);
 
 /// An id (image, session, passkey) from a path: anything that is not a UUID names
 /// nothing (404, like someone else's).

@@ -88,13 +88,16 @@ pub struct UploadReader {
     /// Bytes to reserve for a file: the declared length for single-file bodies, so a
     /// buffer is allocated once instead of doubling past 5 MiB.
     size_hint: usize,
-    /// Longest time one file may take to arrive.
+    /// `UPLOAD_TIMEOUT_SECONDS`, for the message.
     read_limit: Duration,
+    /// When the whole body must have arrived: one deadline for every file of a form,
+    /// so twenty trickled files hold a slot no longer than one.
+    deadline: tokio::time::Instant,
 }
 
 impl UploadReader {
-    /// Starts reading `req`'s body: at most `max_files` files of 5 MiB each, each
-    /// arriving within `read_limit`.
+    /// Starts reading `req`'s body: at most `max_files` files of 5 MiB each, all of
+    /// them arriving within `read_limit` from now.
     pub fn new(
         req: &mut Request,
         csrf: Option<&str>,
@@ -142,15 +145,18 @@ impl UploadReader {
                 .filter(|_| max_files == 1)
                 .map_or(64 * 1024, |n| n.min(MAX_IMAGE_BYTES)),
             read_limit,
+            deadline: tokio::time::Instant::now() + read_limit,
         })
     }
 
-    /// The next file, or `None` at the end of the body. Each file must arrive within
-    /// the read limit (`UPLOAD_TIMEOUT_SECONDS`): the server's gap timeout alone would
-    /// let a client trickling a byte every few seconds hold an upload slot for hours.
+    /// The next file, or `None` at the end of the body. The whole body must arrive
+    /// within the read limit (`UPLOAD_TIMEOUT_SECONDS`): the server's gap timeout alone
+    /// would let a client trickling a byte every few seconds hold an upload slot for
+    /// hours, and a limit per file would let a form of many files hold it many times
+    /// as long.
     pub async fn next_file(&mut self) -> Result<Option<UploadForm>, ApiError> {
         let limit = self.read_limit;
-        tokio::time::timeout(limit, self.read_next())
+        tokio::time::timeout_at(self.deadline, self.read_next())
             .await
             .unwrap_or_else(|_| {
                 Err(ApiError::BadRequest(format!(

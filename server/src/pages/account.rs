@@ -132,6 +132,15 @@ struct AccountPage<'a> {
     passkeys: Vec<PasskeyRow>,
     passkeys_available: bool,
     storage: StorageBar,
+    activity: Vec<ActivityRow>,
+    is_admin: bool,
+}
+
+/// One of the account's recent security events.
+struct ActivityRow {
+    at: String,
+    what: &'static str,
+    address: String,
 }
 
 /// Storage used against the quota, as the account page shows it.
@@ -169,6 +178,9 @@ async fn render_account(
 ) -> Result<(), ApiError> {
     render_account_with(user, error, None, res).await
 }
+
+/// Recent security events the account page shows (all are in `GET /me/activity`).
+const ACTIVITY_SHOWN: usize = 10;
 
 async fn render_account_with(
     user: &AuthUser,
@@ -214,9 +226,22 @@ async fn render_account_with(
             }
         })
         .collect();
+    let activity = crate::admin::activity(&user.state, account.id, None)
+        .await?
+        .items
+        .into_iter()
+        .take(ACTIVITY_SHOWN)
+        .map(|e| ActivityRow {
+            at: date_text(e.at),
+            what: crate::audit::Kind::parse(&e.kind).map_or("", crate::audit::Kind::describe),
+            address: e.address_hint.unwrap_or_default(),
+        })
+        .collect();
     render_html(
         res,
         &AccountPage {
+            activity,
+            is_admin: account.admin(),
             csrf: &user.csrf(),
             email: &account.email,
             since: &since,

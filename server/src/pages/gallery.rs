@@ -226,7 +226,13 @@ async fn upload_submit(
         csrf,
     }) = user;
     let declared = crate::http::upload::declared_length(req)?;
-    let _slot = images::admit(&state, caller.user_id, declared).await?;
+    let pass = match images::admit(&state, caller.user_id, declared).await {
+        Ok(pass) => pass,
+        Err(e) => {
+            state.metrics.upload(Err(&e));
+            return Err(e);
+        }
+    };
     let csrf_field = crate::http::auth::csrf_token(&state, &caller.token_hash);
     let mut outcomes = Vec::new();
     let read = async {
@@ -239,6 +245,7 @@ async fn upload_submit(
         while let Some(file) = reader.next_file().await? {
             let filename = file.filename.clone();
             let stored = images::upload(&state, caller.user_id, file.filename, file.bytes).await;
+            state.metrics.upload(stored.as_ref().map(|_| ()));
             outcomes.push(match stored {
                 Ok(object) => Outcome {
                     filename: object.filename,
@@ -261,6 +268,7 @@ async fn upload_submit(
         Ok(())
     };
     let finished: Result<(), ApiError> = read.await;
+    pass.release().await;
     match (finished, outcomes.as_slice()) {
         (Ok(()), [one]) if one.image_id.is_some() => {
             res.status_code(StatusCode::SEE_OTHER);

@@ -9,6 +9,7 @@
 //! - after sign-in, a field carrying the HMAC of the session (see `http::auth`).
 
 mod account;
+mod admin;
 pub mod assets;
 mod email_links;
 mod gallery;
@@ -32,6 +33,7 @@ pub fn router() -> Router {
         .push(email_links::router())
         .push(gallery::router())
         .push(account::router())
+        .push(admin::router())
         .push(Router::with_path("static/{name}").get(assets::serve))
 }
 

@@ -37,9 +37,19 @@ async fn upload(user: UploadUser, req: &mut Request, res: &mut Response) -> Resu
         caller,
         csrf,
     } = user;
-    let _slot = images::admit(&state, caller.user_id, declared_length(req)?).await?;
-    let form = read_upload(req, csrf.as_deref(), state.config.upload_timeout).await?;
-    let object = images::upload(&state, caller.user_id, form.filename, form.bytes).await?;
+    let stored = async {
+        let pass = images::admit(&state, caller.user_id, declared_length(req)?).await?;
+        let stored = async {
+            let form = read_upload(req, csrf.as_deref(), state.config.upload_timeout).await?;
+            images::upload(&state, caller.user_id, form.filename, form.bytes).await
+        }
+        .await;
+        pass.release().await;
+        stored
+    }
+    .await;
+    state.metrics.upload(stored.as_ref().map(|_| ()));
+    let object = stored?;
     res.status_code(StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/images/{}", object.id)) {
         res.headers_mut().insert(LOCATION, location);

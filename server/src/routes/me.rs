@@ -1,12 +1,12 @@
-//! `/api/v1/me/mfa/*` and `/api/v1/me/sessions`: two-step sign-in and the account's
-//! sessions, as thin JSON adapters over [`crate::accounts`].
+//! `/api/v1/me/mfa/*`, `/api/v1/me/sessions` and `/api/v1/me/activity`: two-step sign-in,
+//! the account's sessions and its security events, as thin JSON adapters.
 
 use imagevault_common::api::{
-    CodeRequest, PasswordAndCode, RecoveryCodes, SessionItem, SessionList, TotpEnrolment,
+    AuditList, CodeRequest, PasswordAndCode, RecoveryCodes, SessionItem, SessionList, TotpEnrolment,
 };
 use salvo::prelude::*;
 use salvo_oapi::endpoint;
-use salvo_oapi::extract::PathParam;
+use salvo_oapi::extract::{PathParam, QueryParam};
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
@@ -31,6 +31,7 @@ pub fn router() -> Router {
                 )
                 .push(Router::with_path("recovery-codes").post(replace_recovery_codes)),
         )
+        .push(Router::with_path("activity").get(activity))
         .push(
             Router::with_path("sessions")
                 .get(sessions)
@@ -159,4 +160,17 @@ async fn revoke_session(
     accounts::revoke_session(&user.state, user.caller.user_id, id).await?;
     res.status_code(StatusCode::NO_CONTENT);
     Ok(())
+}
+
+/// The caller's own security events, newest first, 50 a page: sign-ins and failures,
+/// lockouts, two-step and passkey changes, sessions ended, and what administrators did
+/// to the account.
+#[endpoint(security(("bearer" = [])), tags("account"), responses((status_code = 200, description = "A page of the caller's security events", body = AuditList)))]
+async fn activity(
+    cursor: QueryParam<String, false>,
+    user: AuthUser,
+) -> Result<Json<AuditList>, ApiError> {
+    Ok(Json(
+        crate::admin::activity(&user.state, user.caller.user_id, cursor.as_deref()).await?,
+    ))
 }

@@ -1,5 +1,6 @@
 //! HTTP handlers and the router that joins them.
 
+pub mod admin;
 pub mod auth;
 pub mod docs;
 pub mod health;
@@ -23,12 +24,14 @@ pub fn router() -> Router {
         .push(auth::router())
         .push(me::router())
         .push(images::router())
-        .push(policy::router());
+        .push(policy::router())
+        .push(admin::router());
     let openapi = docs::openapi(&api);
     Router::new()
         .filter(crate::http::head::HeadAsGet)
         .push(Router::with_path("healthz").get(health::healthz))
         .push(Router::with_path("readyz").get(health::readyz))
+        .push(Router::with_path("metrics").get(crate::metrics::scrape))
         .push(api)
         .push(docs::router(openapi))
         .push(crate::pages::router())

@@ -45,6 +45,39 @@ impl fmt::Debug for UserKey {
     }
 }
 
+/// The key of the audit log's MAC chain (see [`Keyring::audit_key`]). No `Clone`, no
+/// `Debug` output of the bytes, zeroised on drop.
+pub struct AuditKey(Zeroizing<[u8; KEY_BYTES]>);
+
+impl AuditKey {
+    /// `HMAC-SHA256(key, previous ‖ row)`: each row's MAC covers the one before it.
+    pub fn chain(&self, previous: &[u8], row: &[u8]) -> [u8; 32] {
+        use hmac::Mac;
+        self.mac(previous, row).finalize().into_bytes().into()
+    }
+
+    /// Whether `mac` is the chain MAC of `previous ‖ row`, compared in constant time.
+    pub fn verify(&self, previous: &[u8], row: &[u8], mac: &[u8]) -> bool {
+        use hmac::Mac;
+        self.mac(previous, row).verify_slice(mac).is_ok()
+    }
+
+    fn mac(&self, previous: &[u8], row: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(self.0.as_ref())
+            .expect("HMAC takes any key length");
+        mac.update(previous);
+        mac.update(row);
+        mac
+    }
+}
+
+impl fmt::Debug for AuditKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuditKey([redacted])")
+    }
+}
+
 /// A user key as stored: wrapped, with the version of the master key that wrapped it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WrappedKey {
@@ -201,6 +234,18 @@ impl Keyring {
         kek.unwrap_key(&wrapped.bytes, key.as_mut())
             .map_err(|_| VaultError::Integrity)?;
         Ok(UserKey(key))
+    }
+
+    /// The audit-log key of master-key `version`: HKDF-SHA256 of that master key under
+    /// a label of its own, so the audit chain's MAC key is never the key that wraps user
+    /// keys, and anyone holding the key file (and no one else) can check the chain.
+    pub fn audit_key(&self, version: u32) -> Option<AuditKey> {
+        let master = self.keys.iter().find(|k| k.version == version)?;
+        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"imagevault audit"), master.key.as_ref());
+        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+        hkdf.expand(b"audit chain mac key v1", key.as_mut())
+            .expect("32 bytes is a valid HKDF-SHA256 output length");
+        Some(AuditKey(key))
     }
 
     /// Writes the file through a uniquely named temporary file, fsynced: published

@@ -22,7 +22,7 @@ pub mod keyring;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
-use keyring::{Keyring, UserKey, WrappedKey};
+use keyring::{AuditKey, Keyring, UserKey, WrappedKey};
 
 /// The keyring a running server uses. `rotate-keys` may add a master-key version while
 /// servers run; a wrapped key naming a version this process has not seen makes it
@@ -52,6 +52,11 @@ impl MasterKeys {
     /// re-read first (once per new user, cheap), so a server started before a rotation
     /// does not keep wrapping with the old version after it.
     pub fn wrap(&self, key: &UserKey) -> Result<WrappedKey, VaultError> {
+        Ok(self.newest()?.wrap(key))
+    }
+
+    /// The keyring after re-reading the key file, when the file holds a newer version.
+    fn newest(&self) -> Result<Arc<Keyring>, VaultError> {
         if let Some(reloaded) = Keyring::load(&self.path)?
             && reloaded.current_version() > self.current().current_version()
         {
@@ -60,7 +65,7 @@ impl MasterKeys {
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(reloaded);
         }
-        Ok(self.current().wrap(key))
+        Ok(self.current())
     }
 
     /// Unwraps a stored user key, re-reading the key file if it names a newer version.
@@ -80,6 +85,30 @@ impl MasterKeys {
             }
             other => other,
         }
+    }
+}
+
+impl MasterKeys {
+    /// The newest master-key version and its audit key: new audit rows are chained
+    /// with it. The key file is re-read first, like [`MasterKeys::wrap`], so rows follow
+    /// a rotation at once.
+    pub fn current_audit_key(&self) -> Result<(u32, AuditKey), VaultError> {
+        let ring = self.newest()?;
+        let version = ring.current_version();
+        let key = ring
+            .audit_key(version)
+            .ok_or(VaultError::UnknownKeyVersion(version))?;
+        Ok((version, key))
+    }
+
+    /// The audit key of master-key `version`, for checking rows chained under it.
+    pub fn audit_key(&self, version: u32) -> Result<AuditKey, VaultError> {
+        if let Some(key) = self.current().audit_key(version) {
+            return Ok(key);
+        }
+        Keyring::load(&self.path)?
+            .and_then(|ring| ring.audit_key(version))
+            .ok_or(VaultError::UnknownKeyVersion(version))
     }
 }
 

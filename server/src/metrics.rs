@@ -1,0 +1,290 @@
+//! Prometheus metrics, served at `GET /metrics` to a scraper holding `METRICS_TOKEN`
+//! (404 to everyone else, and to everyone when it is unset).
+//!
+//! Each application has its own registry (tests run several in one process). Route
+//! labels are the request path with ids replaced by `{id}`; paths that match no route
+//! share one label, and the number of distinct labels is capped, so a client sending
+//! random paths cannot grow the scrape without bound.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+use salvo::http::StatusCode;
+use salvo::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use salvo::prelude::*;
+use secrecy::ExposeSecret;
+
+use crate::audit::Kind;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::http::auth::same;
+use crate::state::AppState;
+
+/// Most distinct route labels; later ones are counted as `other`.
+const MAX_ROUTES: usize = 200;
+
+/// The metric families.
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    uploads: IntCounterVec,
+    sign_ins: IntCounterVec,
+    slot_wait: Histogram,
+    pool_size: IntGauge,
+    pool_idle: IntGauge,
+    routes: Mutex<HashSet<String>>,
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "imagevault_http_requests_total",
+                "HTTP requests answered, by route, method and status.",
+            ),
+            &["route", "method", "status"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "imagevault_http_request_duration_seconds",
+                "Time from request to response, by route and method.",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["route", "method"],
+        )
+        .expect("valid metric");
+        let uploads = IntCounterVec::new(
+            Opts::new(
+                "imagevault_uploads_total",
+                "Uploaded files: `accepted`, or the error code they were refused with.",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let sign_ins = IntCounterVec::new(
+            Opts::new(
+                "imagevault_sign_ins_total",
+                "Sign-in attempts by outcome: success, failure, lockout.",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let slot_wait = Histogram::with_opts(
+            HistogramOpts::new(
+                "imagevault_upload_slot_wait_seconds",
+                "Time uploads waited for a free upload slot (10 s is the deadline).",
+            )
+            .buckets(vec![0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )
+        .expect("valid metric");
+        let pool_size = IntGauge::new(
+            "imagevault_db_pool_connections",
+            "Database connections open.",
+        )
+        .expect("valid metric");
+        let pool_idle = IntGauge::new(
+            "imagevault_db_pool_idle_connections",
+            "Database connections open and idle.",
+        )
+        .expect("valid metric");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(uploads.clone()),
+            Box::new(sign_ins.clone()),
+            Box::new(slot_wait.clone()),
+            Box::new(pool_size.clone()),
+            Box::new(pool_idle.clone()),
+        ] {
+            registry.register(collector).expect("each family once");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            uploads,
+            sign_ins,
+            slot_wait,
+            pool_size,
+            pool_idle,
+            routes: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// One upload's outcome: accepted, or refused with its error code.
+    pub fn upload(&self, outcome: Result<(), &ApiError>) {
+        let label = match outcome {
+            Ok(()) => "accepted",
+            Err(e) => e.code().as_str(),
+        };
+        self.uploads.with_label_values(&[label]).inc();
+    }
+
+    /// A security event that is a sign-in outcome.
+    pub fn security_event(&self, kind: Kind) {
+        let outcome = match kind {
+            Kind::SignIn => "success",
+            Kind::SignInFailed => "failure",
+            Kind::Lockout => "lockout",
+            _ => return,
+        };
+        self.sign_ins.with_label_values(&[outcome]).inc();
+    }
+
+    /// How long an upload waited for its slot.
+    pub fn slot_waited(&self, waited: Duration) {
+        self.slot_wait.observe(waited.as_secs_f64());
+    }
+
+    fn request(&self, path: &str, method: &str, status: StatusCode, took: Duration) {
+        let route = self.route_label(path, status);
+        self.requests
+            .with_label_values(&[&route, method, status.as_str()])
+            .inc();
+        self.latency
+            .with_label_values(&[&route, method])
+            .observe(took.as_secs_f64());
+    }
+
+    /// `path` with ids as `{id}`; `unmatched` for a 404 on a path without an id
+    /// (almost always no route), and `other` past [`MAX_ROUTES`] labels.
+    fn route_label(&self, path: &str, status: StatusCode) -> String {
+        let route = route_of(path);
+        if status == StatusCode::NOT_FOUND && !route.contains("{id}") {
+            return "unmatched".into();
+        }
+        let mut seen = self
+            .routes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.contains(&route) || seen.len() < MAX_ROUTES {
+            seen.insert(route.clone());
+            route
+        } else {
+            "other".into()
+        }
+    }
+
+    /// The text exposition, with the pool gauges read now.
+    pub fn render(&self, db: &Db) -> String {
+        self.pool_size.set(i64::from(db.pool().size()));
+        self.pool_idle
+            .set(i64::try_from(db.pool().num_idle()).unwrap_or(i64::MAX));
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "metrics could not be encoded");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The path with every segment that is a UUID (or a static asset's name) as `{id}`.
+fn route_of(path: &str) -> String {
+    let mut parts = Vec::new();
+    let mut previous = "";
+    for segment in path.split('/') {
+        let id =
+            uuid::Uuid::try_parse(segment).is_ok() || (previous == "static" && !segment.is_empty());
+        parts.push(if id { "{id}" } else { segment });
+        previous = segment;
+    }
+    let mut route = parts.join("/");
+    route.truncate(120);
+    route
+}
+
+/// The hoop that times and counts every request.
+#[handler]
+pub async fn observe(
+    req: &mut Request,
+    depot: &mut Depot,
+    res: &mut Response,
+    ctrl: &mut FlowCtrl,
+) {
+    let started = Instant::now();
+    let path = req.uri().path().to_owned();
+    let method = req.method().as_str().to_owned();
+    ctrl.call_next(req, depot, res).await;
+    let status = res.status_code.unwrap_or(StatusCode::OK);
+    if let Ok(state) = depot.get_typed::<AppState>() {
+        state
+            .metrics
+            .request(&path, &method, status, started.elapsed());
+    }
+}
+
+/// `GET /metrics`: the scrape, for the bearer of `METRICS_TOKEN`; 404 otherwise, like
+/// an unknown path (a wrong token gets no hint that the endpoint exists).
+#[handler]
+pub async fn scrape(
+    state: AppState,
+    req: &mut Request,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let Some(expected) = &state.config.metrics_token else {
+        return Err(ApiError::NotFound);
+    };
+    let presented = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    if !presented.is_some_and(|p| same(p, expected.expose_secret())) {
+        return Err(ApiError::NotFound);
+    }
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    res.render(state.metrics.render(&state.db));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_become_placeholders() {
+        assert_eq!(
+            route_of("/api/v1/images/6f1c2b7e-6d4e-4b8a-9a57-3c1f0e2d4b5a/thumbnail"),
+            "/api/v1/images/{id}/thumbnail"
+        );
+        assert_eq!(route_of("/static/app.3f2a.css"), "/static/{id}");
+        assert_eq!(route_of("/api/v1/me"), "/api/v1/me");
+    }
+
+    #[test]
+    fn random_paths_cannot_grow_the_labels_without_bound() {
+        let metrics = Metrics::new();
+        for n in 0..(MAX_ROUTES + 50) {
+            let label = metrics.route_label(&format!("/x{n}"), StatusCode::BAD_REQUEST);
+            if n >= MAX_ROUTES {
+                assert_eq!(label, "other");
+            }
+        }
+        assert_eq!(
+            metrics.route_label("/nothing-here", StatusCode::NOT_FOUND),
+            "unmatched"
+        );
+    }
+}
