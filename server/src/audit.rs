@@ -75,7 +75,7 @@ kinds! {
     PasskeyAdded = "passkey_added": "A passkey was added.",
     PasskeyRemoved = "passkey_removed": "A passkey was removed.",
     AccountDeleted = "account_deleted": "The owner deleted the account.",
-    AccountCreatedByOperator = "account_created_by_operator": "The operator made the account (`create-user`).",
+    AccountCreatedByOperator = "account_created_by_operator": "The operator made the account from the command line.",
     AdminDisabled = "admin_disabled": "An administrator disabled the account.",
     AdminEnabled = "admin_enabled": "An administrator enabled the account again.",
     AdminQuotaSet = "admin_quota_set": "An administrator set the account's quota.",

@@ -32,6 +32,8 @@ pub(super) fn router() -> Router {
 #[template(path = "admin_users.html")]
 struct UsersPage<'a> {
     csrf: &'a str,
+    /// The administrator's own id: they are not offered to disable themselves.
+    me: String,
     query: &'a str,
     users: Vec<UserRow>,
     next: Option<String>,
@@ -108,6 +110,7 @@ async fn render_users(
         res,
         &UsersPage {
             csrf: &admin.csrf(),
+            me: admin.caller.user_id.to_string(),
             query,
             users: users.into_iter().map(UserRow::from).collect(),
             next,
