@@ -23,8 +23,9 @@ use crate::events::{CardCheck, CardEvent, Events, UploadEvent, UploadState};
 use crate::intake::{self, Verdict};
 use crate::session::{Active, Session};
 
-/// Uploads in flight at once.
-pub const UPLOAD_SLOTS: usize = 3;
+/// Uploads in flight at once: the server's default `UPLOADS_PER_USER` (more would only
+/// be answered 429 and retried).
+pub const UPLOAD_SLOTS: usize = 2;
 /// Attempts per upload when the network or the server's capacity fails.
 pub const MAX_ATTEMPTS: u32 = 5;
 /// Longest wait between attempts.

@@ -199,10 +199,14 @@ fn lost_network_is_retried_until_the_server_is_back_without_duplicates() {
 
         d.proxy.as_mut().unwrap().stop();
         assert_eq!(d.upload_accepted(), 3);
+        // Every upload slot's file is retrying; the third waits for a slot.
+        let slots = imagevault_desktop::files::UPLOAD_SLOTS.min(ids.len());
         d.events
             .until("retries", |e| {
                 ids.iter()
-                    .all(|id| e.upload_states(*id).contains(&UploadState::Retrying))
+                    .filter(|id| e.upload_states(**id).contains(&UploadState::Retrying))
+                    .count()
+                    == slots
             })
             .await;
         let retry = d

@@ -214,7 +214,19 @@ pub async fn activity(
         before: cursor.map(decode_seq_cursor).transpose()?,
         ..Filter::default()
     };
-    events(state, &filter).await
+    let mut list = events(state, &filter).await?;
+    // What an administrator did is shown; which administrator, and from where, is not.
+    for event in list
+        .items
+        .iter_mut()
+        .filter(|e| e.kind.starts_with("admin_"))
+    {
+        event.address_hint = None;
+        if let Some(detail) = event.detail.as_object_mut() {
+            detail.remove("by");
+        }
+    }
+    Ok(list)
 }
 
 async fn events(state: &AppState, filter: &Filter<'_>) -> Result<AuditList, ApiError> {

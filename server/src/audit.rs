@@ -4,7 +4,8 @@
 //! `mac(n) = HMAC-SHA256(audit key, mac(n-1) ‖ encode(row n))`, where the audit key is
 //! derived from a master key (see [`crate::vault::keyring::Keyring::audit_key`]): someone
 //! who can write the database but has no key file cannot forge a row. The head row
-//! (`audit_head`) holds the last `seq` and `mac`, so rows cut off the end show too.
+//! (`audit_head`) holds the last `seq` and `mac`, so rows cut off the end show too — unless
+//! the head is rewritten with them, which only an export kept elsewhere can reveal.
 //! Appends take turns through that head row, so any number of instances keep one chain.
 //!
 //! Events hold ids, kinds and coarse addresses — never an email address, a secret or
@@ -20,6 +21,7 @@ use crate::db::ids::UserId;
 use crate::db::{Db, DbError, now};
 use crate::http::client::address_hint;
 use crate::state::AppState;
+use crate::vault::keyring::AuditKey;
 use crate::vault::{MasterKeys, VaultError};
 
 macro_rules! kinds {
@@ -230,59 +232,35 @@ pub struct Verified {
 /// Rows read at a time while verifying or exporting.
 const BATCH: i64 = 1000;
 
-/// Walks the whole chain from `seq` 1 and reports the first row that is missing, out of
-/// place, or does not carry the MAC its content and predecessor call for; then checks
-/// that the head names the last row.
+/// Walks the whole chain and reports the first row that is missing, out of place (a
+/// number below 1 or repeated), or does not carry the MAC its content and predecessor
+/// call for; then checks that the head names the last row. The head is read first, so
+/// rows appended while the walk runs are beyond it and not judged.
 pub async fn verify(db: &Db, keys: &MasterKeys) -> Result<Verified, AuditError> {
-    let mut previous = String::new();
-    let mut expected = 1;
-    let mut key_cache: Option<(i64, crate::vault::keyring::AuditKey)> = None;
-    loop {
-        let batch = rows::after(db.pool(), expected - 1, BATCH).await?;
-        let Some(last) = batch.last().map(|r| r.seq) else {
+    let (head_seq, head_mac) = rows::head(db.pool()).await?;
+    let mut walk = Walk {
+        previous: String::new(),
+        expected: 1,
+        key: None,
+    };
+    let mut after = i64::MIN;
+    while after < head_seq {
+        let batch = rows::after(db.pool(), after, BATCH).await?;
+        let Some(last) = batch.last() else {
             break;
         };
-        for row in &batch {
-            let broken = |reason: String| Verified {
-                rows: expected - 1,
-                broken: Some(Broken {
-                    seq: expected,
-                    reason,
-                }),
-            };
-            if row.seq != expected {
-                return Ok(broken(format!(
-                    "row {expected} is missing (the next row is {})",
-                    row.seq
-                )));
+        after = last.seq;
+        for row in batch.iter().take_while(|r| r.seq <= head_seq) {
+            if let Some(broken) = walk.check(row, keys)? {
+                return Ok(Verified {
+                    rows: walk.expected - 1,
+                    broken: Some(broken),
+                });
             }
-            if key_cache
-                .as_ref()
-                .is_none_or(|(v, _)| *v != row.key_version)
-            {
-                let Ok(version) = u32::try_from(row.key_version) else {
-                    return Ok(broken(format!(
-                        "key version {} is not one",
-                        row.key_version
-                    )));
-                };
-                key_cache = Some((row.key_version, keys.audit_key(version)?));
-            }
-            let (_, key) = key_cache.as_ref().expect("just filled");
-            let mac = hex::decode(&row.mac).unwrap_or_default();
-            if !key.verify(previous.as_bytes(), &encode(row), &mac) {
-                return Ok(broken(
-                    "its MAC does not match its content and the row before it".into(),
-                ));
-            }
-            previous.clone_from(&row.mac);
-            expected += 1;
         }
-        debug_assert_eq!(last, expected - 1);
     }
-    let (head_seq, head_mac) = rows::head(db.pool()).await?;
-    let rows = expected - 1;
-    if head_seq != rows || head_mac != previous {
+    let rows = walk.expected - 1;
+    if rows != head_seq || walk.previous != head_mac {
         // Rows were cut off the end (or the head was edited).
         return Ok(Verified {
             rows,
@@ -293,6 +271,68 @@ pub async fn verify(db: &Db, keys: &MasterKeys) -> Result<Verified, AuditError> 
         });
     }
     Ok(Verified { rows, broken: None })
+}
+
+/// Where [`verify`] has got to.
+struct Walk {
+    /// The MAC of the last row that checked out.
+    previous: String,
+    /// The `seq` the next row must have.
+    expected: i64,
+    /// The audit key of the last row's master-key version.
+    key: Option<(i64, AuditKey)>,
+}
+
+impl Walk {
+    /// Checks the next row; `Some` says how the chain breaks there.
+    fn check(&mut self, row: &Row, keys: &MasterKeys) -> Result<Option<Broken>, AuditError> {
+        let at = |seq, reason: String| Ok(Some(Broken { seq, reason }));
+        if row.seq < self.expected {
+            return at(
+                row.seq,
+                format!(
+                    "row {} is out of place: rows are numbered from 1, once each",
+                    row.seq
+                ),
+            );
+        }
+        if row.seq > self.expected {
+            let expected = self.expected;
+            return at(
+                expected,
+                format!("row {expected} is missing (the next row is {})", row.seq),
+            );
+        }
+        if self.key.as_ref().is_none_or(|(v, _)| *v != row.key_version) {
+            let key = u32::try_from(row.key_version)
+                .ok()
+                .map(|version| keys.audit_key(version));
+            match key {
+                Some(Ok(key)) => self.key = Some((row.key_version, key)),
+                Some(Err(VaultError::UnknownKeyVersion(_))) | None => {
+                    let version = row.key_version;
+                    return at(
+                        row.seq,
+                        format!(
+                            "it names master key version {version}, which the key file does not hold"
+                        ),
+                    );
+                }
+                Some(Err(e)) => return Err(e.into()),
+            }
+        }
+        let (_, key) = self.key.as_ref().expect("just filled");
+        let mac = hex::decode(&row.mac).unwrap_or_default();
+        if !key.verify(self.previous.as_bytes(), &encode(row), &mac) {
+            return at(
+                row.seq,
+                "its MAC does not match its content and the row before it".into(),
+            );
+        }
+        self.previous.clone_from(&row.mac);
+        self.expected += 1;
+        Ok(None)
+    }
 }
 
 /// Writes every row, oldest first, as JSON lines; returns how many.

@@ -2,9 +2,11 @@
 //! (404 to everyone else, and to everyone when it is unset).
 //!
 //! Each application has its own registry (tests run several in one process). Route
-//! labels are the request path with ids replaced by `{id}`; paths that match no route
-//! share one label, and the number of distinct labels is capped, so a client sending
-//! random paths cannot grow the scrape without bound.
+//! labels are the request path with ids replaced by `{id}`. A path becomes a label only
+//! once a request to it succeeded (only real routes succeed); until then, and for every
+//! path that never does, its requests count as `unmatched`. Methods outside the standard
+//! ones count as `other`, and the labels are capped, so no client can grow the scrape
+//! without bound.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -14,8 +16,8 @@ use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
-use salvo::http::StatusCode;
 use salvo::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use salvo::http::{Method, StatusCode};
 use salvo::prelude::*;
 use secrecy::ExposeSecret;
 
@@ -147,8 +149,9 @@ impl Metrics {
         self.slot_wait.observe(waited.as_secs_f64());
     }
 
-    fn request(&self, path: &str, method: &str, status: StatusCode, took: Duration) {
+    fn request(&self, path: &str, method: &Method, status: StatusCode, took: Duration) {
         let route = self.route_label(path, status);
+        let method = method_label(method);
         self.requests
             .with_label_values(&[&route, method, status.as_str()])
             .inc();
@@ -157,18 +160,21 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// `path` with ids as `{id}`; `unmatched` for a 404 on a path without an id
-    /// (almost always no route), and `other` past [`MAX_ROUTES`] labels.
+    /// `path` with ids as `{id}`, once a request to it has succeeded; `unmatched`
+    /// before that, and `other` past [`MAX_ROUTES`] labels.
     fn route_label(&self, path: &str, status: StatusCode) -> String {
         let route = route_of(path);
-        if status == StatusCode::NOT_FOUND && !route.contains("{id}") {
-            return "unmatched".into();
-        }
         let mut seen = self
             .routes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.contains(&route) || seen.len() < MAX_ROUTES {
+        if seen.contains(&route) {
+            return route;
+        }
+        let succeeded = status.is_success() || status.is_redirection();
+        if !succeeded {
+            "unmatched".into()
+        } else if seen.len() < MAX_ROUTES {
             seen.insert(route.clone());
             route
         } else {
@@ -205,9 +211,28 @@ fn route_of(path: &str) -> String {
         parts.push(if id { "{id}" } else { segment });
         previous = segment;
     }
-    let mut route = parts.join("/");
-    route.truncate(120);
-    route
+    let route = parts.join("/");
+    match route.char_indices().nth(120) {
+        Some((cut, _)) => route[..cut].to_owned(),
+        None => route,
+    }
+}
+
+/// The standard methods by name; any other as `other`.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 7] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    KNOWN
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", |m| m.as_str())
 }
 
 /// The hoop that times and counts every request.
@@ -220,7 +245,7 @@ pub async fn observe(
 ) {
     let started = Instant::now();
     let path = req.uri().path().to_owned();
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
     ctrl.call_next(req, depot, res).await;
     let status = res.status_code.unwrap_or(StatusCode::OK);
     if let Ok(state) = depot.get_typed::<AppState>() {
@@ -274,17 +299,39 @@ mod tests {
     }
 
     #[test]
-    fn random_paths_cannot_grow_the_labels_without_bound() {
+    fn only_paths_that_succeeded_become_labels_and_never_too_many() {
         let metrics = Metrics::new();
+        for status in [StatusCode::NOT_FOUND, StatusCode::BAD_REQUEST] {
+            let id = "/6f1c2b7e-6d4e-4b8a-9a57-3c1f0e2d4b5a/x";
+            assert_eq!(metrics.route_label(id, status), "unmatched");
+        }
+        assert_eq!(
+            metrics.route_label("/api/v1/me", StatusCode::UNAUTHORIZED),
+            "unmatched"
+        );
+        assert_eq!(
+            metrics.route_label("/api/v1/me", StatusCode::OK),
+            "/api/v1/me"
+        );
+        assert_eq!(
+            metrics.route_label("/api/v1/me", StatusCode::UNAUTHORIZED),
+            "/api/v1/me"
+        );
         for n in 0..(MAX_ROUTES + 50) {
-            let label = metrics.route_label(&format!("/x{n}"), StatusCode::BAD_REQUEST);
+            let label = metrics.route_label(&format!("/x{n}"), StatusCode::OK);
             if n >= MAX_ROUTES {
                 assert_eq!(label, "other");
             }
         }
-        assert_eq!(
-            metrics.route_label("/nothing-here", StatusCode::NOT_FOUND),
-            "unmatched"
-        );
+    }
+
+    #[test]
+    fn long_paths_are_cut_between_characters_and_odd_methods_are_other() {
+        let path = format!("/{}é", "a".repeat(118));
+        assert!(route_of(&path).len() <= 122);
+        let path = format!("/{}", "é".repeat(300));
+        assert_eq!(route_of(&path).chars().count(), 120);
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"FOO1").unwrap()), "other");
     }
 }

@@ -5,7 +5,10 @@
   'use strict';
 
   const ENDPOINT = '/api/v1/images';
-  const MAX_PARALLEL = 3;
+  // The server lets one account have UPLOADS_PER_USER (default 2) uploads in flight;
+  // a 429 or 503 (a lower limit, or a busy server) waits its Retry-After and tries again.
+  const MAX_PARALLEL = 2;
+  const MAX_ATTEMPTS = 5;
   const MIB = 1024 * 1024;
   const NETWORK_ERROR = 'Network error — check your connection and try again.';
 
@@ -118,6 +121,10 @@
           succeed(job, body);
           return;
         }
+        if ((xhr.status === 429 || xhr.status === 503) && (job.attempts || 1) < MAX_ATTEMPTS) {
+          retryLater(job, xhr.getResponseHeader('Retry-After'));
+          return;
+        }
         const message = body && body.error && typeof body.error.message === 'string'
           ? body.error.message
           : `Upload failed (HTTP ${xhr.status}). Try again.`;
@@ -132,6 +139,18 @@
       const data = new FormData();
       data.append('file', job.file, job.file.name);
       xhr.send(data);
+    }
+
+    function retryLater(job, retryAfter) {
+      job.attempts = (job.attempts || 1) + 1;
+      const seconds = Math.min(30, Math.max(1, Number.parseInt(retryAfter || '5', 10) || 5));
+      job.status.textContent = `Waiting ${seconds}\u00a0s for the server…`;
+      active += 1; // keeps its place until it is sent again
+      setTimeout(() => {
+        active -= 1;
+        queue.unshift(job);
+        pump();
+      }, seconds * 1000);
     }
 
     function pump() {

@@ -263,6 +263,16 @@ async fn disabling_ends_sessions_at_once_and_refuses_sign_in(engine: Engine) {
     let res = app.login("worker@example.com", PASSWORD).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(res).await, "account_disabled");
+    // The guard every sign-in passes under the account's row lock, so a password check
+    // that overlapped the disable cannot slip a session in after it.
+    let typed: imagevault_server::db::ids::UserId = id.parse().unwrap();
+    let now = imagevault_server::db::now();
+    let pool = app.state.db.pool();
+    assert!(
+        !imagevault_server::db::users::signed_in(pool, typed, now)
+            .await
+            .unwrap()
+    );
     // A wrong password says nothing about the account being disabled.
     let res = app
         .login("worker@example.com", "Wrong-Horse-7-Battery")
@@ -306,6 +316,13 @@ async fn disabling_ends_sessions_at_once_and_refuses_sign_in(engine: Engine) {
     assert_eq!(app.me(&admin).await.status(), StatusCode::OK);
 
     // The owner sees what was done to the account, newest first.
+    owner_sees_what_was_done(&app, &id).await;
+    app.finish().await;
+}
+
+/// The disabled-then-enabled account's `/me/activity`: every step, newest first, and
+/// which administrator acted (and from where) stays with the administrators.
+async fn owner_sees_what_was_done(app: &TestApp, id: &str) {
     let res = app.login("worker@example.com", PASSWORD).await;
     let token = json_of(res).await["token"].as_str().unwrap().to_owned();
     let activity = json_of(
@@ -331,14 +348,16 @@ async fn disabling_ends_sessions_at_once_and_refuses_sign_in(engine: Engine) {
         "registered",
     ];
     assert_eq!(kinds, expected);
-    assert!(
-        activity["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["user_id"] == id.as_str())
-    );
-    app.finish().await;
+    let items = activity["items"].as_array().unwrap();
+    assert!(items.iter().all(|e| e["user_id"] == id));
+    // Which administrator acted, and from where, stays with the administrators.
+    let admin_events = items
+        .iter()
+        .filter(|e| e["kind"].as_str().unwrap().starts_with("admin_"));
+    for event in admin_events {
+        assert!(event["address_hint"].is_null(), "{event}");
+        assert!(event["detail"].get("by").is_none(), "{event}");
+    }
 }
 
 async fn hostile_admin_requests_get_clear_4xx(engine: Engine) {
@@ -566,25 +585,39 @@ async fn tampering_with_the_audit_log_is_caught(engine: Engine) {
     sql(db, "UPDATE audit_log SET seq = 5 WHERE seq = -1").await;
     assert_eq!(broken_at(&app).await, None);
 
-    // Deleted from the middle, then from the end.
+    // A row slipped in before the first, and a key version the key file lacks.
+    sql(
+        db,
+        "INSERT INTO audit_log (seq, at, kind, user_id, address_hint, detail, key_version, mac) \
+         VALUES (0, 0, 'sign_in', NULL, NULL, '{}', 1, '00')",
+    )
+    .await;
+    assert_eq!(broken_at(&app).await, Some(0));
+    sql(db, "DELETE FROM audit_log WHERE seq = 0").await;
+    sql(db, "UPDATE audit_log SET key_version = 99 WHERE seq = 3").await;
+    assert_eq!(broken_at(&app).await, Some(3));
+    sql(db, "UPDATE audit_log SET key_version = 1 WHERE seq = 3").await;
+    assert_eq!(broken_at(&app).await, None);
+
+    // Deleted from the middle.
     sql(db, "DELETE FROM audit_log WHERE seq = 2").await;
     assert_eq!(broken_at(&app).await, Some(2));
     let out = audit_command(&app, "verify");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("seq 2"));
-    let fresh = TestApp::spawn(engine).await;
-    fresh.signed_up_user("tail@example.com").await;
+    app.finish().await;
+}
+
+async fn rows_cut_off_the_end_are_caught(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    app.signed_up_user("tail@example.com").await;
     let last: i64 = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
-        .fetch_one(fresh.state.db.pool())
+        .fetch_one(app.state.db.pool())
         .await
         .unwrap();
-    sql(
-        &fresh.state.db,
-        &format!("DELETE FROM audit_log WHERE seq = {last}"),
-    )
-    .await;
-    assert_eq!(broken_at(&fresh).await, Some(last));
-    fresh.finish().await;
+    let statement = format!("DELETE FROM audit_log WHERE seq = {last}");
+    sql(&app.state.db, &statement).await;
+    assert_eq!(broken_at(&app).await, Some(last));
     app.finish().await;
 }
 
@@ -811,6 +844,7 @@ both_engines!(
     hostile_admin_requests_get_clear_4xx,
     accounts_page_by_page,
     tampering_with_the_audit_log_is_caught,
+    rows_cut_off_the_end_are_caught,
     two_instances_appending_at_once_keep_one_chain,
     admins_are_alerted_by_email,
     metrics_are_scraped_with_the_token_only,

@@ -418,7 +418,12 @@ async fn issue_session(
     }
     let token = random_token();
     let now = now();
-    users::signed_in(&mut **tx, user.id, now).await?;
+    // Conditional on the account still being enabled, under its row lock: a sign-in
+    // whose password check overlapped an administrator disabling the account cannot
+    // slip a session in after the disable revoked the others.
+    if !users::signed_in(&mut **tx, user.id, now).await? {
+        return Err(ApiError::AccountDisabled);
+    }
     let expires = now + state.config.sessions.max;
     let hint = address_hint(client.ip);
     let new = NewSession {

@@ -128,14 +128,15 @@ pub async fn delete(db: impl AnyExecutor<'_>, id: UserId) -> Result<(), DbError>
     Ok(())
 }
 
-/// Records a sign-in's time.
-pub async fn signed_in(db: impl AnyExecutor<'_>, id: UserId, now: i64) -> Result<(), DbError> {
-    sqlx::query("UPDATE users SET last_sign_in_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(db)
-        .await?;
-    Ok(())
+/// Records a sign-in's time, only while the account is enabled; returns whether it is.
+pub async fn signed_in(db: impl AnyExecutor<'_>, id: UserId, now: i64) -> Result<bool, DbError> {
+    let done =
+        sqlx::query("UPDATE users SET last_sign_in_at = $2 WHERE id = $1 AND disabled_at IS NULL")
+            .bind(id)
+            .bind(now)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Disables (`Some(now)`) or enables (`None`) an account; returns whether it exists.

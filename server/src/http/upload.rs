@@ -93,6 +93,9 @@ pub struct UploadReader {
     /// When the whole body must have arrived: one deadline for every file of a form,
     /// so twenty trickled files hold a slot no longer than one.
     deadline: tokio::time::Instant,
+    /// When the last file was handed out: the server's own work on it until the next
+    /// call does not count against the client's deadline.
+    handed_out: Option<tokio::time::Instant>,
 }
 
 impl UploadReader {
@@ -146,6 +149,7 @@ impl UploadReader {
                 .map_or(64 * 1024, |n| n.min(MAX_IMAGE_BYTES)),
             read_limit,
             deadline: tokio::time::Instant::now() + read_limit,
+            handed_out: None,
         })
     }
 
@@ -155,15 +159,18 @@ impl UploadReader {
     /// hours, and a limit per file would let a form of many files hold it many times
     /// as long.
     pub async fn next_file(&mut self) -> Result<Option<UploadForm>, ApiError> {
+        if let Some(handed_out) = self.handed_out.take() {
+            self.deadline += handed_out.elapsed();
+        }
         let limit = self.read_limit;
-        tokio::time::timeout_at(self.deadline, self.read_next())
-            .await
-            .unwrap_or_else(|_| {
-                Err(ApiError::BadRequest(format!(
-                    "The upload took longer than {} seconds; try again on a faster connection.",
-                    limit.as_secs()
-                )))
-            })
+        let next = tokio::time::timeout_at(self.deadline, self.read_next()).await;
+        self.handed_out = Some(tokio::time::Instant::now());
+        next.unwrap_or_else(|_| {
+            Err(ApiError::BadRequest(format!(
+                "The upload took longer than {} seconds; try again on a faster connection.",
+                limit.as_secs()
+            )))
+        })
     }
 
     async fn read_next(&mut self) -> Result<Option<UploadForm>, ApiError> {
