@@ -65,6 +65,11 @@ pub enum ErrorCode {
     Busy,
     /// An administrator disabled the account: it cannot sign in.
     AccountDisabled,
+    /// A share link's settings cannot be used (no images, too many, a bad expiry or
+    /// view limit, a title or password too long).
+    InvalidShare,
+    /// The share link has a password: unlock it first.
+    PasswordRequired,
     /// A dependency (database, object store) is down; try again.
     Unavailable,
     /// Something went wrong on the server; the message carries a request id only.
@@ -98,6 +103,8 @@ impl ErrorCode {
             Self::QuotaExceeded => "quota_exceeded",
             Self::Busy => "busy",
             Self::AccountDisabled => "account_disabled",
+            Self::InvalidShare => "invalid_share",
+            Self::PasswordRequired => "password_required",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -551,6 +558,135 @@ pub struct AuditList {
     pub items: Vec<AuditEvent>,
     /// Pass as `cursor` to get older events; `None` on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// `POST /shares`: which images, and how the link behaves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ShareRequest {
+    /// 1 to 500 of the caller's image ids, in the order the link shows them.
+    pub image_ids: Vec<Uuid>,
+    /// Shown on the public page (up to 100 characters); none says "Shared photos".
+    #[serde(default)]
+    pub title: Option<String>,
+    /// 60 s to 90 days; 7 days when left out.
+    #[serde(default)]
+    pub expires_in_seconds: Option<i64>,
+    /// Asked of everyone who opens the link (8 to 128 characters); none when left out.
+    #[serde(default, serialize_with = "expose_optional_secret")]
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = Option<String>)))]
+    pub password: Option<SecretString>,
+    /// Openings allowed (1 to 1,000,000); unlimited when left out.
+    #[serde(default)]
+    pub max_views: Option<i64>,
+    /// Whether the stored image may be downloaded; otherwise view only.
+    pub allow_download: bool,
+    /// Whether renderings carry visible text naming the share and the date.
+    pub watermark: bool,
+}
+
+/// One share link as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "the contract's wire shape: independent facts about the link"
+)]
+pub struct ShareSummary {
+    /// Pass to `DELETE /shares/{id}`.
+    pub id: Uuid,
+    /// The title, if any.
+    pub title: Option<String>,
+    /// Images the link still shows (deleted ones drop out).
+    pub image_count: u64,
+    /// When it was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Openings so far.
+    pub views: u64,
+    /// Openings allowed, if limited.
+    pub max_views: Option<u64>,
+    /// Whether the stored image may be downloaded.
+    pub allow_download: bool,
+    /// Whether renderings are watermarked.
+    pub watermark: bool,
+    /// Whether a password is asked.
+    pub has_password: bool,
+    /// Whether the owner revoked it.
+    pub revoked: bool,
+}
+
+/// `POST /shares`: the link (shown this once) and its settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct ShareCreated {
+    /// `PUBLIC_URL/s/<token>`: only this answer ever holds it.
+    pub url: String,
+    /// The share as the list shows it.
+    #[serde(flatten)]
+    pub share: ShareSummary,
+}
+
+/// `GET /shares`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct ShareList {
+    /// The caller's links, newest first.
+    pub items: Vec<ShareSummary>,
+}
+
+/// `GET /public/shares/{token}`: what a visitor may see. No owner, no filenames, no
+/// image ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct PublicShare {
+    /// The owner's title, if any.
+    pub title: Option<String>,
+    /// When the link stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Whether `…/download` serves the images.
+    pub allow_download: bool,
+    /// The images, numbered from 1.
+    pub items: Vec<PublicShareItem>,
+    /// Send as `X-Share-Access` with each image request of this opening (an hour).
+    pub access: String,
+}
+
+/// One image of a share, by number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct PublicShareItem {
+    /// Its number in the share, from 1.
+    pub n: u64,
+    /// Display width.
+    pub width: u32,
+    /// Display height.
+    pub height: u32,
+    /// `image/jpeg`, `image/png` or `image/gif`.
+    pub content_type: String,
+}
+
+/// `POST /public/shares/{token}/unlock`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct ShareUnlock {
+    /// The link's password.
+    #[serde(serialize_with = "expose_secret")]
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = String)))]
+    pub password: SecretString,
+}
+
+/// `POST /public/shares/{token}/unlock`: proof of the password for an hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct ShareAccess {
+    /// Send as `X-Share-Access` (or keep the cookie the answer sets).
+    pub access: String,
 }
 
 #[cfg(test)]

@@ -84,6 +84,11 @@ kinds! {
     AdminSignedOut = "admin_signed_out": "An administrator ended every session of the account.",
     IntegrityFailure = "integrity_failure": "Stored data failed its integrity check.",
     KeyRotation = "key_rotation": "A master-key version was added and user keys rewrapped.",
+    ShareCreated = "share_created": "A share link was made.",
+    ShareOpened = "share_opened": "Someone opened a share link.",
+    ShareUnlocked = "share_unlocked": "Someone entered a share link's password.",
+    ShareWrongPassword = "share_wrong_password": "A wrong password was tried on a share link.",
+    ShareRevoked = "share_revoked": "A share link was revoked.",
 }
 
 /// One event to record.

@@ -98,6 +98,12 @@ pub enum ApiError {
     /// Every upload slot stayed taken past the wait's deadline.
     #[error("The server is busy with other uploads. Try again in a few seconds.")]
     Busy,
+    /// A share link's settings cannot be used.
+    #[error("{0}")]
+    InvalidShare(String),
+    /// The share link has a password; unlock it first.
+    #[error("This link has a password. Enter it to see the photos.")]
+    PasswordRequired,
     /// An administrator disabled the account (said only after the password was right).
     #[error("This account is disabled. Contact the administrator of this server.")]
     AccountDisabled,
@@ -145,6 +151,8 @@ impl ApiError {
             Self::QuotaExceeded(_) => (StatusCode::INSUFFICIENT_STORAGE, C::QuotaExceeded),
             Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, C::Busy),
             Self::AccountDisabled => (StatusCode::FORBIDDEN, C::AccountDisabled),
+            Self::InvalidShare(_) => (StatusCode::UNPROCESSABLE_ENTITY, C::InvalidShare),
+            Self::PasswordRequired => (StatusCode::UNAUTHORIZED, C::PasswordRequired),
             Self::InvalidHost => (StatusCode::BAD_REQUEST, C::InvalidHost),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, C::Unavailable),
             Self::Internal(_) | Self::Integrity(_) => {

@@ -206,8 +206,9 @@ fn route_of(path: &str) -> String {
     let mut parts = Vec::new();
     let mut previous = "";
     for segment in path.split('/') {
-        let id =
-            uuid::Uuid::try_parse(segment).is_ok() || (previous == "static" && !segment.is_empty());
+        let id = uuid::Uuid::try_parse(segment).is_ok()
+            || (previous == "static" && !segment.is_empty())
+            || is_token(segment);
         parts.push(if id { "{id}" } else { segment });
         previous = segment;
     }
@@ -216,6 +217,14 @@ fn route_of(path: &str) -> String {
         Some((cut, _)) => route[..cut].to_owned(),
         None => route,
     }
+}
+
+/// A share link's token (or any long random name): 32 or more URL-safe characters.
+fn is_token(segment: &str) -> bool {
+    segment.len() >= 32
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The standard methods by name; any other as `other`.
@@ -296,6 +305,11 @@ mod tests {
         );
         assert_eq!(route_of("/static/app.3f2a.css"), "/static/{id}");
         assert_eq!(route_of("/api/v1/me"), "/api/v1/me");
+        let token = "Yk3nH0dD8bX2Vv9pQ1sLr5tZ7wMa4cE6gJ-fK_uNiOo";
+        assert_eq!(
+            route_of(&format!("/api/v1/public/shares/{token}/images/1/view")),
+            "/api/v1/public/shares/{id}/images/1/view"
+        );
     }
 
     #[test]

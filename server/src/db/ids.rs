@@ -103,6 +103,10 @@ uuid_id!(
     /// A registered passkey (not its WebAuthn credential id, which the browser names).
     PasskeyId
 );
+uuid_id!(
+    /// A share link (never its token, which only the link holds).
+    ShareId
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,7 @@ pub mod lockout;
 pub mod mfa;
 pub mod passkeys;
 pub mod sessions;
+pub mod shares;
 pub mod throttle;
 pub mod tokens;
 pub mod usage;

@@ -35,6 +35,29 @@ pub fn router() -> Router {
         .push(account::router())
         .push(admin::router())
         .push(Router::with_path("static/{name}").get(assets::serve))
+        .push(Router::with_path("robots.txt").get(robots))
+}
+
+/// What crawlers may index: the sign-in and registration pages; never a share link,
+/// the API, or anything behind a sign-in.
+const ROBOTS: &str = "User-agent: *\n\
+    Disallow: /s/\n\
+    Disallow: /api/\n\
+    Disallow: /admin\n\
+    Disallow: /account\n\
+    Disallow: /images/\n\
+    Disallow: /upload\n\
+    Disallow: /metrics\n\
+    Allow: /login\n\
+    Allow: /register\n";
+
+#[handler]
+async fn robots(res: &mut Response) {
+    res.headers_mut().insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
+    res.render(Text::Plain(ROBOTS));
 }
 
 /// `GET` of a page that needs a signed-in browser: behind the hoop that sends a

@@ -130,7 +130,7 @@ async fn delete(id: PathParam<String>, user: AuthUser, res: &mut Response) -> Re
 }
 
 /// Writes decrypted bytes that only their owner may see and nobody may keep.
-fn send_private(res: &mut Response, content_type: &str, bytes: Vec<u8>) {
+pub(crate) fn send_private(res: &mut Response, content_type: &str, bytes: Vec<u8>) {
     let headers = res.headers_mut();
     if let Ok(value) = HeaderValue::from_str(content_type) {
         headers.insert(CONTENT_TYPE, value);

@@ -8,6 +8,7 @@ pub mod images;
 pub mod me;
 pub mod passkeys;
 pub mod policy;
+pub mod shares;
 
 use salvo::http::ParseError;
 use salvo::prelude::*;
@@ -25,7 +26,9 @@ pub fn router() -> Router {
         .push(me::router())
         .push(images::router())
         .push(policy::router())
-        .push(admin::router());
+        .push(admin::router())
+        .push(shares::router())
+        .push(shares::public_router());
     let openapi = docs::openapi(&api);
     Router::new()
         .filter(crate::http::head::HeadAsGet)
@@ -39,13 +42,17 @@ pub fn router() -> Router {
 
 /// Parses a JSON body, mapping each failure to the documented 4xx.
 pub async fn json<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    req.parse_json_with_max_size::<T>(MAX_JSON_BYTES)
+    json_up_to(req, MAX_JSON_BYTES).await
+}
+
+/// [`json`] for a body that may be larger: at most `max` bytes.
+pub async fn json_up_to<T: DeserializeOwned>(req: &mut Request, max: usize) -> Result<T, ApiError> {
+    req.parse_json_with_max_size::<T>(max)
         .await
         .map_err(|e| match e {
-            ParseError::PayloadTooLarge => ApiError::TooLarge(format!(
-                "The request body is over {} KiB.",
-                MAX_JSON_BYTES / 1024
-            )),
+            ParseError::PayloadTooLarge => {
+                ApiError::TooLarge(format!("The request body is over {} KiB.", max / 1024))
+            }
             ParseError::InvalidContentType => ApiError::UnsupportedMediaType(
                 "Send JSON with Content-Type: application/json.".into(),
             ),

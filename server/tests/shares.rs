@@ -1,0 +1,555 @@
+//! Share links through the JSON API, on both stacks (SQLite + files, PostgreSQL + S3):
+//! create, list, revoke; the public answers (numbers, never ids, owners or filenames);
+//! passwords (right, wrong, rate limited); the view limit; expiry; every dead link the
+//! same 404 byte for byte; view-only links never serve the stored bytes; another
+//! user's image cannot be shared; tokens never stored in clear; every step an event
+//! the owner sees.
+
+use imagevault_test_support as support;
+use support::both_engines;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use support::images::png;
+use support::{Engine, TestApp, error_code};
+
+struct Shared {
+    token: String,
+    id: String,
+}
+
+async fn uploaded(app: &TestApp, token: &str, names: &[&str]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (seed, name) in (1..).zip(names) {
+        let res = app.upload(token, name, png(96, 64, seed)).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        ids.push(
+            res.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    ids
+}
+
+async fn share(app: &TestApp, owner: &str, body: Value) -> reqwest::Response {
+    app.bearer(Method::POST, "/api/v1/shares", owner, Some(body))
+        .await
+}
+
+async fn shared(app: &TestApp, owner: &str, body: Value) -> Shared {
+    let res = share(app, owner, body).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.unwrap();
+    let url = created["url"].as_str().unwrap();
+    assert!(url.starts_with("http://app.test/s/"), "{url}");
+    Shared {
+        token: url.rsplit('/').next().unwrap().to_owned(),
+        id: created["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn public(app: &TestApp, path: &str, access: Option<&str>) -> reqwest::Response {
+    let mut req = app.client.get(app.url(path));
+    if let Some(access) = access {
+        req = req.header("x-share-access", access);
+    }
+    req.send().await.unwrap()
+}
+
+async fn open(app: &TestApp, token: &str, access: Option<&str>) -> reqwest::Response {
+    public(app, &format!("/api/v1/public/shares/{token}"), access).await
+}
+
+async fn unlock(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post_json(
+        &format!("/api/v1/public/shares/{token}/unlock"),
+        json!({"password": password}),
+    )
+    .await
+}
+
+fn digest(bytes: &[u8]) -> Vec<u8> {
+    Sha256::digest(bytes).to_vec()
+}
+
+async fn links_are_made_listed_opened_and_revoked(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let owner = app.signed_up_user("sharer@example.com").await;
+    let ids = uploaded(&app, &owner, &["beach-secret.png", "dinner-secret.png"]).await;
+    let body =
+        json!({"image_ids": ids, "title": "Summer", "allow_download": false, "watermark": false});
+    let link = shared(&app, &owner, body).await;
+
+    let listed: Value = app
+        .bearer(Method::GET, "/api/v1/shares", &owner, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let item = &listed["items"][0];
+    assert_eq!(item["id"], link.id.as_str());
+    assert_eq!(item["title"], "Summer");
+    assert_eq!(item["image_count"], 2);
+    assert_eq!(item["views"], 0);
+    assert_eq!(item["has_password"], false);
+    assert_eq!(item["revoked"], false);
+    assert!(
+        item.get("url").is_none(),
+        "the link is shown once, at creation"
+    );
+
+    let res = open(&app, &link.token, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-robots-tag"], "noindex, nofollow");
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    let text = res.text().await.unwrap();
+    for private in ["sharer@example.com", "secret", &ids[0], &ids[1]] {
+        assert!(
+            !text.contains(private),
+            "the public answer shows {private}: {text}"
+        );
+    }
+    let opened: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(opened["title"], "Summer");
+    assert_eq!(opened["allow_download"], false);
+    let numbers: Vec<u64> = opened["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 2]);
+    let access = opened["access"].as_str().unwrap();
+    let thumb = format!("/api/v1/public/shares/{}/images/2/thumbnail", link.token);
+    let res = public(&app, &thumb, Some(access)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/")
+    );
+    assert_eq!(
+        public(&app, &thumb, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let query = format!("{thumb}?access={access}");
+    assert_eq!(public(&app, &query, None).await.status(), StatusCode::OK);
+
+    let path = format!("/api/v1/shares/{}", link.id);
+    let res = app.bearer(Method::DELETE, &path, &owner, None).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        open(&app, &link.token, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        public(&app, &thumb, Some(access)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let res = app.bearer(Method::DELETE, &path, &owner, None).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "revoked once");
+
+    // Every step is an event the owner sees.
+    let activity: Value = app
+        .bearer(Method::GET, "/api/v1/me/activity", &owner, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = activity["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .take(3)
+        .collect();
+    assert_eq!(kinds, ["share_revoked", "share_opened", "share_created"]);
+    app.finish().await;
+}
+
+async fn bad_settings_and_others_images_store_nothing(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signed_up_user("careful@example.com").await;
+    let other = app.signed_up_user("other@example.com").await;
+    let mine = uploaded(&app, &owner, &["a.png"]).await;
+    let theirs = uploaded(&app, &other, &["b.png"]).await;
+    let base = |extra: Value| {
+        let mut body = json!({"image_ids": mine, "allow_download": false, "watermark": false});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let many: Vec<String> = (0..501).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for (body, why) in [
+        (base(json!({"image_ids": []})), "no images"),
+        (base(json!({"image_ids": many})), "too many images"),
+        (
+            base(json!({"image_ids": [mine[0], mine[0]]})),
+            "an image twice",
+        ),
+        (base(json!({"expires_in_seconds": 59})), "too short"),
+        (
+            base(json!({"expires_in_seconds": 90 * 86_400 + 1})),
+            "too long",
+        ),
+        (base(json!({"max_views": 0})), "no views"),
+        (base(json!({"title": "x".repeat(101)})), "long title"),
+        (base(json!({"title": "two\nlines"})), "a control character"),
+        (base(json!({"password": "short"})), "short password"),
+    ] {
+        let res = share(&app, &owner, body).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{why}");
+        assert_eq!(error_code(res).await, "invalid_share", "{why}");
+    }
+    for (body, why) in [
+        (base(json!({"owner": "x"})), "unknown field"),
+        (base(json!({"allow_download": "yes"})), "not a bool"),
+        (json!({"image_ids": mine}), "settings missing"),
+        (base(json!({"image_ids": ["not-a-uuid"]})), "not an id"),
+    ] {
+        let res = share(&app, &owner, body).await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{why}");
+    }
+    // 500 ids fit in a body (none of these is the caller's: 404, not 413).
+    let most: Vec<String> = (0..500).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let res = share(&app, &owner, base(json!({"image_ids": most}))).await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    // Another user's image is refused exactly like one that does not exist.
+    let res = share(
+        &app,
+        &owner,
+        base(json!({"image_ids": [mine[0], theirs[0]]})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let missing = uuid::Uuid::new_v4().to_string();
+    let res2 = share(&app, &owner, base(json!({"image_ids": [missing]}))).await;
+    assert_eq!(res2.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.text().await.unwrap(), res2.text().await.unwrap());
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM shares")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing half-written");
+    app.finish().await;
+}
+
+async fn passwords_view_limits_and_expiry(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signed_up_user("guarded@example.com").await;
+    let ids = uploaded(&app, &owner, &["a.png"]).await;
+    let body = json!({"image_ids": ids, "password": "open sesame 42", "max_views": 2,
+        "allow_download": false, "watermark": true});
+    let link = shared(&app, &owner, body).await;
+
+    let res = open(&app, &link.token, None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "password_required");
+    let res = unlock(&app, &link.token, "open sesame 41").await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(res).await, "invalid_credentials");
+    let res = unlock(&app, &link.token, "open sesame 42").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let access = res.json::<Value>().await.unwrap()["access"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A forged or altered access token is refused.
+    let forged = format!("{}.{}", i64::MAX, "0".repeat(64));
+    let res = open(&app, &link.token, Some(&forged)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // Two views allowed: the third opening finds a dead link.
+    for _ in 0..2 {
+        assert_eq!(
+            open(&app, &link.token, Some(&access)).await.status(),
+            StatusCode::OK
+        );
+    }
+    let over = open(&app, &link.token, Some(&access)).await;
+    assert_eq!(over.status(), StatusCode::NOT_FOUND);
+    // The openings already counted still show their images.
+    let thumb = format!("/api/v1/public/shares/{}/images/1/thumbnail", link.token);
+    assert_eq!(
+        public(&app, &thumb, Some(&access)).await.status(),
+        StatusCode::OK
+    );
+
+    // Wrong passwords are rate limited per link.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(unlock(&app, &link.token, "guess guess").await.status());
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+
+    // Expiry: the clock moved past it (set in the database, no sleeping).
+    let fresh = shared(
+        &app,
+        &owner,
+        json!({"image_ids": ids, "allow_download": true, "watermark": false}),
+    )
+    .await;
+    assert_eq!(
+        open(&app, &fresh.token, None).await.status(),
+        StatusCode::OK
+    );
+    sqlx::query("UPDATE shares SET expires_at = $1 WHERE id = $2")
+        .bind(imagevault_server::db::now() - 1)
+        .bind(&fresh.id)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        open(&app, &fresh.token, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let activity = app
+        .bearer(Method::GET, "/api/v1/me/activity", &owner, None)
+        .await;
+    let text = activity.text().await.unwrap();
+    for kind in ["share_wrong_password", "share_unlocked", "share_opened"] {
+        assert!(text.contains(kind), "{kind} in {text}");
+    }
+    app.finish().await;
+}
+
+async fn view_only_never_serves_the_stored_bytes(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let owner = app.signed_up_user("private@example.com").await;
+    let ids = uploaded(&app, &owner, &["a.png", "b.png"]).await;
+    let stored = app
+        .get_bearer(&format!("/api/v1/images/{}/content", ids[0]), &owner)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let view_only = shared(
+        &app,
+        &owner,
+        json!({"image_ids": ids, "allow_download": false, "watermark": false}),
+    )
+    .await;
+    let opened: Value = open(&app, &view_only.token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = opened["access"].as_str().unwrap().to_owned();
+    let base = format!("/api/v1/public/shares/{}", view_only.token);
+    let mut answers = Vec::new();
+    for path in [
+        base.clone(),
+        format!("{base}/images/1/thumbnail"),
+        format!("{base}/images/2/thumbnail"),
+        format!("{base}/images/1/view"),
+        format!("{base}/images/2/view"),
+        format!("{base}/images/1/download"),
+        format!("{base}/images/2/download"),
+        format!("/s/{}", view_only.token),
+    ] {
+        answers.push(
+            public(&app, &path, Some(&access))
+                .await
+                .bytes()
+                .await
+                .unwrap(),
+        );
+    }
+    for answer in &answers {
+        assert_ne!(
+            digest(answer),
+            digest(&stored),
+            "a view-only link served the stored bytes"
+        );
+        assert!(!answer.windows(stored.len()).any(|w| w == stored.as_ref()));
+    }
+
+    // With downloads on, the download is exactly the stored image, named by number.
+    let downloadable = shared(
+        &app,
+        &owner,
+        json!({"image_ids": ids, "allow_download": true, "watermark": false}),
+    )
+    .await;
+    let opened: Value = open(&app, &downloadable.token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access2 = opened["access"].as_str().unwrap().to_owned();
+    let path = format!(
+        "/api/v1/public/shares/{}/images/1/download",
+        downloadable.token
+    );
+    let res = public(&app, &path, Some(&access2)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"photo-1.png\""
+    );
+    assert_eq!(digest(&res.bytes().await.unwrap()), digest(&stored));
+
+    app.finish().await;
+}
+
+async fn dead_links_look_alike_and_tokens_stay_hashed(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let owner = app.signed_up_user("dead@example.com").await;
+    let ids = uploaded(&app, &owner, &["a.png", "b.png"]).await;
+    let settings = json!({"image_ids": ids, "allow_download": false, "watermark": false});
+    let view_only = shared(&app, &owner, settings).await;
+    let opened: Value = open(&app, &view_only.token, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = opened["access"].as_str().unwrap().to_owned();
+    let downloadable = shared(
+        &app,
+        &owner,
+        json!({"image_ids": ids, "allow_download": true, "watermark": false}),
+    )
+    .await;
+    // Unknown, revoked, expired, over the limit, a wrong number: one and the same 404.
+    let limited = shared(
+        &app,
+        &owner,
+        json!({"image_ids": ids, "max_views": 1, "allow_download": false, "watermark": false}),
+    )
+    .await;
+    assert_eq!(
+        open(&app, &limited.token, None).await.status(),
+        StatusCode::OK
+    );
+    let expired = shared(
+        &app,
+        &owner,
+        json!({"image_ids": ids, "allow_download": false, "watermark": false}),
+    )
+    .await;
+    sqlx::query("UPDATE shares SET expires_at = 0 WHERE id = $1")
+        .bind(&expired.id)
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    let revoked = shared(
+        &app,
+        &owner,
+        json!({"image_ids": ids, "allow_download": false, "watermark": false}),
+    )
+    .await;
+    app.bearer(
+        Method::DELETE,
+        &format!("/api/v1/shares/{}", revoked.id),
+        &owner,
+        None,
+    )
+    .await;
+    let unknown = "A".repeat(43);
+    let mut dead = Vec::new();
+    for path in [
+        format!("/api/v1/public/shares/{unknown}"),
+        format!("/api/v1/public/shares/{}", revoked.token),
+        format!("/api/v1/public/shares/{}", expired.token),
+        format!("/api/v1/public/shares/{}", limited.token),
+        format!(
+            "/api/v1/public/shares/{}/images/9/thumbnail",
+            view_only.token
+        ),
+        format!(
+            "/api/v1/public/shares/{}/images/x/thumbnail",
+            view_only.token
+        ),
+        format!(
+            "/api/v1/public/shares/{}/images/1/download",
+            view_only.token
+        ),
+    ] {
+        let res = public(&app, &path, Some(&access)).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+        dead.push(res.bytes().await.unwrap());
+    }
+    assert!(dead.windows(2).all(|w| w[0] == w[1]), "identical bodies");
+
+    // Crawlers are kept off share links (and everything private).
+    let robots = app.client.get(app.url("/robots.txt")).send().await.unwrap();
+    assert_eq!(robots.status(), StatusCode::OK);
+    let robots = robots.text().await.unwrap();
+    assert!(robots.lines().any(|l| l == "Disallow: /s/"), "{robots}");
+    assert!(robots.lines().any(|l| l == "Disallow: /api/"), "{robots}");
+
+    // Tokens are never stored in clear: not in the shares, not in the audit log.
+    for token in [&view_only.token, &downloadable.token, &limited.token] {
+        for table in ["shares", "audit_log"] {
+            let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT {} FROM {table}",
+                if table == "shares" {
+                    "token_hash || COALESCE(title, '')"
+                } else {
+                    "detail"
+                }
+            )))
+            .fetch_all(app.state.db.pool())
+            .await
+            .unwrap();
+            assert!(rows.iter().all(|r| !r.contains(token.as_str())), "{table}");
+        }
+    }
+    app.finish().await;
+}
+
+async fn renderings_are_scaled_and_watermarked(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let owner = app.signed_up_user("marked@example.com").await;
+    let res = app
+        .upload(&owner, "wide.jpg", support::images::jpeg(2600, 1300, 5))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let id = res.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut renderings = Vec::new();
+    for watermark in [false, true] {
+        let body = json!({"image_ids": [id], "title": "Grandma's 90th", "allow_download": false, "watermark": watermark});
+        let link = shared(&app, &owner, body).await;
+        let opened: Value = open(&app, &link.token, None).await.json().await.unwrap();
+        let access = opened["access"].as_str().unwrap();
+        let path = format!("/api/v1/public/shares/{}/images/1/view", link.token);
+        let res = public(&app, &path, Some(access)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "image/jpeg");
+        let bytes = res.bytes().await.unwrap();
+        renderings.push(image::load_from_memory(&bytes).unwrap().to_rgb8());
+    }
+    let (plain, marked) = (&renderings[0], &renderings[1]);
+    assert_eq!(plain.dimensions(), (2048, 1024), "scaled to fit 2048 px");
+    let (w, h) = plain.dimensions();
+    let changed = (w - 300..w)
+        .flat_map(|x| (h - 60..h).map(move |y| (x, y)))
+        .filter(|&(x, y)| {
+            let (a, b) = (plain.get_pixel(x, y), marked.get_pixel(x, y));
+            a.0.iter().zip(b.0).any(|(p, q)| p.abs_diff(q) > 40)
+        })
+        .count();
+    assert!(changed > 5000, "the watermark is in the pixels: {changed}");
+    app.finish().await;
+}
+
+both_engines!(
+    renderings_are_scaled_and_watermarked,
+    links_are_made_listed_opened_and_revoked,
+    bad_settings_and_others_images_store_nothing,
+    passwords_view_limits_and_expiry,
+    view_only_never_serves_the_stored_bytes,
+    dead_links_look_alike_and_tokens_stay_hashed,
+);
