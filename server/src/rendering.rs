@@ -3,13 +3,12 @@
 //! out pixels to look at, never the stored bytes.
 //!
 //! The watermark is text drawn into the pixels (DejaVu Sans Bold, bundled in
-//! `server/fonts` under its own licence, drawn with `imageproc` and `ab_glyph`), white
-//! on a darkened band in the bottom-right corner, sized to the picture.
+//! `server/fonts` under its own licence; glyphs laid out and rasterised by `ab_glyph`),
+//! white on a darkened band in the bottom-right corner, sized to the picture.
 
-use ab_glyph::{FontRef, PxScale};
+use ab_glyph::{Font, FontRef, GlyphId, PxScale, ScaleFont, point};
 use image::imageops::FilterType;
 use image::{DynamicImage, Rgb, RgbImage};
-use imageproc::drawing::{draw_text_mut, text_size};
 
 /// The longest side of a rendering.
 pub const MAX_SIDE: u32 = 2048;
@@ -53,7 +52,7 @@ fn stamp(pixels: &mut RgbImage, text: &str) {
     let size = (f64::from(width.min(height)) / 16.0).clamp(10.0, 64.0);
     #[allow(clippy::cast_possible_truncation, reason = "clamped to 10..=64")]
     let scale = PxScale::from(size as f32);
-    let (text_w, text_h) = text_size(scale, &font, text);
+    let (text_w, text_h) = text_size(&font, scale, text);
     let margin = text_h / 3 + 2;
     let band_w = (text_w + 2 * margin).min(width);
     let band_h = (text_h + 2 * margin).min(height);
@@ -64,16 +63,87 @@ fn stamp(pixels: &mut RgbImage, text: &str) {
             pixels.put_pixel(x, y, Rgb([r / 3, g / 3, b / 3]));
         }
     }
-    let at = |start: u32| i32::try_from(start + margin).unwrap_or(i32::MAX);
-    draw_text_mut(
-        pixels,
-        Rgb([255, 255, 255]),
-        at(left),
-        at(top),
-        scale,
-        &font,
-        text,
-    );
+    draw_text(pixels, (left + margin, top + margin), &font, scale, text);
+}
+
+/// Each glyph of `text` placed from a caret at (0, 0) on the top line; the line's
+/// width and height.
+fn layout(font: &FontRef<'_>, scale: PxScale, text: &str) -> (Vec<ab_glyph::Glyph>, f32, f32) {
+    let scaled = font.as_scaled(scale);
+    let mut x = 0.0;
+    let mut previous: Option<GlyphId> = None;
+    let mut glyphs = Vec::new();
+    for c in text.chars() {
+        let id = scaled.glyph_id(c);
+        if let Some(previous) = previous {
+            x += scaled.kern(previous, id);
+        }
+        glyphs.push(id.with_scale_and_position(scale, point(x, scaled.ascent())));
+        x += scaled.h_advance(id);
+        previous = Some(id);
+    }
+    (glyphs, x, scaled.height())
+}
+
+/// The size of `text` in whole pixels.
+fn text_size(font: &FontRef<'_>, scale: PxScale, text: &str) -> (u32, u32) {
+    let (_, width, height) = layout(font, scale, text);
+    (whole(width), whole(height))
+}
+
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "lengths of a line of text at most 64 px high: small, made non-negative"
+)]
+fn whole(v: f32) -> u32 {
+    v.ceil().max(0.0) as u32
+}
+
+/// Draws `text` in white with its top-left at `origin`, blending each pixel by the
+/// glyph's coverage; whatever falls outside the picture is clipped.
+fn draw_text(
+    pixels: &mut RgbImage,
+    origin: (u32, u32),
+    font: &FontRef<'_>,
+    scale: PxScale,
+    text: &str,
+) {
+    let (glyphs, _, _) = layout(font, scale, text);
+    let (width, height) = pixels.dimensions();
+    for glyph in glyphs {
+        let Some(outline) = font.outline_glyph(glyph) else {
+            continue;
+        };
+        let bounds = outline.px_bounds();
+        // Glyph bounds are never negative here: every glyph starts at or right of the
+        // caret, below the top line.
+        let (left, top) = (
+            origin.0 + whole(bounds.min.x),
+            origin.1 + whole(bounds.min.y),
+        );
+        outline.draw(|gx, gy, coverage| {
+            let (x, y) = (left + gx, top + gy);
+            if x >= width || y >= height {
+                return;
+            }
+            let pixel = pixels.get_pixel_mut(x, y);
+            for channel in &mut pixel.0 {
+                *channel = lighten(*channel, coverage);
+            }
+        });
+    }
+}
+
+/// A channel moved towards white by `coverage` (0 to 1).
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a blend of a byte and 255 stays a byte"
+)]
+fn lighten(under: u8, coverage: f32) -> u8 {
+    let under = f32::from(under);
+    (under + (255.0 - under) * coverage.clamp(0.0, 1.0)).round() as u8
 }
 
 #[cfg(test)]

@@ -230,33 +230,53 @@ async fn live(state: &AppState, token: &str) -> Result<Share, ApiError> {
     Ok(share)
 }
 
-/// An access token: the share and an expiry, signed under `SECRET_KEY` (stateless, so
-/// any instance can check it).
-fn access_for(state: &AppState, share: ShareId, until: i64) -> String {
-    let signature = sign(
-        state.secret_key.expose_secret().as_bytes(),
-        format!("share-access:{share}:{until}").as_bytes(),
-    );
-    format!("{until}.{signature}")
+/// What an access token proves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The password was right; the opening is still to be counted.
+    Unlocked,
+    /// An opening was counted: its pages and images need no new count.
+    Opened,
 }
 
-fn access_valid(state: &AppState, share: &Share, access: Option<&str>) -> bool {
-    let Some((until, _)) = access.and_then(|a| a.split_once('.')) else {
-        return false;
+impl Access {
+    fn tag(self) -> &'static str {
+        match self {
+            Self::Unlocked => "u",
+            Self::Opened => "o",
+        }
+    }
+}
+
+/// An access token: what it proves, the share and an expiry, signed under `SECRET_KEY`
+/// (stateless, so any instance can check it).
+fn access_for(state: &AppState, share: ShareId, access: Access, until: i64) -> String {
+    let tag = access.tag();
+    let signature = sign(
+        state.secret_key.expose_secret().as_bytes(),
+        format!("share-access:{share}:{tag}:{until}").as_bytes(),
+    );
+    format!("{tag}.{until}.{signature}")
+}
+
+/// What a presented access token proves for this share, if it is genuine and current.
+pub fn access_of(state: &AppState, share: &Share, access: Option<&str>) -> Option<Access> {
+    let presented = access?;
+    let mut parts = presented.splitn(3, '.');
+    let kind = match parts.next()? {
+        "u" => Access::Unlocked,
+        "o" => Access::Opened,
+        _ => return None,
     };
-    let Ok(until) = until.parse::<i64>() else {
-        return false;
-    };
-    until > now()
-        && same(
-            access.unwrap_or_default(),
-            &access_for(state, share.id, until),
-        )
+    let until = parts.next()?.parse::<i64>().ok()?;
+    let genuine = same(presented, &access_for(state, share.id, kind, until));
+    (until > now() && genuine).then_some(kind)
 }
 
 /// `GET /public/shares/{token}`: one opening. With a password, the access of an unlock
-/// is needed first (401 `password_required`, nothing counted). Otherwise the view is
-/// counted — or, past the limit, the link is dead (404).
+/// is needed first (401 `password_required`, nothing counted). The view is counted —
+/// or, past the limit, the link is dead (404) — unless the request carries the access of
+/// an opening already counted (a visitor going back to the gallery page).
 pub async fn open(
     state: &AppState,
     token: &str,
@@ -265,19 +285,22 @@ pub async fn open(
 ) -> Result<PublicShare, ApiError> {
     throttle::check(&state.db, OPEN_PER_IP, &throttle::ip_key(ip)).await?;
     let share = live(state, token).await?;
-    if share.password_hash.is_some() && !access_valid(state, &share, access) {
+    let presented = access_of(state, &share, access);
+    if share.password_hash.is_some() && presented.is_none() {
         return Err(ApiError::PasswordRequired);
     }
-    if !rows::count_view(state.db.pool(), share.id, now()).await? {
-        return Err(ApiError::NotFound);
-    }
-    let event = Event::new(Kind::ShareOpened).user(share.owner_id).from(ip);
-    audit::record(state, event.with("share", share.id.to_string())).await;
-    let items = rows::images(state.db.pool(), share.id).await?;
-    let access = match access.filter(|a| access_valid(state, &share, Some(a))) {
-        Some(access) => access.to_owned(),
-        None => access_for(state, share.id, now() + ACCESS_TTL),
+    let access = if presented == Some(Access::Opened) {
+        // Back to a page of an opening already counted.
+        access.unwrap_or_default().to_owned()
+    } else {
+        if !rows::count_view(state.db.pool(), share.id, now()).await? {
+            return Err(ApiError::NotFound);
+        }
+        let event = Event::new(Kind::ShareOpened).user(share.owner_id).from(ip);
+        audit::record(state, event.with("share", share.id.to_string())).await;
+        access_for(state, share.id, Access::Opened, now() + ACCESS_TTL)
     };
+    let items = rows::images(state.db.pool(), share.id).await?;
     Ok(PublicShare {
         title: share.title.clone(),
         expires_at: time_of(share.expires_at),
@@ -308,7 +331,12 @@ pub async fn unlock(
     throttle::check(&state.db, UNLOCK_PER_SHARE, &share.id.to_string()).await?;
     let Some(stored) = share.password_hash.as_deref() else {
         // Nothing to unlock: any password is "right", and the opening counts as usual.
-        return Ok(access_for(state, share.id, now() + ACCESS_TTL));
+        return Ok(access_for(
+            state,
+            share.id,
+            Access::Unlocked,
+            now() + ACCESS_TTL,
+        ));
     };
     let about = |kind| {
         Event::new(kind)
@@ -321,7 +349,12 @@ pub async fn unlock(
         return Err(ApiError::InvalidCredentials);
     }
     audit::record(state, about(Kind::ShareUnlocked)).await;
-    Ok(access_for(state, share.id, now() + ACCESS_TTL))
+    Ok(access_for(
+        state,
+        share.id,
+        Access::Unlocked,
+        now() + ACCESS_TTL,
+    ))
 }
 
 /// Whether the stored image itself is asked for, or only something to look at.
@@ -346,7 +379,7 @@ pub async fn image(
 ) -> Result<(Share, ImageRow), ApiError> {
     let share = live(state, token).await?;
     let n: i64 = n.parse().map_err(|_| ApiError::NotFound)?;
-    if !access_valid(state, &share, access) {
+    if access_of(state, &share, access) != Some(Access::Opened) {
         return Err(if share.password_hash.is_some() {
             ApiError::PasswordRequired
         } else {
@@ -390,4 +423,23 @@ pub async fn rendering(
     .await
     .map_err(ApiError::internal)?
     .map_err(ApiError::internal)
+}
+
+/// The numbers of a live share's images, for the holder of an opening's access (the
+/// public image page's previous and next).
+pub async fn numbers(
+    state: &AppState,
+    token: &str,
+    access: Option<&str>,
+) -> Result<(Share, Vec<i64>), ApiError> {
+    let share = live(state, token).await?;
+    if access_of(state, &share, access) != Some(Access::Opened) {
+        return Err(ApiError::NotFound);
+    }
+    let numbers = rows::images(state.db.pool(), share.id)
+        .await?
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    Ok((share, numbers))
 }

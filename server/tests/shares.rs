@@ -264,21 +264,24 @@ async fn passwords_view_limits_and_expiry(engine: Engine) {
     let res = open(&app, &link.token, Some(&forged)).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
-    // Two views allowed: the third opening finds a dead link.
+    // Two views allowed (each unlock's opening counts one): the third finds a dead link.
+    let mut opened = String::new();
     for _ in 0..2 {
-        assert_eq!(
-            open(&app, &link.token, Some(&access)).await.status(),
-            StatusCode::OK
-        );
+        let res = open(&app, &link.token, Some(&access)).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        body["access"].as_str().unwrap().clone_into(&mut opened);
     }
     let over = open(&app, &link.token, Some(&access)).await;
     assert_eq!(over.status(), StatusCode::NOT_FOUND);
-    // The openings already counted still show their images.
+    // The openings already counted still show their images (an unlock alone does not).
     let thumb = format!("/api/v1/public/shares/{}/images/1/thumbnail", link.token);
     assert_eq!(
-        public(&app, &thumb, Some(&access)).await.status(),
+        public(&app, &thumb, Some(&opened)).await.status(),
         StatusCode::OK
     );
+    let res = public(&app, &thumb, Some(&access)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // Wrong passwords are rate limited per link.
     let mut statuses = Vec::new();
@@ -545,7 +548,144 @@ async fn renderings_are_scaled_and_watermarked(engine: Engine) {
     app.finish().await;
 }
 
+/// The `src` of every `<img>` in a page.
+fn image_sources(html: &str) -> Vec<String> {
+    html.split("<img ")
+        .skip(1)
+        .filter_map(|tag| tag.split("src=\"").nth(1))
+        .filter_map(|rest| rest.split('"').next())
+        .map(|src| src.replace("&amp;", "&"))
+        .collect()
+}
+
+/// A browser that opened `page`, met the password form, tried a wrong password and
+/// then `password`.
+async fn unlocked_visitor(app: &TestApp, page: &str, password: &'static str) -> reqwest::Client {
+    let visitor = support::browser();
+
+    let res = visitor.get(app.url(page)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["x-robots-tag"], "noindex, nofollow");
+    let form = res.text().await.unwrap();
+    let csrf = support::form_field(&form, "csrf_token");
+    let unlock = |password: &'static str| {
+        let (visitor, csrf, url) = (&visitor, csrf.clone(), app.url(&format!("{page}/unlock")));
+        async move {
+            visitor
+                .post(url)
+                .form(&[("password", password), ("csrf_token", csrf.as_str())])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let wrong = unlock("not the one").await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("That password is not right.")
+    );
+    let right = unlock(password).await;
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+
+    visitor
+}
+
+async fn the_public_page_works_without_javascript(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let owner = app.signed_up_user("host@example.com").await;
+    let ids = uploaded(&app, &owner, &["private-name-1.png", "private-name-2.png"]).await;
+    let body = json!({"image_ids": ids, "title": "Our trip", "password": "long enough 1",
+        "allow_download": false, "watermark": true});
+    let link = shared(&app, &owner, body).await;
+    let page = format!("/s/{}", link.token);
+    let visitor = unlocked_visitor(&app, &page, "long enough 1").await;
+    let res = visitor.get(app.url(&page)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("<meta name=\"robots\" content=\"noindex, nofollow\">"));
+    assert!(
+        html.contains("rel=\"icon\""),
+        "the app's icon is the favicon"
+    );
+    for private in ["host@example.com", "private-name", &ids[0], &ids[1]] {
+        assert!(!html.contains(private), "the page shows {private}");
+    }
+    let thumbnails = image_sources(&html);
+    assert_eq!(thumbnails.len(), 2, "{html}");
+    for src in &thumbnails {
+        let res = visitor.get(app.url(src)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{src}");
+    }
+    // Back to the gallery: the same opening, not another view.
+    assert_eq!(
+        visitor.get(app.url(&page)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let listed: Value = app
+        .bearer(Method::GET, "/api/v1/shares", &owner, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["views"], 1);
+
+    let res = visitor
+        .get(app.url(&format!("{page}/1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains(&format!("href=\"{page}/2\" rel=\"next\"")),
+        "{html}"
+    );
+    assert!(html.contains("id=\"view-only\""), "view only says so");
+    assert!(
+        !html.contains("/download"),
+        "no download link on a view-only link"
+    );
+    let view = image_sources(&html);
+    let res = visitor.get(app.url(&view[0])).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/jpeg");
+
+    // A stranger without the opening's cookie is sent to the gallery (which counts).
+    let stranger = support::browser();
+    let res = stranger
+        .get(app.url(&format!("{page}/1")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let favicon = app
+        .client
+        .get(app.url("/favicon.ico"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(favicon.status(), StatusCode::OK);
+    assert_eq!(favicon.headers()["content-type"], "image/png");
+
+    app.bearer(
+        Method::DELETE,
+        &format!("/api/v1/shares/{}", link.id),
+        &owner,
+        None,
+    )
+    .await;
+    let gone = visitor.get(app.url(&page)).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    app.finish().await;
+}
+
 both_engines!(
+    the_public_page_works_without_javascript,
     renderings_are_scaled_and_watermarked,
     links_are_made_listed_opened_and_revoked,
     bad_settings_and_others_images_store_nothing,

@@ -1,4 +1,4 @@
-//! The gallery's CSS and scripts, compiled into the binary and served under versioned
+//! The gallery's CSS, scripts and icon, compiled into the binary and served under versioned
 //! URLs (`/static/app.css?v=<hash>`): a versioned URL never changes content, so browsers
 //! may keep it for a year; a new build gets new URLs. Everything is a file — the CSP
 //! allows no inline script or style.
@@ -12,39 +12,45 @@ use sha2::{Digest, Sha256};
 struct Asset {
     name: &'static str,
     content_type: &'static str,
-    body: &'static str,
+    body: &'static [u8],
 }
 
 const ASSETS: &[Asset] = &[
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
-        body: include_str!("../../static/app.css"),
+        body: include_bytes!("../../static/app.css"),
     },
     Asset {
         name: "upload.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../static/upload.js"),
+        body: include_bytes!("../../static/upload.js"),
     },
     Asset {
         name: "password.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../static/password.js"),
+        body: include_bytes!("../../static/password.js"),
     },
     Asset {
         name: "confirm.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../static/confirm.js"),
+        body: include_bytes!("../../static/confirm.js"),
     },
     Asset {
         name: "print.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../static/print.js"),
+        body: include_bytes!("../../static/print.js"),
     },
     Asset {
         name: "passkeys.js",
         content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../static/passkeys.js"),
+        body: include_bytes!("../../static/passkeys.js"),
+    },
+    // The desktop app's icon, so a browser tab (and a shared link) looks like the product.
+    Asset {
+        name: "icon.png",
+        content_type: "image/png",
+        body: include_bytes!("../../../desktop/icons/icon.png"),
     },
 ];
 
@@ -52,7 +58,7 @@ const ASSETS: &[Asset] = &[
 static VERSIONS: LazyLock<Vec<String>> = LazyLock::new(|| {
     ASSETS
         .iter()
-        .map(|a| hex::encode(Sha256::digest(a.body.as_bytes()))[..12].to_owned())
+        .map(|a| hex::encode(Sha256::digest(a.body))[..12].to_owned())
         .collect()
 });
 
@@ -84,6 +90,19 @@ pub async fn serve(req: &mut Request, res: &mut Response) {
     let headers = res.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static(cache));
+    res.write_body(asset.body).ok();
+}
+
+/// `GET /favicon.ico`, which browsers ask for on their own: the icon.
+#[handler]
+pub async fn favicon(res: &mut Response) {
+    let (asset, _) = find("icon.png").expect("the icon is an asset");
+    let headers = res.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     res.write_body(asset.body).ok();
 }
 

@@ -14,6 +14,7 @@ pub mod assets;
 mod email_links;
 mod gallery;
 mod session;
+mod shared;
 
 use askama::Template;
 use salvo::http::cookie::{Cookie, SameSite};
@@ -34,8 +35,10 @@ pub fn router() -> Router {
         .push(gallery::router())
         .push(account::router())
         .push(admin::router())
+        .push(shared::router())
         .push(Router::with_path("static/{name}").get(assets::serve))
         .push(Router::with_path("robots.txt").get(robots))
+        .push(Router::with_path("favicon.ico").get(assets::favicon))
 }
 
 /// What crawlers may index: the sign-in and registration pages; never a share link,
