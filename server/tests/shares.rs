@@ -51,6 +51,16 @@ async fn shared(app: &TestApp, owner: &str, body: Value) -> Shared {
     }
 }
 
+/// A link made with `body` and opened once: the link and the opening's access.
+async fn shared_and_opened(app: &TestApp, owner: &str, body: Value) -> (Shared, String) {
+    let link = shared(app, owner, body).await;
+    let res = open(app, &link.token, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let opened: Value = res.json().await.unwrap();
+    let access = opened["access"].as_str().unwrap().to_owned();
+    (link, access)
+}
+
 async fn public(app: &TestApp, path: &str, access: Option<&str>) -> reqwest::Response {
     let mut req = app.client.get(app.url(path));
     if let Some(access) = access {
@@ -335,18 +345,12 @@ async fn view_only_never_serves_the_stored_bytes(engine: Engine) {
         .bytes()
         .await
         .unwrap();
-    let view_only = shared(
+    let (view_only, access) = shared_and_opened(
         &app,
         &owner,
         json!({"image_ids": ids, "allow_download": false, "watermark": false}),
     )
     .await;
-    let opened: Value = open(&app, &view_only.token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let access = opened["access"].as_str().unwrap().to_owned();
     let base = format!("/api/v1/public/shares/{}", view_only.token);
     let mut answers = Vec::new();
     for path in [
@@ -377,18 +381,12 @@ async fn view_only_never_serves_the_stored_bytes(engine: Engine) {
     }
 
     // With downloads on, the download is exactly the stored image, named by number.
-    let downloadable = shared(
+    let (downloadable, access2) = shared_and_opened(
         &app,
         &owner,
         json!({"image_ids": ids, "allow_download": true, "watermark": false}),
     )
     .await;
-    let opened: Value = open(&app, &downloadable.token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let access2 = opened["access"].as_str().unwrap().to_owned();
     let path = format!(
         "/api/v1/public/shares/{}/images/1/download",
         downloadable.token
@@ -409,13 +407,7 @@ async fn dead_links_look_alike_and_tokens_stay_hashed(engine: Engine) {
     let owner = app.signed_up_user("dead@example.com").await;
     let ids = uploaded(&app, &owner, &["a.png", "b.png"]).await;
     let settings = json!({"image_ids": ids, "allow_download": false, "watermark": false});
-    let view_only = shared(&app, &owner, settings).await;
-    let opened: Value = open(&app, &view_only.token, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let access = opened["access"].as_str().unwrap().to_owned();
+    let (view_only, access) = shared_and_opened(&app, &owner, settings).await;
     let downloadable = shared(
         &app,
         &owner,
@@ -524,11 +516,9 @@ async fn renderings_are_scaled_and_watermarked(engine: Engine) {
     let mut renderings = Vec::new();
     for watermark in [false, true] {
         let body = json!({"image_ids": [id], "title": "Grandma's 90th", "allow_download": false, "watermark": watermark});
-        let link = shared(&app, &owner, body).await;
-        let opened: Value = open(&app, &link.token, None).await.json().await.unwrap();
-        let access = opened["access"].as_str().unwrap();
+        let (link, access) = shared_and_opened(&app, &owner, body).await;
         let path = format!("/api/v1/public/shares/{}/images/1/view", link.token);
-        let res = public(&app, &path, Some(access)).await;
+        let res = public(&app, &path, Some(&access)).await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()["content-type"], "image/jpeg");
         let bytes = res.bytes().await.unwrap();
