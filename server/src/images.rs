@@ -49,21 +49,10 @@ pub async fn upload(
     bytes: Vec<u8>,
 ) -> Result<ImageObject, ApiError> {
     let (key, kek_version) = keys::user_key(&state.db, &state.keyring, owner).await?;
-    // One decode per core at a time. The permit moves into the blocking job, so a client
-    // that disconnects mid-decode cannot free its slot while the decode still runs.
-    let permit = state
-        .image_work
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
-    let sealed = tokio::task::spawn_blocking(move || {
-        let sealed = prepare(&bytes, &filename, &key, kek_version, owner);
-        drop(permit);
-        sealed
+    let sealed = on_image_pool(state, move || {
+        prepare(&bytes, &filename, &key, kek_version, owner)
     })
-    .await
-    .map_err(ApiError::internal)??;
+    .await??;
     let id = sealed.row.id;
     tracing::Span::current().record("image.id", tracing::field::display(id));
     let stored =
@@ -99,6 +88,28 @@ pub async fn upload(
     }
     tracing::info!(target: "security", event = "image_uploaded", size = sealed.row.size, "image stored");
     Ok(object(&sealed.row))
+}
+
+/// Runs CPU-heavy image work (decode, thumbnail, rendering) on the blocking pool, one
+/// job per core at a time. The permit moves into the blocking job, so a client that
+/// disconnects mid-decode cannot free its slot while the decode still runs.
+pub async fn on_image_pool<T: Send + 'static>(
+    state: &AppState,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    let permit = state
+        .image_work
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(move || {
+        let done = job();
+        drop(permit);
+        done
+    })
+    .await
+    .map_err(ApiError::internal)
 }
 
 /// Admits one upload request of `owner` before its body is read: the account's upload

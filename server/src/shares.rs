@@ -409,19 +409,10 @@ pub async fn rendering(
         let today = OffsetDateTime::now_utc().date();
         format!("{what} · {today}")
     });
-    let permit = state
-        .image_work
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
-    tokio::task::spawn_blocking(move || {
-        let rendered = crate::rendering::render(&stored, watermark.as_deref());
-        drop(permit);
-        rendered
+    crate::images::on_image_pool(state, move || {
+        crate::rendering::render(&stored, watermark.as_deref())
     })
-    .await
-    .map_err(ApiError::internal)?
+    .await?
     .map_err(ApiError::internal)
 }
 
