@@ -23,6 +23,7 @@ const password = process.env.PASSWORD;
 const files = process.env.FILES.split(',');
 const shots = process.env.SCREENSHOTS || '';
 const email = 'journey@example.com';
+const sharePassword = 'sea air and salt';
 const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 const problems = [];
 
@@ -282,6 +283,92 @@ async function uploadThree(page) {
     `a file over the limit is refused before sending: ${tooBigReason}`);
 }
 
+/**
+ * Sharing: the owner ticks both images, gives a title and a password, and gets the link
+ * once (the copy button copies it); an anonymous browser opens it, is asked the password
+ * (a wrong one is refused), sees both photos and the large view, and finds no download
+ * anywhere (the API refuses it too); the owner sees the view and revokes; the page is gone.
+ */
+async function shareTwo(browser, page) {
+  await page.goto(`${base}/`);
+  const boxes = page.locator('.gallery-grid input[name=image]');
+  check(await boxes.count() === 2, 'a tick box on each image');
+  check(await page.locator('#share-selected').isDisabled(), 'nothing to share until something is ticked');
+  await boxes.nth(0).check();
+  await boxes.nth(1).check();
+  const count = await page.locator('#selection-count').textContent();
+  check(count.includes('2 selected'), `the count follows the ticks: ${count}`);
+  await accessible(page, 'gallery with a selection');
+  await Promise.all([page.waitForURL(/\/shares\/new\?/), page.click('#share-selected')]);
+  check(await page.locator('.share-chosen img').count() === 2, 'the chosen images are shown');
+  check(!(await page.locator('#share-download').isChecked()), 'view only unless asked');
+  check(await page.locator('#share-watermark').isChecked(), 'watermarked unless asked not to');
+  await page.fill('#share-title', 'Weekend by the sea');
+  await page.fill('#share-password', sharePassword);
+  await accessible(page, 'share settings');
+  await shot(page, 'share-settings');
+  await Promise.all([page.waitForURL(`${base}/shares/new`), page.click('#share-settings button[type=submit]')]);
+  const shown = await page.inputValue('#share-url');
+  const path = new URL(shown).pathname;
+  check(/^\/s\/[\w-]{43}$/.test(path), `the link is shown: ${shown}`);
+  // PUBLIC_URL names no port (it is not known before the server starts): same path here.
+  const link = `${base}${path}`;
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await page.click('button[data-copy=share-url]');
+  await page.waitForFunction(() => document.getElementById('copy-status').textContent.startsWith('Copied'));
+  check(await page.evaluate(() => navigator.clipboard.readText()) === shown, 'the copy button copies the link');
+  await accessible(page, 'link created');
+  await shot(page, 'share-created');
+
+  const anonymous = await watched(browser, { viewport: { width: 1280, height: 800 } });
+  const visitor = await anonymous.newPage();
+  const asked = await visitor.goto(link);
+  check(asked.status() === 401, `a password is asked first: ${asked.status()}`);
+  check(/noindex/.test(asked.headers()['x-robots-tag'] || ''), 'not for search engines');
+  await visitor.fill('#share-password', 'not the password');
+  await visitor.click('button[type=submit]');
+  check(await visitor.locator('#form-error').isVisible(), 'a wrong password is refused, said so');
+  await accessible(visitor, 'share password');
+  await shot(visitor, 'share-password');
+  await visitor.fill('#share-password', sharePassword);
+  await Promise.all([visitor.waitForURL(link), visitor.click('button[type=submit]')]);
+  const photos = visitor.locator('#shared-grid img');
+  check(await photos.count() === 2, 'both photos are shown');
+  await visitor.waitForFunction(() => [...document.querySelectorAll('#shared-grid img')]
+    .every((img) => img.complete && img.naturalWidth > 0));
+  const html = await visitor.content();
+  for (const secret of [email, 'harbour', 'diagram']) {
+    check(!html.includes(secret), `the public page does not show ${secret}`);
+  }
+  await accessible(visitor, 'shared photos');
+  await shot(visitor, 'share-public');
+  await Promise.all([visitor.waitForURL(`${link}/1`), photos.first().click()]);
+  await visitor.waitForFunction(() => document.getElementById('shared-image').naturalWidth > 0);
+  check(await visitor.locator('#view-only').isVisible(), 'view only, said so');
+  check(await visitor.locator('a[href*="/download"]').count() === 0, 'no download button');
+  const view = await visitor.locator('#shared-image').getAttribute('src');
+  const download = await visitor.request.get(`${base}${view.replace('/view?', '/download?')}`);
+  check(download.status() === 404, `the original cannot be downloaded: ${download.status()}`);
+  await accessible(visitor, 'shared photo');
+  await shot(visitor, 'share-view');
+
+  await page.goto(`${base}/shares`);
+  const row = page.locator('#share-list tbody tr');
+  check(await row.count() === 1, 'the owner lists the link');
+  check((await row.locator('td.views').textContent()).trim() === '1', 'one opening counted');
+  check(await page.locator('#share-events', { hasText: 'A wrong password was tried' }).count() === 1,
+    'the wrong password is in the owner\'s activity');
+  check(!(await page.content()).includes(path), 'the list never shows the link again');
+  await accessible(page, 'shared links');
+  await shot(page, 'shares-list');
+  page.once('dialog', (dialog) => dialog.accept());
+  await Promise.all([page.waitForURL(`${base}/shares?revoked=1`), row.locator('button.danger').click()]);
+  check((await row.locator('td.status').textContent()).trim() === 'Revoked', 'revoked, said so');
+  const gone = await visitor.goto(link);
+  check(gone.status() === 404, `a revoked link is gone: ${gone.status()}`);
+  await anonymous.close();
+}
+
 async function galleryAndDelete(page) {
   await page.goto(`${base}/`);
   const tiles = page.locator('.gallery-grid a.tile');
@@ -355,6 +442,7 @@ async function main() {
     await accessible(page, 'empty gallery');
     await shot(page, 'gallery-empty');
     await uploadThree(page);
+    await shareTwo(browser, page);
     const kept = await galleryAndDelete(page);
     const keptUrl = await page.locator('.gallery-grid a.tile').first().getAttribute('href');
 

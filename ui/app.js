@@ -13,7 +13,10 @@
  *   js/cards.js         the upload card model, order, totals (card-render.js draws one card)
  *   js/upload-actions.js  the Upload panel's buttons and the drop-zone highlight
  *   js/gallery.js       gallery grid, paging, thumbnails
+ *   js/selection.js     the gallery's select mode: the photos chosen for a share link
  *   js/viewer.js        the image viewer and delete
+ *   js/share-dialog.js  a new share link's settings, then the link (shown once, copied)
+ *   js/shares.js        the Shared links tab: list, status, revoke
  *   js/usage.js         the header's storage meter (silent on failure)
  *   js/security.js      Settings: two-step sign-in, recovery codes, sessions
  *
@@ -53,6 +56,12 @@ import {
 } from './js/upload-actions.js';
 import { onLoadMore, refreshGallery } from './js/gallery.js';
 import { closeViewer, onGalleryClick, onViewerClosed, onViewerDelete } from './js/viewer.js';
+import { leaveSelectMode, onSelectionKeydown, onToggleSelect } from './js/selection.js';
+import {
+  closeShareDialog, onCopyShare, onCreateShare, onOpenShareList, onShareClosed, onShareInput,
+  onShareSelected,
+} from './js/share-dialog.js';
+import { onRefreshShares, onSharesClick } from './js/shares.js';
 import {
   onCancelSetup, onConfirmTwoStep, onHideCodes, onNewCodes, onRefreshSessions, onSaveCodes,
   onSessionsClick, onStartTwoStep, onTurnOff,
@@ -122,6 +131,25 @@ function wireViewer() {
   $('status-dismiss').addEventListener('click', clearStatus);
 }
 
+function wireSharing() {
+  $('gallery-select').addEventListener('click', onToggleSelect);
+  $('selection-cancel').addEventListener('click', () => leaveSelectMode());
+  $('share-selected').addEventListener('click', onShareSelected);
+  document.addEventListener('keydown', onSelectionKeydown);
+  // No backdrop click here (unlike the viewer): the new link is shown only once, so
+  // only Escape, Cancel, Done or the link to the list close the dialog.
+  $('share-dialog').addEventListener('close', onShareClosed);
+  $('share-form').addEventListener('submit', onCreateShare);
+  $('share-form').addEventListener('input', onShareInput);
+  $('share-cancel').addEventListener('click', closeShareDialog);
+  $('share-copy').addEventListener('click', onCopyShare);
+  $('share-done').addEventListener('click', closeShareDialog);
+  $('share-open-list').addEventListener('click', onOpenShareList);
+  $('refresh-shares').addEventListener('click', onRefreshShares);
+  $('shares-table').addEventListener('click', onSharesClick);
+  $('shares-to-gallery').addEventListener('click', () => showTab('gallery'));
+}
+
 /** Drops are Rust's job; keep the web view from opening a dropped file itself. */
 function guardNativeDrops() {
   for (const type of ['dragover', 'drop']) window.addEventListener(type, (event) => event.preventDefault());
@@ -133,6 +161,7 @@ async function start() {
   wireMain();
   wireSecurity();
   wireViewer();
+  wireSharing();
   guardNativeDrops();
   if (!hasBridge()) {
     showSignIn(NO_BRIDGE_MESSAGE);

@@ -154,6 +154,23 @@ fn small_icc_profiles_stay_and_bombs_are_dropped() {
     assert!(!contains(checked.bytes(), b"iCCP"));
 }
 
+/// Thousands of small profiles, each inflating to just under the cap: only the first is
+/// inflated and kept; the rest are dropped unread (docs/PERFORMANCE.md has its time).
+#[test]
+fn only_the_first_icc_profile_is_read() {
+    let mut profile = b"p\0\0".to_vec();
+    profile.extend_from_slice(&zlib_zeros(1 << 20));
+    let chunk = png_chunk(*b"iCCP", &profile);
+    let chunks = vec![chunk; 4_000];
+    let original = png_insert_after_ihdr(&png(8, 8), &chunks);
+    assert!(original.len() < 5 << 20, "{}", original.len());
+    let checked = validate(&original, "profiles.png").unwrap();
+    assert_eq!(
+        checked.bytes().windows(4).filter(|w| w == b"iCCP").count(),
+        1
+    );
+}
+
 #[test]
 fn ztxt_bomb_costs_nothing_because_it_is_never_inflated() {
     let mut bomb = b"Comment\0\0".to_vec();

@@ -7,6 +7,7 @@
 //! sign-in and its sessions — is in [`account`](self::account).
 
 mod account;
+mod shares;
 
 use std::sync::Arc;
 use std::time::Duration;

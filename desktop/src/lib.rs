@@ -45,6 +45,7 @@ pub struct Options {
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri::Builder<R> {
     builder
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
         .setup(move |app| Ok(install(app.handle(), &options)?))
         .on_window_event(|window, event| {
             if let WindowEvent::DragDrop(drag) = event {
@@ -75,6 +76,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
             commands::gallery::thumbnail,
             commands::gallery::image_content,
             commands::gallery::delete_image,
+            commands::shares::create_share,
+            commands::shares::list_shares,
+            commands::shares::revoke_share,
             commands::security::two_step_status,
             commands::security::start_two_step,
             commands::security::confirm_two_step,

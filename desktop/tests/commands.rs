@@ -100,6 +100,15 @@ fn server_commands_need_a_session_and_say_so() {
         ),
         ("upload_accepted", json!({})),
         ("storage_usage", json!({})),
+        ("list_shares", json!({})),
+        (
+            "create_share",
+            json!({"request": {"image_ids": [uuid::Uuid::new_v4()], "allow_download": false, "watermark": true}}),
+        ),
+        (
+            "revoke_share",
+            json!({"id": uuid::Uuid::new_v4().to_string()}),
+        ),
     ] {
         let err = invoke(&window, cmd, args).unwrap_err();
         assert_eq!(err["code"], "not_signed_in", "{cmd}: {err}");
@@ -119,6 +128,22 @@ fn hostile_arguments_get_errors_not_panics() {
     assert!(invoke(&window, "sign_in", json!({"email": 5})).is_err());
     assert!(invoke(&window, "cancel_upload", json!({"id": "not a number"})).is_err());
     assert!(invoke(&window, "no_such_command", json!({})).is_err());
+    // A share request the server's types do not describe never leaves the app.
+    for request in [
+        json!({"image_ids": "all", "allow_download": false, "watermark": false}),
+        json!({"image_ids": [], "allow_download": false, "watermark": false, "owner": "x"}),
+        json!({"image_ids": ["../../etc/passwd"], "allow_download": false, "watermark": false}),
+    ] {
+        assert!(invoke(&window, "create_share", json!({ "request": request })).is_err());
+    }
+    let err = invoke(&window, "revoke_share", json!({"id": "../1"})).unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a share link's id"),
+        "{err}"
+    );
     // Unknown ids are harmless.
     assert_eq!(
         invoke(&window, "remove_item", json!({"id": 999})).unwrap(),
@@ -148,10 +173,17 @@ fn hostile_arguments_get_errors_not_panics() {
 fn the_web_view_gets_only_the_apps_commands() {
     let (_app, window, _) = app();
     // The dialog plugin is registered for Rust's pickers, but JavaScript may not use it,
-    // nor anything else outside the capability file.
+    // nor anything else outside the capability file. Of the clipboard it may only write
+    // text (a new share link, as the e2e journey shows): reading it back, or writing
+    // anything else, is refused.
     for cmd in [
         "plugin:dialog|open",
         "plugin:dialog|save",
+        "plugin:clipboard-manager|read_text",
+        "plugin:clipboard-manager|read_image",
+        "plugin:clipboard-manager|write_html",
+        "plugin:clipboard-manager|write_image",
+        "plugin:clipboard-manager|clear",
         "plugin:fs|read_file",
         "plugin:shell|execute",
     ] {
@@ -173,6 +205,7 @@ fn the_web_view_gets_only_the_apps_commands() {
         .chain([
             "core:event:allow-listen".into(),
             "core:event:allow-unlisten".into(),
+            "clipboard-manager:allow-write-text".into(),
         ])
         .collect();
     expected.sort();

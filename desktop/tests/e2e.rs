@@ -4,7 +4,8 @@
 //!
 //! register (live rules) → the emailed link → sign in (token in the keychain, seen with
 //! `secret-tool`) → drag three files onto the window (one refused) → previews and
-//! verdicts → upload → the gallery shows the two accepted images → view and delete one →
+//! verdicts → upload → the gallery shows the two accepted images → share both (the link
+//! on the clipboard), list and revoke the link → view and delete one →
 //! Settings: turn on two-step sign-in (QR code, a code from an authenticator built here,
 //! ten recovery codes) and see this session listed → restart: still signed in → sign
 //! out: keychain entry gone, server token revoked → sign in again: the code step.
@@ -124,6 +125,7 @@ async fn journey() {
     ui.wait_count("#gallery .tile", 2).await;
     ui.wait_images_loaded("#gallery .tile img", 2).await;
     ui.screenshot(shots, "desktop-gallery.png").await;
+    share_from_the_gallery(&ui, &app, &token, &display, shots).await;
     ui.click("#gallery .tile").await;
     ui.wait_images_loaded("#viewer-image", 1).await;
     ui.screenshot(shots, "desktop-viewer.png").await;
@@ -151,6 +153,68 @@ async fn journey() {
     sign_in_with_a_code(&ui, &app, &username, &authenticator, shots).await;
     ui.quit().await;
     app.finish().await;
+}
+
+/// "Select", tick both photos, "Share…": the new link is on the clipboard (read back
+/// from the X server, as a paste would) and works; the "Shared links" view lists it and
+/// revokes it, and then it no longer opens.
+async fn share_from_the_gallery(
+    ui: &Session,
+    app: &TestApp,
+    token: &str,
+    display: &str,
+    shots: Option<&std::path::Path>,
+) {
+    ui.click("#gallery-select").await;
+    ui.wait_text("#selection-count", "Choose photos to share")
+        .await;
+    for tile in ui.all("#gallery .tile").await {
+        ui.click_on(&tile).await;
+    }
+    ui.wait_text("#selection-count", "2 selected").await;
+    ui.wait_count("#gallery .tile[aria-pressed=\"true\"]", 2)
+        .await;
+    ui.click("#share-selected").await;
+    ui.visible("#share-form").await;
+    ui.fill("#share-title", "Beach days").await;
+    ui.screenshot(shots, "desktop-share.png").await;
+    ui.click("#share-create").await;
+    ui.wait_text("#share-copied", "Link copied to the clipboard.")
+        .await;
+    let link = ui.visible("#share-link").await;
+    let link = ui
+        .property(&link, "value")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(link.starts_with("http://app.test/s/"), "{link}");
+    assert_eq!(support::display::clipboard_text(display), link);
+    ui.screenshot(shots, "desktop-share-link.png").await;
+    let share = app.url(&format!(
+        "/api/v1/public/shares/{}",
+        link.rsplit('/').next().unwrap()
+    ));
+    assert_eq!(app.client.get(&share).send().await.unwrap().status(), 200);
+
+    ui.click("#share-open-list").await;
+    ui.visible("#panel-shares").await;
+    ui.wait_text("#shares-table", "Beach days").await;
+    ui.wait_text("#shares-table .status", "Active").await;
+    ui.screenshot(shots, "desktop-shared-links.png").await;
+    ui.click("#shares-table button.revoke").await;
+    ui.wait_text("#shares-table button.revoke", "Really").await;
+    ui.click("#shares-table button.revoke").await;
+    ui.wait_text("#shares-table .status", "Revoked").await;
+    assert_eq!(app.client.get(&share).send().await.unwrap().status(), 404);
+    let listed = app
+        .bearer(reqwest::Method::GET, "/api/v1/shares", token, None)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("\"revoked\":true"), "{listed}");
+    ui.click("#tab-gallery").await;
 }
 
 /// Signing in again asks for a code; the confirming code's step is spent, so the

@@ -9,9 +9,10 @@ BUILD_PACKAGES=(build-essential pkg-config ca-certificates curl)
 # The desktop app (Tauri 2) links the system web view (WebKitGTK) and libxdo.
 DESKTOP_BUILD_PACKAGES=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev file)
 # Its tests: a virtual display, the WebDriver bridge, pointer automation, a GTK drag
-# source, and a real Secret Service (GNOME Keyring in a private D-Bus session).
+# source, a clipboard reader, and a real Secret Service (GNOME Keyring in a private
+# D-Bus session).
 DESKTOP_TEST_PACKAGES=(xvfb xauth xdotool webkit2gtk-driver python3-gi gir1.2-gtk-3.0
-  gnome-keyring dbus-x11 libsecret-tools)
+  gnome-keyring dbus-x11 libsecret-tools xclip)
 
 # apt_install PKG...: installs the packages that are not installed yet. Needs root; on
 # a developer's own machine without root it says what is missing instead.

@@ -674,7 +674,289 @@ async fn the_public_page_works_without_javascript(engine: Engine) {
     app.finish().await;
 }
 
+/// The owner's browser posts the settings form with `fields` (the CSRF field added
+/// when `csrf` is given).
+async fn post_settings(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut fields = fields.to_vec();
+    if let Some(csrf) = csrf {
+        fields.push(("csrf_token", csrf));
+    }
+    browser
+        .post(app.url("/shares/new"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn owners_links(app: &TestApp, owner: &str) -> Vec<Value> {
+    let listed: Value = app
+        .bearer(Method::GET, "/api/v1/shares", owner, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    listed["items"].as_array().unwrap().clone()
+}
+
+/// The gallery ticks images; the settings form refuses bad fields with the reason,
+/// keeping what was typed, and stores nothing until it is right; another user's image
+/// is the same 404 as none at all.
+async fn the_settings_form_refuses_with_reasons(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let browser = app.signed_in_browser("picker@example.com").await;
+    let owner = app.bearer_token("picker@example.com").await;
+    let ids = uploaded(&app, &owner, &["one.png", "two.png"]).await;
+    let stranger = app.signed_up_user("stranger@example.com").await;
+    let theirs = uploaded(&app, &stranger, &["theirs.png"]).await;
+
+    let gallery = app.page(&browser, "/").await;
+    for id in &ids {
+        assert!(
+            gallery.contains(&format!("name=\"image\" value=\"{id}\"")),
+            "{gallery}"
+        );
+    }
+    let form = app
+        .page(
+            &browser,
+            &format!("/shares/new?image={}&image={}", ids[0], ids[1]),
+        )
+        .await;
+    assert!(form.contains("Share 2 images"), "{form}");
+    assert_eq!(form.matches("name=\"image\"").count(), 2);
+    let csrf = support::form_field(&form, "csrf_token");
+    let (one, two) = (ids[0].as_str(), ids[1].as_str());
+
+    let forged = post_settings(&app, &browser, None, &[("image", one), ("watermark", "on")]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    for (fields, reason) in [
+        (
+            vec![("image", one), ("title", "Kept"), ("max_views", "ten")],
+            "whole number",
+        ),
+        (
+            vec![("image", one), ("title", "Kept"), ("password", "short")],
+            "8 to 128",
+        ),
+        (
+            vec![
+                ("image", one),
+                ("title", "Kept"),
+                ("expires_in_seconds", "9999999999"),
+            ],
+            "90 days",
+        ),
+        (
+            vec![("image", one), ("title", "Kept"), ("image", one)],
+            "once",
+        ),
+    ] {
+        let res = post_settings(&app, &browser, Some(&csrf), &fields).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+        let html = res.text().await.unwrap();
+        assert!(html.contains(reason), "{fields:?}: {html}");
+        assert!(html.contains("value=\"Kept\""), "the title is kept: {html}");
+    }
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let mut bodies = Vec::new();
+    for id in [theirs[0].as_str(), unknown.as_str()] {
+        let res = post_settings(
+            &app,
+            &browser,
+            Some(&csrf),
+            &[("image", two), ("image", id)],
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        bodies.push(res.text().await.unwrap());
+        let res = browser
+            .get(app.url(&format!("/shares/new?image={id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
+    assert_eq!(bodies[0], bodies[1], "another user's image looks like none");
+    assert!(
+        owners_links(&app, &owner).await.is_empty(),
+        "nothing was stored"
+    );
+    app.finish().await;
+}
+
+/// Nothing ticked, or more than a link can hold: the reason, not a form; signed out:
+/// sign in first.
+async fn the_settings_form_needs_a_choice(engine: Engine) {
+    let app = TestApp::spawn(engine).await;
+    let browser = app.signed_in_browser("chooser@example.com").await;
+    let none = browser.get(app.url("/shares/new")).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        none.text()
+            .await
+            .unwrap()
+            .contains("Choose images to share")
+    );
+    let many = (0..=500)
+        .map(|_| format!("image={}", uuid::Uuid::new_v4()))
+        .collect::<Vec<_>>()
+        .join("&");
+    let res = browser
+        .get(app.url(&format!("/shares/new?{many}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let signed_out = support::browser()
+        .get(app.url("/shares"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed_out.headers()["location"], "/login");
+    app.finish().await;
+}
+
+/// Revoking from `/shares`: refused without the CSRF field and for another user; asked
+/// once without JavaScript; done with `confirmed=yes`, and said so.
+async fn revoke_in_the_browser(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    share_id: &str,
+    owner: &str,
+) {
+    let revoke = app.url(&format!("/shares/{share_id}/revoke"));
+    let forged = browser
+        .post(&revoke)
+        .form(&[("confirmed", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let ask = browser
+        .post(&revoke)
+        .form(&[("csrf_token", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ask.status(), StatusCode::OK);
+    assert!(ask.text().await.unwrap().contains("Revoke “Trip”?"));
+    assert_eq!(
+        owners_links(app, owner).await[0]["revoked"],
+        false,
+        "asked, not done"
+    );
+    let stranger = app.signed_in_browser("nosy@example.com").await;
+    let stranger_csrf = support::form_field(&app.page(&stranger, "/").await, "csrf_token");
+    let theirs = stranger
+        .post(&revoke)
+        .form(&[("csrf_token", stranger_csrf.as_str()), ("confirmed", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
+    let done = browser
+        .post(&revoke)
+        .form(&[("csrf_token", csrf), ("confirmed", "yes")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(done.headers()["location"], "/shares?revoked=1");
+    let list = app.page(browser, "/shares?revoked=1").await;
+    assert!(
+        list.contains("no longer opens") && list.contains("Revoked"),
+        "{list}"
+    );
+    assert!(
+        !list.contains("/revoke\""),
+        "a revoked link has no revoke button: {list}"
+    );
+}
+
+/// The link is shown once, with its settings; the list shows views and status but never
+/// the link; revoking asks once (without JavaScript) and kills the link.
+async fn the_owners_pages_make_list_and_revoke_links(engine: Engine) {
+    let app = TestApp::spawn_stack(engine).await;
+    let browser = app.signed_in_browser("keeper@example.com").await;
+    let owner = app.bearer_token("keeper@example.com").await;
+    let ids = uploaded(&app, &owner, &["one.png", "two.png"]).await;
+    let form = app
+        .page(&browser, &format!("/shares/new?image={}", ids[0]))
+        .await;
+    let csrf = support::form_field(&form, "csrf_token");
+
+    let fields = [
+        ("image", ids[0].as_str()),
+        ("image", ids[1].as_str()),
+        ("title", "Trip"),
+        ("expires_in_seconds", "3600"),
+        ("password", "long enough 1"),
+        ("max_views", "5"),
+        ("watermark", "on"),
+    ];
+    let res = post_settings(&app, &browser, Some(&csrf), &fields).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let created = res.text().await.unwrap();
+    let start = created
+        .find("http://app.test/s/")
+        .expect("the link is shown");
+    let link: String = created[start..].chars().take_while(|c| *c != '"').collect();
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    assert!(created.contains("only time it is shown"), "{created}");
+
+    let links = owners_links(&app, &owner).await;
+    assert_eq!(links.len(), 1);
+    let made = &links[0];
+    assert_eq!(made["title"], "Trip");
+    assert_eq!(made["image_count"], 2);
+    assert_eq!(made["max_views"], 5);
+    assert_eq!(made["has_password"], true);
+    assert_eq!(made["watermark"], true);
+    assert_eq!(made["allow_download"], false);
+    let seconds = |field: &str| {
+        time::OffsetDateTime::parse(
+            made[field].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        (seconds("expires_at") - seconds("created_at")).whole_seconds(),
+        3600
+    );
+    assert_eq!(
+        error_code(open(&app, &token, None).await).await,
+        "password_required"
+    );
+
+    let list = app.page(&browser, "/shares").await;
+    assert!(
+        list.contains("Trip") && list.contains("0 of 5") && list.contains("Active"),
+        "{list}"
+    );
+    assert!(!list.contains(&token), "the list never shows the link");
+    assert!(list.contains("A share link was made."), "{list}");
+    let share_id = made["id"].as_str().unwrap().to_owned();
+    revoke_in_the_browser(&app, &browser, &csrf, &share_id, &owner).await;
+    assert_eq!(
+        open(&app, &token, None).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    app.finish().await;
+}
+
 both_engines!(
+    the_settings_form_refuses_with_reasons,
+    the_settings_form_needs_a_choice,
+    the_owners_pages_make_list_and_revoke_links,
     the_public_page_works_without_javascript,
     renderings_are_scaled_and_watermarked,
     links_are_made_listed_opened_and_revoked,

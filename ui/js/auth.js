@@ -7,8 +7,9 @@
  * only says who is signed in. Between the password and the code Rust also keeps
  * the sign-in's token; the view only learns that a code is needed, so the password
  * field is emptied as soon as it has been sent. Leaving the main view forgets
- * everything that belonged to the account (viewer, gallery, cards, the security
- * part of Settings, the storage meter) so nothing carries over to the next one.
+ * everything that belonged to the account (viewer, gallery and its selection, the
+ * share dialog, the shared links, cards, the security part of Settings, the storage
+ * meter) so nothing carries over to the next one.
  */
 
 import { call } from './bridge.js';
@@ -17,6 +18,8 @@ import { removeAllCards } from './cards.js';
 import { resetGallery } from './gallery.js';
 import { resetSecurity } from './security.js';
 import { saveServerIfChanged } from './settings.js';
+import { resetShareDialog } from './share-dialog.js';
+import { resetShares } from './shares.js';
 import { session } from './state.js';
 import { refreshUsage, resetUsage } from './usage.js';
 import { closeViewer } from './viewer.js';
@@ -66,7 +69,9 @@ function enterMain(account) {
 export function leaveMain(message) {
   session.account = null;
   closeViewer();
+  resetShareDialog();
   resetGallery();
+  resetShares();
   resetSecurity();
   resetUsage();
   showSignIn(message);

@@ -40,6 +40,15 @@ export async function call(name, args = {}) {
 }
 
 /**
+ * Puts text on the system clipboard through Tauri's clipboard-manager plugin (the
+ * window's capability lets it write text and nothing else: it cannot read the
+ * clipboard back). Rejects with the same {code, message, failed_rules} as `call`.
+ */
+export function copyText(text) {
+  return call('plugin:clipboard-manager|write_text', { text: String(text) });
+}
+
+/**
  * Subscribes to the events Rust sends, given as {eventName: handler}; each handler
  * gets the payload (or {}). Resolves once all are registered. The entry module
  * passes the handlers so this module needs none of the view's modules.

@@ -3,14 +3,16 @@
  * lazily and cached as blob URLs for the session.
  *
  * The gallery's state is private to this module; the viewer and the cards reach it
- * through the small functions exported at the bottom. Every answer carries a
- * generation (gen, epoch) so one that arrives after a refresh or a sign-out is
- * dropped instead of drawn into the wrong list or account.
+ * through the small functions exported at the bottom. Which tiles are chosen for a
+ * share link is selection.js's: this module only tells it when tiles come and go.
+ * Every answer carries a generation (gen, epoch) so one that arrives after a refresh
+ * or a sign-out is dropped instead of drawn into the wrong list or account.
  */
 
 import { call, toBlob } from './bridge.js';
 import { $, el, setText, withBusy } from './dom.js';
 import { reportError, statusError } from './notices.js';
+import { markTile, resetSelection, unselect } from './selection.js';
 import { session, ui } from './state.js';
 import { refreshUsage } from './usage.js';
 
@@ -139,6 +141,7 @@ function buildTile(key, image) {
   name.setAttribute('aria-hidden', 'true'); // the img alt already names the tile
   tile.append(frame, name);
   labelTile(tile, image);
+  markTile(tile);
   const cached = gallery.thumbs.get(key);
   if (cached) img.src = cached;
   else if (thumbObserver) thumbObserver.observe(tile);
@@ -162,6 +165,7 @@ function dropTile(key) {
   }
   gallery.tiles.delete(key);
   gallery.images.delete(key);
+  unselect(key);
 }
 
 function renderGalleryChrome() {
@@ -252,6 +256,7 @@ export function resetGallery() {
   gallery.nextCursor = null;
   $('gallery').replaceChildren();
   $('gallery').setAttribute('aria-busy', 'false');
+  resetSelection();
   renderGalleryChrome();
 }
 

@@ -1,6 +1,7 @@
 /*
  * The image viewer: the full image in the #viewer <dialog>, its details, and the
- * two-step delete.
+ * two-step delete. In the gallery's select mode a tile toggles its selection
+ * (selection.js) instead of opening the viewer.
  *
  * The full image is a blob URL that is freed whenever the dialog closes, however
  * it closes. A token guards the image_content answer, so one that arrives after the
@@ -13,6 +14,7 @@ import {
 } from './dom.js';
 import { forgetImage, galleryImage, galleryThumb, galleryTile } from './gallery.js';
 import { reportError, showStatus } from './notices.js';
+import { isSelecting, toggleTile } from './selection.js';
 import { session } from './state.js';
 import { refreshUsage } from './usage.js';
 
@@ -24,7 +26,9 @@ const SAFE_IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif']);
 
 export function onGalleryClick(event) {
   const tile = event.target.closest('button.tile');
-  if (tile) openViewer(tile.dataset.id);
+  if (!tile) return;
+  if (isSelecting()) toggleTile(tile);
+  else openViewer(tile.dataset.id);
 }
 
 function openViewer(key) {

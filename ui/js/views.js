@@ -10,12 +10,14 @@ import { $, clearMessage } from './dom.js';
 import { ui } from './state.js';
 import { onGalleryShown } from './gallery.js';
 import { onSettingsShown } from './security.js';
+import { onSharesShown } from './shares.js';
 
 const VIEWS = ['view-loading', 'view-signin', 'view-code', 'view-register', 'view-check-email', 'view-main'];
 
 export const TABS = {
   upload: { tab: 'tab-upload', panel: 'panel-upload' },
   gallery: { tab: 'tab-gallery', panel: 'panel-gallery' },
+  shares: { tab: 'tab-shares', panel: 'panel-shares' },
   settings: { tab: 'tab-settings', panel: 'panel-settings' },
 };
 
@@ -32,6 +34,7 @@ export function showTab(name) {
     else $(ids.tab).removeAttribute('aria-current');
   }
   if (name === 'gallery') onGalleryShown();
+  if (name === 'shares') onSharesShown();
   if (name === 'settings') {
     clearMessage($('settings-message'));
     onSettingsShown();

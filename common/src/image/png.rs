@@ -1,8 +1,8 @@
 //! PNG chunk filtering with `img-parts`: keep what draws the default image, drop the rest.
 //!
 //! Kept: the critical chunks (IHDR, PLTE, IDAT, IEND) and the ancillary chunks that
-//! change how pixels look (tRNS, gAMA, cHRM, sRGB, sBIT, bKGD, pHYs), plus iCCP when it
-//! inflates to at most [`MAX_ICC_BYTES`]. Replaced: eXIf, by an orientation-only block.
+//! change how pixels look (tRNS, gAMA, cHRM, sRGB, sBIT, bKGD, pHYs), plus the first
+//! iCCP when it inflates to at most [`MAX_ICC_BYTES`] (later ones are dropped unread). Replaced: eXIf, by an orientation-only block.
 //! Dropped: text (tEXt, zTXt, iTXt), tIME, APNG animation (acTL, fcTL, fdAT; the default
 //! image stays), private and unknown ancillary chunks, and anything after IEND.
 //!
@@ -39,9 +39,14 @@ pub(super) fn strip(data: &[u8]) -> Result<Stripped, ImageError> {
     check_data_can_hold_pixels(chunks, width, height)?;
     let mut orientation = Orientation::NoTransforms;
     let mut kept: Vec<PngChunk> = Vec::with_capacity(chunks.len());
+    // PNG allows one profile and decoders use the first; later ones would be hidden,
+    // unchecked payload, and inflating each would let thousands of small chunks cost
+    // gigabytes of inflation. So only the first is inflated (and kept if small).
+    let mut profile_seen = false;
     for chunk in chunks {
         let kind = chunk.kind();
-        if KEPT.contains(&&kind) || (&kind == b"iCCP" && small_profile(chunk.contents())) {
+        let first_profile = &kind == b"iCCP" && !std::mem::replace(&mut profile_seen, true);
+        if KEPT.contains(&&kind) || (first_profile && small_profile(chunk.contents())) {
             kept.push(chunk.clone());
         } else if &kind == b"eXIf" {
             orientation = exif::orientation(chunk.contents());

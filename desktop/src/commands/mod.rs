@@ -10,6 +10,7 @@ pub mod files;
 pub mod gallery;
 pub mod security;
 pub mod settings;
+pub mod shares;
 
 mod list;
 

@@ -191,3 +191,15 @@ pub fn peak_rss_mib(name: &str) -> (f64, f64) {
         .fold(0.0, f64::max);
     (hwm(&pid), web)
 }
+
+/// The text on the clipboard of `display` (what a paste would give), as `xclip` reads it
+/// from whichever window owns the selection.
+pub fn clipboard_text(display: &str) -> String {
+    let out = Command::new("xclip")
+        .args(["-o", "-selection", "clipboard"])
+        .env("DISPLAY", display)
+        .output()
+        .expect("xclip runs (apt-get install xclip)");
+    assert!(out.status.success(), "nothing on the clipboard: {out:?}");
+    String::from_utf8(out.stdout).expect("text")
+}

@@ -130,6 +130,11 @@ impl Session {
     /// Clicks.
     pub async fn click(&self, css: &str) {
         let e = self.visible(css).await;
+        self.click_on(&e).await;
+    }
+
+    /// Clicks an element found before (one of many that match a selector).
+    pub async fn click_on(&self, e: &Element) {
         self.call(
             reqwest::Method::POST,
             &format!("/element/{}/click", e.0),

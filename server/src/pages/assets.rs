@@ -46,6 +46,11 @@ const ASSETS: &[Asset] = &[
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/passkeys.js"),
     },
+    Asset {
+        name: "share.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/share.js"),
+    },
     // The desktop app's icon, so a browser tab (and a shared link) looks like the product.
     Asset {
         name: "icon.png",

@@ -1,6 +1,7 @@
 //! Browser pages — the whole product for people without the desktop app: register,
 //! sign-in and sign-out with cookie sessions, the pages the emailed links open (verify,
-//! forgot and reset password), the gallery, one image, upload, and the account page.
+//! forgot and reset password), the gallery, one image, upload, share links (the owner's
+//! and the public page), the account page and the admin console.
 //!
 //! Two CSRF mechanisms, both stateless so any instance can check them:
 //! - before sign-in, a random `imagevault_csrf` cookie (SameSite=Strict, `__Host-` over
@@ -15,6 +16,7 @@ mod email_links;
 mod gallery;
 mod session;
 mod shared;
+mod sharing;
 
 use askama::Template;
 use salvo::http::cookie::{Cookie, SameSite};
@@ -36,6 +38,7 @@ pub fn router() -> Router {
         .push(account::router())
         .push(admin::router())
         .push(shared::router())
+        .push(sharing::router())
         .push(Router::with_path("static/{name}").get(assets::serve))
         .push(Router::with_path("robots.txt").get(robots))
         .push(Router::with_path("favicon.ico").get(assets::favicon))
@@ -50,6 +53,7 @@ const ROBOTS: &str = "User-agent: *\n\
     Disallow: /account\n\
     Disallow: /images/\n\
     Disallow: /upload\n\
+    Disallow: /shares\n\
     Disallow: /metrics\n\
     Allow: /login\n\
     Allow: /register\n";
