@@ -154,7 +154,7 @@ fn small_icc_profiles_stay_and_bombs_are_dropped() {
     assert!(!contains(checked.bytes(), b"iCCP"));
 }
 
-/// Thousands of small profiles, each inflating to just under the cap: only the first is
+/// Thousands of small profiles, each inflating to exactly the cap: only the first is
 /// inflated and kept; the rest are dropped unread (docs/PERFORMANCE.md has its time).
 #[test]
 fn only_the_first_icc_profile_is_read() {

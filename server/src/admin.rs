@@ -198,6 +198,20 @@ pub async fn audit_log(
         kind,
         user_id: user_id.as_deref(),
         before: cursor.map(decode_seq_cursor).transpose()?,
+        ..Filter::default()
+    };
+    events(state, &filter).await
+}
+
+/// The newest events about the account's share links, for its list of links: filtered
+/// in the query, so other activity (many sign-ins) never crowds them out. None is an
+/// administrator's, so nothing needs hiding.
+pub async fn share_activity(state: &AppState, user: UserId) -> Result<AuditList, ApiError> {
+    let user = user.to_string();
+    let filter = Filter {
+        user_id: Some(&user),
+        kind_prefix: Some("share_"),
+        ..Filter::default()
     };
     events(state, &filter).await
 }

@@ -803,15 +803,13 @@ async fn the_settings_form_needs_a_choice(engine: Engine) {
             .unwrap()
             .contains("Choose images to share")
     );
-    let many = (0..=500)
-        .map(|_| format!("image={}", uuid::Uuid::new_v4()))
-        .collect::<Vec<_>>()
-        .join("&");
-    let res = browser
-        .get(app.url(&format!("/shares/new?{many}")))
-        .send()
-        .await
-        .unwrap();
+    // 501 ids make a URL past the 16 KiB header limit, so only a posted form carries them.
+    let many: Vec<String> = (0..=500)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    let fields: Vec<(&str, &str)> = many.iter().map(|id| ("image", id.as_str())).collect();
+    let csrf = support::form_field(&app.page(&browser, "/").await, "csrf_token");
+    let res = post_settings(&app, &browser, Some(&csrf), &fields).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let signed_out = support::browser()
         .get(app.url("/shares"))
@@ -862,14 +860,17 @@ async fn revoke_in_the_browser(
         .await
         .unwrap();
     assert_eq!(theirs.status(), StatusCode::NOT_FOUND);
-    let done = browser
-        .post(&revoke)
-        .form(&[("csrf_token", csrf), ("confirmed", "yes")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), StatusCode::SEE_OTHER);
-    assert_eq!(done.headers()["location"], "/shares?revoked=1");
+    // The second press finds the work done: said the same way, not an error.
+    for press in ["first", "second"] {
+        let done = browser
+            .post(&revoke)
+            .form(&[("csrf_token", csrf), ("confirmed", "yes")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "{press} press");
+        assert_eq!(done.headers()["location"], "/shares?revoked=1");
+    }
     let list = app.page(browser, "/shares?revoked=1").await;
     assert!(
         list.contains("no longer opens") && list.contains("Revoked"),

@@ -2,9 +2,10 @@
 //!
 //! Kept: the critical chunks (IHDR, PLTE, IDAT, IEND) and the ancillary chunks that
 //! change how pixels look (tRNS, gAMA, cHRM, sRGB, sBIT, bKGD, pHYs), plus the first
-//! iCCP when it inflates to at most [`MAX_ICC_BYTES`] (later ones are dropped unread). Replaced: eXIf, by an orientation-only block.
-//! Dropped: text (tEXt, zTXt, iTXt), tIME, APNG animation (acTL, fcTL, fdAT; the default
-//! image stays), private and unknown ancillary chunks, and anything after IEND.
+//! iCCP when it inflates to at most [`MAX_ICC_BYTES`] (later ones are dropped unread).
+//! Replaced: eXIf, by an orientation-only block. Dropped: text (tEXt, zTXt, iTXt), tIME,
+//! APNG animation (acTL, fcTL, fdAT; the default image stays), private and unknown
+//! ancillary chunks, and anything after IEND.
 //!
 //! Filtering happens *before* decoding on purpose: the `png` decoder inflates iCCP and
 //! zTXt eagerly while reading the header, so a small file with a 1 GiB compressed text

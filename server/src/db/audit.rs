@@ -85,6 +85,8 @@ pub async fn after(db: impl AnyExecutor<'_>, after: i64, limit: i64) -> Result<V
 pub struct Filter<'a> {
     /// Only this kind.
     pub kind: Option<&'a str>,
+    /// Only kinds starting with this (a family, such as `share_`).
+    pub kind_prefix: Option<&'a str>,
     /// Only this account's events.
     pub user_id: Option<&'a str>,
     /// Only rows older than this seq (the paging cursor).
@@ -102,13 +104,23 @@ pub async fn newest(
     let sql = format!(
         "SELECT {COLUMNS} FROM audit_log \
          WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR user_id = $2) \
-         AND ($3 IS NULL OR seq < $3) ORDER BY seq DESC LIMIT $4"
+         AND ($3 IS NULL OR seq < $3) AND ($5 IS NULL OR kind LIKE $5 ESCAPE '\\') \
+         ORDER BY seq DESC LIMIT $4"
     );
+    // `_` and `%` in the prefix are themselves, not wildcards.
+    let pattern = filter.kind_prefix.map(|p| {
+        let escaped = p
+            .replace('\\', "\\\\")
+            .replace('_', "\\_")
+            .replace('%', "\\%");
+        format!("{escaped}%")
+    });
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(filter.kind)
         .bind(filter.user_id)
         .bind(filter.before)
         .bind(limit)
+        .bind(pattern)
         .fetch_all(db)
         .await?)
 }

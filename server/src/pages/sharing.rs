@@ -86,22 +86,21 @@ struct NewPage<'a> {
     lifetimes: &'static [(i64, &'static str)],
 }
 
-/// The images a form or query names: the caller's own, in order, or 404 for any that
-/// is not (exactly as for one that does not exist).
-async fn chosen(user: &AuthUser, ids: &[String]) -> Result<Vec<Chosen>, ApiError> {
+/// The first images a form or query names, for their thumbnails: the caller's own, or
+/// 404 for any that is not (exactly as for one that does not exist). The rest are
+/// checked when the link is made, in one statement, rather than one query each here.
+async fn previews(user: &AuthUser, ids: &[String]) -> Result<Vec<Chosen>, ApiError> {
     let mut chosen = Vec::with_capacity(ids.len().min(PREVIEWS));
-    for (i, id) in ids.iter().enumerate() {
-        let id: ImageId = path_id(id)?;
+    for id in ids.iter().take(PREVIEWS) {
+        let id: ImageId = path_id(id.trim())?;
         let row = images::get(&user.state, user.caller.user_id, id).await?;
-        if i < PREVIEWS {
-            let (thumb_width, thumb_height) = thumbnail_size(row.width, row.height);
-            chosen.push(Chosen {
-                id: row.id.to_string(),
-                filename: row.filename,
-                thumb_width,
-                thumb_height,
-            });
-        }
+        let (thumb_width, thumb_height) = thumbnail_size(row.width, row.height);
+        chosen.push(Chosen {
+            id: row.id.to_string(),
+            filename: row.filename,
+            thumb_width,
+            thumb_height,
+        });
     }
     Ok(chosen)
 }
@@ -155,7 +154,7 @@ async fn render_new(
     if ids.len() > shares::MAX_IMAGES {
         return too_many(res);
     }
-    let chosen = chosen(user, &ids).await?;
+    let chosen = previews(user, &ids).await?;
     render_html(
         res,
         &NewPage {
@@ -210,15 +209,18 @@ impl CreateForm {
         }
     }
 
-    /// The API request this form stands for; `Err` says which field is wrong.
-    fn request(&self) -> Result<ShareRequest, &'static str> {
-        use secrecy::ExposeSecret;
-        let image_ids = self
-            .image
+    /// The ids of the chosen images; one that is not an id at all is the same 404 as an
+    /// image that does not exist (only a forged form sends one).
+    fn image_ids(&self) -> Result<Vec<Uuid>, ApiError> {
+        self.image
             .iter()
-            .map(|id| Uuid::parse_str(id.trim()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| "One of the chosen images is not in your gallery any more.")?;
+            .map(|id| Uuid::parse_str(id.trim()).map_err(|_| ApiError::NotFound))
+            .collect()
+    }
+
+    /// The API request this form stands for; `Err` says which field is wrong.
+    fn request(&self, image_ids: Vec<Uuid>) -> Result<ShareRequest, &'static str> {
+        use secrecy::ExposeSecret;
         let number = |text: &str| -> Result<Option<i64>, ()> {
             let text = text.trim();
             if text.is_empty() {
@@ -268,7 +270,7 @@ async fn create_submit(
         res.status_code(StatusCode::UNPROCESSABLE_ENTITY);
         why.to_owned()
     };
-    let request = match form.request() {
+    let request = match form.request(form.image_ids()?) {
         Ok(request) => request,
         Err(why) => {
             let why = refused(res, why);
@@ -304,7 +306,8 @@ struct LinkRow {
     limit: String,
     settings: String,
     status: &'static str,
-    /// Whether revoking would still change something.
+    /// Whether revoking would still change something: not yet revoked or expired. (A link
+    /// at its view limit still serves the openings already counted, for an hour.)
     revocable: bool,
 }
 
@@ -381,11 +384,10 @@ async fn list_page(user: PageUser, req: &mut Request, res: &mut Response) -> Res
                 s.title.clone().unwrap_or_else(|| "Untitled".into())
             })
     };
-    let events = crate::admin::activity(&user.state, user.caller.user_id, None)
+    let events = crate::admin::share_activity(&user.state, user.caller.user_id)
         .await?
         .items
         .into_iter()
-        .filter(|e| e.kind.starts_with("share_"))
         .take(EVENTS_SHOWN)
         .map(|e| EventRow {
             at: date_text(e.at),
@@ -432,17 +434,20 @@ async fn revoke_submit(
 ) -> Result<(), ApiError> {
     let id: ShareId = path_id(&req.param::<String>("id").unwrap_or_default())?;
     let form: RevokeForm = read_form(req).await?;
-    if form.confirmed == "yes" {
-        shares::revoke(&user.state, user.caller.user_id, id).await?;
-        redirect(res, "/shares?revoked=1");
-        return Ok(());
-    }
     let link = shares::list(&user.state, user.caller.user_id)
         .await?
         .items
         .into_iter()
-        .find(|s| s.id == id.uuid() && !s.revoked)
+        .find(|s| s.id == id.uuid())
         .ok_or(ApiError::NotFound)?;
+    // A second press (or a resubmitted form) finds the work done: said, not an error.
+    if form.confirmed == "yes" || link.revoked {
+        if !link.revoked {
+            shares::revoke(&user.state, user.caller.user_id, id).await?;
+        }
+        redirect(res, "/shares?revoked=1");
+        return Ok(());
+    }
     render_html(
         res,
         &RevokePage {
@@ -481,15 +486,14 @@ mod tests {
     #[test]
     fn an_empty_field_means_the_default_and_a_ticked_box_means_on() {
         let id = Uuid::new_v4().to_string();
-        let request = form(&[
+        let form = form(&[
             ("image", &id),
             ("title", "  "),
             ("expires_in_seconds", "3600"),
             ("max_views", ""),
             ("watermark", "on"),
-        ])
-        .request()
-        .unwrap();
+        ]);
+        let request = form.request(form.image_ids().unwrap()).unwrap();
         assert_eq!(request.image_ids, vec![Uuid::parse_str(&id).unwrap()]);
         assert_eq!(request.title, None);
         assert_eq!(request.expires_in_seconds, Some(3600));
@@ -501,9 +505,10 @@ mod tests {
 
     #[test]
     fn hostile_fields_are_named_not_guessed() {
+        let forged = form(&[("image", "../etc/passwd")]).image_ids();
+        assert!(matches!(forged, Err(ApiError::NotFound)), "{forged:?}");
         let id = Uuid::new_v4().to_string();
         for (pairs, why) in [
-            (vec![("image", "../etc/passwd")], "not in your gallery"),
             (
                 vec![("image", id.as_str()), ("max_views", "ten")],
                 "whole number",
@@ -517,7 +522,8 @@ mod tests {
                 "how long",
             ),
         ] {
-            let refused = form(&pairs).request().unwrap_err();
+            let form = form(&pairs);
+            let refused = form.request(form.image_ids().unwrap()).unwrap_err();
             assert!(refused.contains(why), "{pairs:?}: {refused}");
         }
     }
