@@ -1,7 +1,7 @@
 //! The image API under load, against the release server binary on loopback:
 //! uploads/s against the decode limit, encrypted fetches/s against the crypto limit,
-//! listing latency with 10,000 images stored, and peak RSS during 64 concurrent 5 MiB
-//! uploads.
+//! listing latency with 10,000 images stored (and a page of 100 against a page of 20,
+//! per item), and peak RSS during 64 concurrent 5 MiB uploads.
 //!
 //! `cargo bench -p imagevault-server --bench images`
 //!
@@ -377,6 +377,60 @@ async fn listing(client: &reqwest::Client) {
         "listing 10,000 images, 50 per page, 1000 pages walked: p50 {:.2} ms, p99 {:.2} ms",
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.99).as_secs_f64() * 1e3
+    );
+    page_sizes(client, &server, &token).await;
+}
+
+/// The newest page of 20 and of 100, one request at a time, then pages of 100 from 16
+/// clients. Per item, 100 should cost no more than 20: a stall that only larger answers
+/// meet (Nagle's algorithm waiting for a delayed ACK) shows as a ratio far above 1.
+async fn page_sizes(client: &reqwest::Client, server: &Server, token: &str) {
+    let mut per_item = Vec::new();
+    for limit in [20_u32, 100] {
+        let url = server.url(&format!("/api/v1/images?limit={limit}"));
+        let mut times = Vec::new();
+        for _ in 0..300 {
+            let t = Instant::now();
+            let body = client.get(&url).bearer_auth(token).send().await.unwrap();
+            assert!(!body.bytes().await.unwrap().is_empty());
+            times.push(t.elapsed());
+        }
+        times.sort();
+        let p50 = percentile(&times, 0.5);
+        per_item.push(p50.as_secs_f64() / f64::from(limit));
+        println!(
+            "listing, pages of {limit}, one at a time: p50 {:.2} ms, p99 {:.2} ms",
+            p50.as_secs_f64() * 1e3,
+            percentile(&times, 0.99).as_secs_f64() * 1e3
+        );
+    }
+    println!(
+        "listing, time per item, page of 100 / page of 20: {:.2}",
+        per_item[1] / per_item[0]
+    );
+    let listed = Arc::new(AtomicUsize::new(0));
+    let stop = Instant::now() + PHASE;
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, listed) = (client.clone(), listed.clone());
+            let (url, token) = (server.url("/api/v1/images?limit=100"), token.to_owned());
+            tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let res = client.get(&url).bearer_auth(&token).send().await.unwrap();
+                    let page: Value = res.json().await.unwrap();
+                    let items = page["items"].as_array().map_or(0, Vec::len);
+                    listed.fetch_add(items, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for c in clients {
+        c.await.unwrap();
+    }
+    println!(
+        "listing, pages of 100 from 16 clients: {:.0} items/s",
+        listed.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
     );
 }
 

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use salvo::catcher::Catcher;
+use salvo::conn::rustls::RustlsListener;
 use salvo::conn::rustls::{Keycert, RustlsConfig};
 use salvo::conn::tcp::{DynTcpAcceptor, DynTcpAcceptors};
-use salvo::conn::{Acceptor, TcpListener};
+use salvo::conn::{Acceptor, Listener};
 use salvo::fuse::FuseConfig;
 use salvo::prelude::*;
 use salvo::server::ServerHandle;
@@ -19,7 +20,7 @@ use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::email::{EmailError, Mailer};
 use crate::error::uniform_errors;
-use crate::http::{head, headers, hosts, trace};
+use crate::http::{head, headers, hosts, listen, trace};
 use crate::keys;
 use crate::passwords::Hasher;
 use crate::routes;
@@ -93,23 +94,20 @@ impl Application {
             .max_buf_size(MAX_HEADER_BYTES.max(8192))
             .max_headers(64);
         let service = service(state.clone());
-        let redirect =
-            match state.config.http_redirect_addr {
-                Some(addr) => {
-                    let acceptor = TcpListener::new(addr).try_bind().await.map_err(|source| {
-                        BuildError::Bind {
-                            addr,
-                            source: Box::new(source),
-                        }
-                    })?;
-                    let bound = acceptor.local_addr().unwrap_or(addr);
-                    Some((
-                        Server::new(DynTcpAcceptors::new(vec![acceptor.into_boxed()])),
-                        bound,
-                    ))
-                }
-                None => None,
-            };
+        let redirect = match state.config.http_redirect_addr {
+            Some(addr) => {
+                let acceptor = listen::bind(addr).map_err(|source| BuildError::Bind {
+                    addr,
+                    source: Box::new(source.into()),
+                })?;
+                let bound = acceptor.local_addr().unwrap_or(addr);
+                Some((
+                    Server::new(DynTcpAcceptors::new(vec![acceptor.into_boxed()])),
+                    bound,
+                ))
+            }
+            None => None,
+        };
         Ok(Self {
             server,
             service,
@@ -273,15 +271,14 @@ async fn bind(config: &Config) -> Result<DynTcpAcceptors, BuildError> {
         addr,
         source: Box::new(source),
     };
-    let listener = TcpListener::new(addr);
+    let bound = listen::bind(addr).map_err(|e| bind_error(e.into()))?;
     let acceptor: Box<dyn DynTcpAcceptor> = match &config.tls {
-        None => listener.try_bind().await.map_err(bind_error)?.into_boxed(),
+        None => bound.into_boxed(),
         Some(files) => {
             let cert = std::fs::read(&files.cert).map_err(BuildError::Tls)?;
             let key = std::fs::read(&files.key).map_err(BuildError::Tls)?;
             let tls = RustlsConfig::new(Keycert::new().cert(cert).key(key));
-            listener
-                .rustls(tls)
+            RustlsListener::new(tls, listen::Bound(bound))
                 .try_bind()
                 .await
                 .map_err(bind_error)?

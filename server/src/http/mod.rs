@@ -8,5 +8,6 @@ pub mod extract;
 pub mod head;
 pub mod headers;
 pub mod hosts;
+pub mod listen;
 pub mod trace;
 pub mod upload;
