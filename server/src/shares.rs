@@ -163,14 +163,24 @@ pub async fn create(
         .with("share", id.to_string())
         .with("images", settings.images.len());
     audit::record(state, event).await;
-    let share = rows::list(state.db.pool(), owner)
-        .await?
-        .into_iter()
-        .find(|(s, _)| s.id == id)
-        .ok_or(ApiError::NotFound)?;
+    // What was just stored, as the list will show it (no need to read it back).
+    let share = Share {
+        id,
+        owner_id: owner,
+        title: settings.title.clone(),
+        created_at: now,
+        expires_at: new.expires_at,
+        password_hash: password_hash.clone(),
+        max_views: settings.max_views,
+        views: 0,
+        allow_download: i64::from(request.allow_download),
+        watermark: i64::from(request.watermark),
+        revoked_at: None,
+    };
+    let image_count = i64::try_from(settings.images.len()).unwrap_or(i64::MAX);
     Ok(ShareCreated {
         url: format!("{}/s/{token}", state.config.public_url),
-        share: summary(&share.0, share.1),
+        share: summary(&share, image_count),
     })
 }
 

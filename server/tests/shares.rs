@@ -45,6 +45,11 @@ async fn shared(app: &TestApp, owner: &str, body: Value) -> Shared {
     let created: Value = res.json().await.unwrap();
     let url = created["url"].as_str().unwrap();
     assert!(url.starts_with("http://app.test/s/"), "{url}");
+    // The answer describes the link exactly as the list reads it back, minus the URL.
+    let mut described = created.clone();
+    described.as_object_mut().unwrap().remove("url");
+    let listed = owners_links(app, owner).await;
+    assert!(listed.contains(&described), "{described} not in {listed:?}");
     Shared {
         token: url.rsplit('/').next().unwrap().to_owned(),
         id: created["id"].as_str().unwrap().to_owned(),
@@ -59,6 +64,22 @@ async fn shared_and_opened(app: &TestApp, owner: &str, body: Value) -> (Shared, 
     let opened: Value = res.json().await.unwrap();
     let access = opened["access"].as_str().unwrap().to_owned();
     (link, access)
+}
+
+async fn owners_links(app: &TestApp, owner: &str) -> Vec<Value> {
+    let listed: Value = app
+        .bearer(Method::GET, "/api/v1/shares", owner, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    listed["items"].as_array().unwrap().clone()
+}
+
+/// `DELETE /shares/{id}` as `owner`.
+async fn revoke(app: &TestApp, owner: &str, id: &str) -> reqwest::Response {
+    let path = format!("/api/v1/shares/{id}");
+    app.bearer(Method::DELETE, &path, owner, None).await
 }
 
 async fn public(app: &TestApp, path: &str, access: Option<&str>) -> reqwest::Response {
@@ -93,13 +114,8 @@ async fn links_are_made_listed_opened_and_revoked(engine: Engine) {
         json!({"image_ids": ids, "title": "Summer", "allow_download": false, "watermark": false});
     let link = shared(&app, &owner, body).await;
 
-    let listed: Value = app
-        .bearer(Method::GET, "/api/v1/shares", &owner, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let item = &listed["items"][0];
+    let listed = owners_links(&app, &owner).await;
+    let item = &listed[0];
     assert_eq!(item["id"], link.id.as_str());
     assert_eq!(item["title"], "Summer");
     assert_eq!(item["image_count"], 2);
@@ -149,8 +165,14 @@ async fn links_are_made_listed_opened_and_revoked(engine: Engine) {
     let query = format!("{thumb}?access={access}");
     assert_eq!(public(&app, &query, None).await.status(), StatusCode::OK);
 
-    let path = format!("/api/v1/shares/{}", link.id);
-    let res = app.bearer(Method::DELETE, &path, &owner, None).await;
+    // Another user's link, or no id at all, is the same 404 and revokes nothing.
+    let stranger = app.signed_up_user("stranger@example.com").await;
+    for id in [link.id.as_str(), "not-an-id", "%00", &"9".repeat(300)] {
+        let res = revoke(&app, &stranger, id).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{id}");
+    }
+    assert_eq!(owners_links(&app, &owner).await[0]["revoked"], false);
+    let res = revoke(&app, &owner, &link.id).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         open(&app, &link.token, None).await.status(),
@@ -160,7 +182,7 @@ async fn links_are_made_listed_opened_and_revoked(engine: Engine) {
         public(&app, &thumb, Some(access)).await.status(),
         StatusCode::NOT_FOUND
     );
-    let res = app.bearer(Method::DELETE, &path, &owner, None).await;
+    let res = revoke(&app, &owner, &link.id).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND, "revoked once");
 
     // Every step is an event the owner sees.
@@ -442,13 +464,7 @@ async fn dead_links_look_alike_and_tokens_stay_hashed(engine: Engine) {
         json!({"image_ids": ids, "allow_download": false, "watermark": false}),
     )
     .await;
-    app.bearer(
-        Method::DELETE,
-        &format!("/api/v1/shares/{}", revoked.id),
-        &owner,
-        None,
-    )
-    .await;
+    revoke(&app, &owner, &revoked.id).await;
     let unknown = "A".repeat(43);
     let mut dead = Vec::new();
     for path in [
@@ -615,13 +631,7 @@ async fn the_public_page_works_without_javascript(engine: Engine) {
         visitor.get(app.url(&page)).send().await.unwrap().status(),
         StatusCode::OK
     );
-    let listed: Value = app
-        .bearer(Method::GET, "/api/v1/shares", &owner, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["items"][0]["views"], 1);
+    assert_eq!(owners_links(&app, &owner).await[0]["views"], 1);
 
     let res = visitor
         .get(app.url(&format!("{page}/1")))
@@ -662,13 +672,7 @@ async fn the_public_page_works_without_javascript(engine: Engine) {
     assert_eq!(favicon.status(), StatusCode::OK);
     assert_eq!(favicon.headers()["content-type"], "image/png");
 
-    app.bearer(
-        Method::DELETE,
-        &format!("/api/v1/shares/{}", link.id),
-        &owner,
-        None,
-    )
-    .await;
+    revoke(&app, &owner, &link.id).await;
     let gone = visitor.get(app.url(&page)).send().await.unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     app.finish().await;
@@ -692,16 +696,6 @@ async fn post_settings(
         .send()
         .await
         .unwrap()
-}
-
-async fn owners_links(app: &TestApp, owner: &str) -> Vec<Value> {
-    let listed: Value = app
-        .bearer(Method::GET, "/api/v1/shares", owner, None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    listed["items"].as_array().unwrap().clone()
 }
 
 /// The gallery ticks images; the settings form refuses bad fields with the reason,

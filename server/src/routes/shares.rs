@@ -124,11 +124,15 @@ async fn thumbnail(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let presented = self::access(req, access.as_deref());
-    let (_, row) = shares::image(&state, &token, &n, presented.as_deref(), Want::Thumbnail).await?;
-    let bytes = crate::images::content(&state, &row, BlobKind::Thumbnail).await?;
-    send_private(res, &row.thumbnail_type, bytes);
-    public_headers(res);
-    Ok(())
+    serve(
+        &state,
+        &token,
+        &n,
+        presented.as_deref(),
+        Want::Thumbnail,
+        res,
+    )
+    .await
 }
 
 /// A rendering of image `n` to look at: at most 2048 px, re-encoded as JPEG, with the
@@ -143,11 +147,7 @@ async fn view(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let presented = self::access(req, access.as_deref());
-    let (share, row) = shares::image(&state, &token, &n, presented.as_deref(), Want::View).await?;
-    let bytes = shares::rendering(&state, &share, &row).await?;
-    send_private(res, "image/jpeg", bytes);
-    public_headers(res);
-    Ok(())
+    serve(&state, &token, &n, presented.as_deref(), Want::View, res).await
 }
 
 /// Image `n` as stored, as a download — only when the owner allowed downloads (404
@@ -162,14 +162,48 @@ async fn download(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let presented = self::access(req, access.as_deref());
-    let (_, row) = shares::image(&state, &token, &n, presented.as_deref(), Want::Download).await?;
-    let bytes = crate::images::content(&state, &row, BlobKind::Image).await?;
-    let extension = row.content_type.trim_start_matches("image/");
-    send_private(res, &row.content_type, bytes);
-    // The number, never the owner's filename.
-    let disposition = format!("attachment; filename=\"photo-{}.{extension}\"", &*n);
-    if let Ok(value) = HeaderValue::from_str(&disposition) {
-        res.headers_mut().insert(CONTENT_DISPOSITION, value);
+    serve(
+        &state,
+        &token,
+        &n,
+        presented.as_deref(),
+        Want::Download,
+        res,
+    )
+    .await
+}
+
+/// The one body of the three image routes (salvo's `#[endpoint]` needs each handler's
+/// extractors spelled out, so only the arguments repeat): what `want` asks of image `n`.
+async fn serve(
+    state: &AppState,
+    token: &str,
+    n: &str,
+    access: Option<&str>,
+    want: Want,
+    res: &mut Response,
+) -> Result<(), ApiError> {
+    let (share, row) = shares::image(state, token, n, access, want).await?;
+    match want {
+        Want::Thumbnail => {
+            let bytes = crate::images::content(state, &row, BlobKind::Thumbnail).await?;
+            send_private(res, &row.thumbnail_type, bytes);
+        }
+        Want::View => send_private(
+            res,
+            "image/jpeg",
+            shares::rendering(state, &share, &row).await?,
+        ),
+        Want::Download => {
+            let bytes = crate::images::content(state, &row, BlobKind::Image).await?;
+            send_private(res, &row.content_type, bytes);
+            // The number, never the owner's filename.
+            let extension = row.content_type.trim_start_matches("image/");
+            let disposition = format!("attachment; filename=\"photo-{n}.{extension}\"");
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                res.headers_mut().insert(CONTENT_DISPOSITION, value);
+            }
+        }
     }
     public_headers(res);
     Ok(())
