@@ -19,8 +19,9 @@
 pub mod blob;
 pub mod keyring;
 
-use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use keyring::{AuditKey, Keyring, UserKey, WrappedKey};
 
@@ -30,12 +31,25 @@ use keyring::{AuditKey, Keyring, UserKey, WrappedKey};
 pub struct MasterKeys {
     path: PathBuf,
     ring: RwLock<Arc<Keyring>>,
+    /// The key file's modification time and length when it was last read: every audit
+    /// event asks for the newest version, and a `stat` tells whether the file changed
+    /// without reading and parsing it each time.
+    read_as: Mutex<Option<FileStamp>>,
+}
+
+/// What changes when `rotate-keys` replaces the key file (a new file, renamed in).
+type FileStamp = (SystemTime, u64);
+
+fn stamp(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 impl MasterKeys {
     /// Starts from `ring`, loaded from `path`.
     pub fn new(path: PathBuf, ring: Keyring) -> Self {
         Self {
+            read_as: Mutex::new(stamp(&path)),
             path,
             ring: RwLock::new(Arc::new(ring)),
         }
@@ -55,9 +69,22 @@ impl MasterKeys {
         Ok(self.newest()?.wrap(key))
     }
 
-    /// The keyring after re-reading the key file, when the file holds a newer version.
+    /// The keyring after re-reading the key file, when the file changed since it was last
+    /// read and holds a newer version.
     fn newest(&self) -> Result<Arc<Keyring>, VaultError> {
-        if let Some(reloaded) = Keyring::load(&self.path)?
+        let now = stamp(&self.path);
+        let read_as = || {
+            self.read_as
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if now.is_some() && *read_as() == now {
+            return Ok(self.current());
+        }
+        let loaded = Keyring::load(&self.path)?;
+        // Only a file that was read counts as seen: a failed read is tried again.
+        *read_as() = now;
+        if let Some(reloaded) = loaded
             && reloaded.current_version() > self.current().current_version()
         {
             *self
@@ -90,8 +117,8 @@ impl MasterKeys {
 
 impl MasterKeys {
     /// The newest master-key version and its audit key: new audit rows are chained
-    /// with it. The key file is re-read first, like [`MasterKeys::wrap`], so rows follow
-    /// a rotation at once.
+    /// with it. The key file is re-read first when it changed, like
+    /// [`MasterKeys::wrap`], so rows follow a rotation at once.
     pub fn current_audit_key(&self) -> Result<(u32, AuditKey), VaultError> {
         let ring = self.newest()?;
         let version = ring.current_version();
@@ -138,4 +165,24 @@ pub enum VaultError {
         /// What is wrong.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_rows_follow_a_rotation_without_a_restart() {
+        let dir = std::env::temp_dir().join(format!("iv-master-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("master.key");
+        let keys = MasterKeys::new(path.clone(), Keyring::create(&path).unwrap());
+        let (first, _) = keys.current_audit_key().unwrap();
+        // Unchanged file: the same version, read from memory.
+        assert_eq!(keys.current_audit_key().unwrap().0, first);
+        let rotated = Keyring::rotate(&path).unwrap().current_version();
+        assert!(rotated > first);
+        assert_eq!(keys.current_audit_key().unwrap().0, rotated);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }
