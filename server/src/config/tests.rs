@@ -123,6 +123,17 @@ fn each_bad_value_names_its_variable() {
         ("STORAGE_URL", "s3://UPPER/x", "STORAGE_URL"),
         ("STORAGE_URL", "s3://ab", "STORAGE_URL"),
         ("TLS_CERT_FILE", "/nonexistent/cert.pem", "TLS_KEY_FILE"),
+        ("UPLOAD_RATE_PER_MINUTE", "0", "UPLOAD_RATE_PER_MINUTE"),
+        ("UPLOAD_RATE_PER_MINUTE", "-5", "UPLOAD_RATE_PER_MINUTE"),
+        ("UPLOADS_PER_USER", "many", "UPLOADS_PER_USER"),
+        ("UPLOADS_PER_USER", "1001", "UPLOADS_PER_USER"),
+        ("ALERT_LOCKOUTS_PER_HOUR", "1e9", "ALERT_LOCKOUTS_PER_HOUR"),
+        ("METRICS_TOKEN", "short", "METRICS_TOKEN"),
+        (
+            "METRICS_TOKEN",
+            "ü-not-ascii-but-long-enough-to-pass-the-length",
+            "METRICS_TOKEN",
+        ),
     ];
     for (name, value, blamed) in cases {
         let err = dev(&[(name, value)]).unwrap_err();

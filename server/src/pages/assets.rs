@@ -15,42 +15,27 @@ struct Asset {
     body: &'static [u8],
 }
 
+/// A script of `static/`.
+const fn script(name: &'static str, body: &'static [u8]) -> Asset {
+    Asset {
+        name,
+        content_type: "text/javascript; charset=utf-8",
+        body,
+    }
+}
+
 const ASSETS: &[Asset] = &[
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../../static/app.css"),
     },
-    Asset {
-        name: "upload.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/upload.js"),
-    },
-    Asset {
-        name: "password.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/password.js"),
-    },
-    Asset {
-        name: "confirm.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/confirm.js"),
-    },
-    Asset {
-        name: "print.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/print.js"),
-    },
-    Asset {
-        name: "passkeys.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/passkeys.js"),
-    },
-    Asset {
-        name: "share.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../../static/share.js"),
-    },
+    script("upload.js", include_bytes!("../../static/upload.js")),
+    script("password.js", include_bytes!("../../static/password.js")),
+    script("confirm.js", include_bytes!("../../static/confirm.js")),
+    script("print.js", include_bytes!("../../static/print.js")),
+    script("passkeys.js", include_bytes!("../../static/passkeys.js")),
+    script("share.js", include_bytes!("../../static/share.js")),
     // The desktop app's icon, so a browser tab (and a shared link) looks like the product.
     Asset {
         name: "icon.png",

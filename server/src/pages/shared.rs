@@ -12,6 +12,7 @@ use super::gallery::date_text;
 use super::{PresessionCsrf, read_form, render_html};
 use crate::error::ApiError;
 use crate::http::client::client_ip;
+use crate::routes::shares::public_headers;
 use crate::shares;
 use crate::state::AppState;
 
@@ -44,13 +45,6 @@ fn keep_access(state: &AppState, res: &mut Response, token: &str, access: &str) 
             .path(format!("/s/{token}"))
             .max_age(time::Duration::hours(1))
             .build(),
-    );
-}
-
-fn not_for_search(res: &mut Response) {
-    res.headers_mut().insert(
-        "x-robots-tag",
-        HeaderValue::from_static("noindex, nofollow"),
     );
 }
 
@@ -89,7 +83,7 @@ struct PasswordPage<'a> {
 async fn gallery(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let token = token(req);
     let ip = client_ip(req, &state.config);
-    not_for_search(res);
+    public_headers(res);
     let share = match shares::open(&state, &token, presented(req).as_deref(), ip).await {
         Err(ApiError::PasswordRequired) => {
             let csrf = PresessionCsrf::issue(req, res, &state);
@@ -140,7 +134,7 @@ struct UnlockForm {
 async fn unlock(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     use secrecy::ExposeSecret;
     let token = token(req);
-    not_for_search(res);
+    public_headers(res);
     let form: UnlockForm = read_form(req).await?;
     PresessionCsrf::check(req, &state, &form.csrf_token, &format!("/s/{token}/unlock"))?;
     let ip = client_ip(req, &state.config);
@@ -190,7 +184,7 @@ struct ImagePage {
 #[handler]
 async fn image(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let token = token(req);
-    not_for_search(res);
+    public_headers(res);
     let access = presented(req);
     let n: i64 = req
         .param::<String>("n")

@@ -209,8 +209,9 @@ async fn serve(
     Ok(())
 }
 
-/// What every public answer adds: not for search engines.
-fn public_headers(res: &mut Response) {
+/// What every public answer and page adds: not for search engines, nor for any cache
+/// but the visitor's own.
+pub(crate) fn public_headers(res: &mut Response) {
     let headers = res.headers_mut();
     headers.insert(
         "x-robots-tag",
