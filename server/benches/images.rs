@@ -17,201 +17,19 @@
     clippy::cast_sign_loss
 )] // rates and percentile indices for display
 
-use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use image::codecs::jpeg::JpegEncoder;
-use image::{ImageEncoder, RgbImage};
 use imagevault_server::db::Db;
 use imagevault_server::vault::blob::{BlobId, BlobKind, open, seal};
 use imagevault_server::vault::keyring::UserKey;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_imagevault-server");
-const PASSWORD: &str = "Correct-Horse-7-Battery-Staple";
-const EMAIL: &str = "bench@example.com";
+mod support;
+use support::{EMAIL, PHASE, Server, cores, load, median, percentile, photo, upload};
+
 const RUNS: usize = 3;
-const PHASE: Duration = Duration::from_secs(8);
-
-/// A photo-like JPEG: smooth gradients plus sensor-like noise.
-fn photo(width: u32, height: u32, quality: u8) -> Vec<u8> {
-    let mut state = 0x2545_f491_u32;
-    let img = RgbImage::from_fn(width, height, |x, y| {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        let noise = (state % 24) as u8;
-        image::Rgb([
-            ((x * 200 / width) as u8).wrapping_add(noise),
-            ((y * 200 / height) as u8).wrapping_add(noise / 2),
-            (((x + y) * 100 / (width + height)) as u8).wrapping_add(noise),
-        ])
-    });
-    let mut out = Vec::new();
-    JpegEncoder::new_with_quality(&mut out, quality)
-        .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
-        .unwrap();
-    out
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Server {
-    fn command(dir: &Path, port: u16) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("DEBUG", "True")
-            .env("RUST_LOG", "warn")
-            .env("DATA_DIR", dir)
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            // One account drives the whole load: the pipeline is measured, not the
-            // fair-use limits that would spread it over many accounts.
-            .env("UPLOAD_RATE_PER_MINUTE", "100000")
-            .env("UPLOADS_PER_USER", "1000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        cmd
-    }
-
-    fn start() -> Self {
-        let dir = std::env::temp_dir().join(format!("iv-bench-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut create = Self::command(&dir, port)
-            .args(["create-user", "--email", EMAIL])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        writeln!(create.stdin.as_mut().unwrap(), "{PASSWORD}").unwrap();
-        assert!(create.wait().unwrap().success());
-        let child = Self::command(&dir, port).arg("serve").spawn().unwrap();
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        while TcpStream::connect(addr).is_err() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, addr, dir }
-    }
-
-    /// Peak resident set size of the server process so far, in MiB.
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
-        kib / 1024.0
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn token(&self, client: &reqwest::Client) -> String {
-        let res: Value = client
-            .post(self.url("/api/v1/auth/login"))
-            .json(&json!({"email": EMAIL, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        res["token"].as_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn upload(client: &reqwest::Client, url: &str, token: &str, file: &[u8]) -> Value {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(file.to_vec()).file_name("photo.jpg"),
-    );
-    let res = client
-        .post(url)
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201, "upload refused");
-    res.json().await.unwrap()
-}
-
-struct Measured {
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-/// `concurrency` clients repeat `request` for `PHASE`; returns rate and latencies.
-async fn load<F, Fut>(concurrency: usize, request: F) -> Measured
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    let request = Arc::new(request);
-    let counter = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (request, counter) = (request.clone(), counter.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while started.elapsed() < PHASE {
-                    let t = Instant::now();
-                    request(counter.fetch_add(1, Ordering::Relaxed)).await;
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.unwrap());
-    }
-    let elapsed = started.elapsed();
-    latencies.sort();
-    Measured {
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
-    }
-}
 
 fn decode_limit(file: &[u8]) -> f64 {
     let times: Vec<f64> = (0..9)
@@ -467,16 +285,7 @@ async fn peak_memory(client: &reqwest::Client) {
 }
 
 fn main() {
-    // Only run under `cargo bench` (which passes --bench), not `cargo test --benches`.
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(64)
-            .build()
-            .unwrap();
+    support::main(|client| async move {
         // `cargo bench --bench images -- memory` runs only the phases named.
         let only: Vec<String> = std::env::args()
             .skip(1)

@@ -17,6 +17,7 @@ use crate::db::ids::{ImageId, UserId};
 use crate::db::images::{self as rows, After, ImageRow};
 use crate::db::usage::{self, Usage};
 use crate::error::ApiError;
+use crate::image_cache::Plain;
 use crate::keys;
 use crate::state::AppState;
 use crate::storage::BlobName;
@@ -346,13 +347,23 @@ pub async fn list(
     Ok((page.iter().map(object).collect(), next))
 }
 
-/// The decrypted image or thumbnail, after its tag checked out.
+/// The decrypted image or thumbnail, after its tag checked out: from the cache when it
+/// holds them, otherwise read, checked, decrypted and kept there.
 #[tracing::instrument(skip_all, fields(user.id = %row.owner_id, image.id = %row.id))]
-pub async fn content(
-    state: &AppState,
-    row: &ImageRow,
-    kind: BlobKind,
-) -> Result<Vec<u8>, ApiError> {
+pub async fn content(state: &AppState, row: &ImageRow, kind: BlobKind) -> Result<Plain, ApiError> {
+    let cached = state.image_cache.get(row.owner_id, row.id, kind);
+    state.metrics.image_cache_lookup(kind, cached.is_some());
+    if let Some(plain) = cached {
+        return Ok(plain);
+    }
+    let plain = open_blob(state, row, kind).await?;
+    state
+        .image_cache
+        .insert(row.owner_id, row.id, kind, plain.clone());
+    Ok(plain)
+}
+
+async fn open_blob(state: &AppState, row: &ImageRow, kind: BlobKind) -> Result<Plain, ApiError> {
     let image = row.id;
     let Some(sealed) = state.store.get(&BlobName::new(image.uuid(), kind)).await? else {
         // Deleted meanwhile (row first, then blobs) is a 404; a row without its blob is not.
@@ -369,10 +380,13 @@ pub async fn content(
         owner: row.owner_id.uuid(),
         kind,
     };
-    tokio::task::spawn_blocking(move || blob::open_owned(&key, &id, sealed))
+    let broken = |e: String| ApiError::Integrity(format!("blob of {image} ({kind:?}): {e}"));
+    let tag = blob::tag(&sealed).ok_or_else(|| broken("shorter than a tag".into()))?;
+    let bytes = tokio::task::spawn_blocking(move || blob::open_owned(&key, &id, sealed))
         .await
         .map_err(ApiError::internal)?
-        .map_err(|e| ApiError::Integrity(format!("blob of {image} ({kind:?}): {e}")))
+        .map_err(|e| broken(e.to_string()))?;
+    Ok(Plain::new(bytes, tag))
 }
 
 /// Deletes one of the owner's images: the row, then its blobs.
@@ -384,6 +398,7 @@ pub async fn delete(state: &AppState, owner: UserId, id: ImageId) -> Result<(), 
         .ok_or(ApiError::NotFound)?;
     usage::give_back(&mut tx, owner, stored).await?;
     tx.commit().await?;
+    state.image_cache.forget_image(owner, id);
     remove_blobs(&state.store, id).await;
     tracing::info!(target: "security", event = "image_deleted", "image deleted");
     Ok(())

@@ -9,7 +9,8 @@
 //!   request shares.
 //! - [`db`]: the data-access layer (SQLite and PostgreSQL), typed ids, transactions.
 //! - Services, where the rules live: [`accounts`] (registration, verification, sign-in
-//!   and lockout, reset, deletion), [`images`] (upload, listing, reading, deleting),
+//!   and lockout, reset, deletion), [`images`] (upload, listing, reading, deleting;
+//!   [`image_cache`] keeps decrypted bytes in memory for the next fetch),
 //!   [`keys`] (user keys and the master-key checks), [`maintenance`] (`sweep`,
 //!   `rotate-keys`, account deletion), [`throttle`] (rate limits).
 //! - [`routes`], [`pages`] and [`http`]: the JSON API, the browser pages, and the
@@ -32,6 +33,7 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod image_cache;
 pub mod images;
 pub mod keys;
 pub mod maintenance;

@@ -25,7 +25,9 @@ use crate::audit::Kind;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::auth::same;
+use crate::image_cache::ImageCache;
 use crate::state::AppState;
+use crate::vault::blob::BlobKind;
 
 /// Most distinct route labels; later ones are counted as `other`.
 const MAX_ROUTES: usize = 200;
@@ -38,6 +40,8 @@ pub struct Metrics {
     uploads: IntCounterVec,
     sign_ins: IntCounterVec,
     slot_wait: Histogram,
+    image_cache: IntCounterVec,
+    image_cache_bytes: IntGauge,
     pool_size: IntGauge,
     pool_idle: IntGauge,
     routes: Mutex<HashSet<String>>,
@@ -90,6 +94,19 @@ impl Metrics {
             .buckets(vec![0.001, 0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0]),
         )
         .expect("valid metric");
+        let image_cache = IntCounterVec::new(
+            Opts::new(
+                "imagevault_image_cache_lookups_total",
+                "Fetches of decrypted images and thumbnails, by kind and `hit` or `miss`.",
+            ),
+            &["kind", "outcome"],
+        )
+        .expect("valid metric");
+        let image_cache_bytes = IntGauge::new(
+            "imagevault_image_cache_bytes",
+            "Memory the image cache holds now (IMAGE_CACHE_BYTES bounds it).",
+        )
+        .expect("valid metric");
         let pool_size = IntGauge::new(
             "imagevault_db_pool_connections",
             "Database connections open.",
@@ -106,6 +123,8 @@ impl Metrics {
             Box::new(uploads.clone()),
             Box::new(sign_ins.clone()),
             Box::new(slot_wait.clone()),
+            Box::new(image_cache.clone()),
+            Box::new(image_cache_bytes.clone()),
             Box::new(pool_size.clone()),
             Box::new(pool_idle.clone()),
         ] {
@@ -118,6 +137,8 @@ impl Metrics {
             uploads,
             sign_ins,
             slot_wait,
+            image_cache,
+            image_cache_bytes,
             pool_size,
             pool_idle,
             routes: Mutex::new(HashSet::new()),
@@ -147,6 +168,16 @@ impl Metrics {
     /// How long an upload waited for its slot.
     pub fn slot_waited(&self, waited: Duration) {
         self.slot_wait.observe(waited.as_secs_f64());
+    }
+
+    /// One look into the image cache.
+    pub fn image_cache_lookup(&self, kind: BlobKind, hit: bool) {
+        let kind = match kind {
+            BlobKind::Image => "image",
+            BlobKind::Thumbnail => "thumbnail",
+        };
+        let outcome = if hit { "hit" } else { "miss" };
+        self.image_cache.with_label_values(&[kind, outcome]).inc();
     }
 
     fn request(&self, path: &str, method: &Method, status: StatusCode, took: Duration) {
@@ -182,8 +213,10 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the pool gauges read now.
-    pub fn render(&self, db: &Db) -> String {
+    /// The text exposition, with the gauges read now.
+    pub fn render(&self, db: &Db, cache: &ImageCache) -> String {
+        self.image_cache_bytes
+            .set(i64::try_from(cache.bytes_held()).unwrap_or(i64::MAX));
         self.pool_size.set(i64::from(db.pool().size()));
         self.pool_idle
             .set(i64::try_from(db.pool().num_idle()).unwrap_or(i64::MAX));
@@ -289,7 +322,7 @@ pub async fn scrape(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    res.render(state.metrics.render(&state.db));
+    res.render(state.metrics.render(&state.db, &state.image_cache));
     Ok(())
 }
 

@@ -413,7 +413,9 @@ pub async fn rendering(
     share: &Share,
     row: &ImageRow,
 ) -> Result<Vec<u8>, ApiError> {
-    let stored = crate::images::content(state, row, crate::vault::blob::BlobKind::Image).await?;
+    let stored = crate::images::content(state, row, crate::vault::blob::BlobKind::Image)
+        .await?
+        .bytes();
     let watermark = (share.watermark == 1).then(|| {
         let what = share.title.as_deref().unwrap_or("Shared via ImageVault");
         let today = OffsetDateTime::now_utc().date();

@@ -44,6 +44,8 @@ pub struct Inner {
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     /// The Prometheus registry of this application.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Decrypted images and thumbnails kept in memory for their next fetch.
+    pub image_cache: crate::image_cache::ImageCache,
 }
 
 impl AppState {

@@ -762,30 +762,8 @@ async fn metrics_are_scraped_with_the_token_only(engine: Engine) {
         }
         assert_eq!(req.send().await.unwrap().status(), StatusCode::NOT_FOUND);
     }
-    let res = app
-        .client
-        .get(app.url("/metrics"))
-        .bearer_auth(token_value)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let text = res.text().await.unwrap();
-    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap();
-    let value = |name: &str, label: (&str, &str)| -> u64 {
-        scrape
-            .samples
-            .iter()
-            .filter(|s| s.metric == name && s.labels.get(label.0) == Some(label.1))
-            .map(|s| match s.value {
-                prometheus_parse::Value::Counter(v)
-                | prometheus_parse::Value::Gauge(v)
-                | prometheus_parse::Value::Untyped(v) => v,
-                _ => 0.0,
-            })
-            .map(|v: f64| format!("{v}").parse::<u64>().expect("a whole count"))
-            .sum()
-    };
+    let scrape = app.scrape(token_value).await;
+    let value = |name: &str, label: (&str, &str)| scrape.value(name, &[label]);
     assert_eq!(
         value("imagevault_uploads_total", ("outcome", "accepted")),
         1
@@ -812,11 +790,12 @@ async fn metrics_are_scraped_with_the_token_only(engine: Engine) {
     for family in [
         "imagevault_http_request_duration_seconds",
         "imagevault_upload_slot_wait_seconds",
+        "imagevault_image_cache_bytes",
         "imagevault_db_pool_connections",
         "imagevault_db_pool_idle_connections",
     ] {
         assert!(
-            scrape.docs.contains_key(family),
+            scrape.describes(family),
             "{family} is described in the scrape"
         );
     }

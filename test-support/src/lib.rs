@@ -9,6 +9,7 @@
 #![allow(missing_docs, clippy::missing_panics_doc)]
 
 pub mod images;
+pub mod metrics;
 pub mod s3;
 pub mod smtp;
 

@@ -214,6 +214,7 @@ pub async fn delete_account(
         return Err(refused);
     }
     crate::maintenance::delete_account(&state.db, &state.store, user_id).await?;
+    state.image_cache.forget_owner(user_id);
     audit::record(
         state,
         Event::new(Kind::AccountDeleted).user(user_id).from(ip),

@@ -20,6 +20,8 @@ use parse::{
 
 /// Default listen address: loopback only, so a fresh `cargo run` exposes nothing.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+/// Largest `IMAGE_CACHE_BYTES` accepted (1 TiB): anything above is a typo, not a plan.
+const MAX_IMAGE_CACHE_BYTES: u64 = 1 << 40;
 
 /// The resolved configuration. Secrets are wrapped so logging this is safe.
 #[derive(Debug, Clone)]
@@ -70,6 +72,9 @@ pub struct Config {
     /// `UPLOADS_PER_USER`: uploads one account may have in progress at once, over every
     /// instance (default 2), so one account cannot hold every upload slot.
     pub uploads_per_user: u32,
+    /// `IMAGE_CACHE_BYTES`: memory for decrypted images and thumbnails kept for their
+    /// next fetch (default 256 MiB; 0 turns the cache off). Never on disk.
+    pub image_cache_bytes: u64,
     /// `ALERT_LOCKOUTS_PER_HOUR`: more lockouts than this in an hour, over every account,
     /// is a storm, and administrators are emailed (default 50).
     pub alert_lockouts_per_hour: u32,
@@ -257,6 +262,12 @@ impl Config {
             )?,
             upload_rate_per_minute: small_number(&get, "UPLOAD_RATE_PER_MINUTE", 120, 1..=100_000)?,
             uploads_per_user: small_number(&get, "UPLOADS_PER_USER", 2, 1..=1000)?,
+            image_cache_bytes: bounded_number(
+                "IMAGE_CACHE_BYTES",
+                get("IMAGE_CACHE_BYTES"),
+                256 * 1024 * 1024,
+                0..=MAX_IMAGE_CACHE_BYTES,
+            )?,
             alert_lockouts_per_hour: small_number(
                 &get,
                 "ALERT_LOCKOUTS_PER_HOUR",

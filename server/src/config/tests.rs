@@ -41,6 +41,13 @@ fn defaults_follow_the_design() {
         s3.storage
     );
     assert!(!c.https());
+    assert_eq!(c.image_cache_bytes, 256 * 1024 * 1024);
+    assert_eq!(
+        dev(&[("IMAGE_CACHE_BYTES", "0")])
+            .unwrap()
+            .image_cache_bytes,
+        0
+    );
 }
 
 #[test]
@@ -128,6 +135,9 @@ fn each_bad_value_names_its_variable() {
         ("UPLOADS_PER_USER", "many", "UPLOADS_PER_USER"),
         ("UPLOADS_PER_USER", "1001", "UPLOADS_PER_USER"),
         ("ALERT_LOCKOUTS_PER_HOUR", "1e9", "ALERT_LOCKOUTS_PER_HOUR"),
+        ("IMAGE_CACHE_BYTES", "256MiB", "IMAGE_CACHE_BYTES"),
+        ("IMAGE_CACHE_BYTES", "-1", "IMAGE_CACHE_BYTES"),
+        ("IMAGE_CACHE_BYTES", "2000000000000", "IMAGE_CACHE_BYTES"),
         ("METRICS_TOKEN", "short", "METRICS_TOKEN"),
         (
             "METRICS_TOKEN",

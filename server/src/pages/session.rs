@@ -346,8 +346,13 @@ async fn sign_out(user: &AuthUser, res: &mut Response, everywhere: bool) -> Resu
 }
 
 /// Expires the session cookie. The removal must repeat Path and Secure, or browsers
-/// keep a `__Host-` cookie.
+/// keep a `__Host-` cookie. It also empties the browser's cache of this site: thumbnails
+/// may be kept there (`private, no-cache`), and they must not outlive the session.
 pub(super) fn forget_session_cookie(state: &AppState, res: &mut Response) {
+    res.headers_mut().insert(
+        salvo::http::HeaderName::from_static("clear-site-data"),
+        salvo::http::HeaderValue::from_static("\"cache\""),
+    );
     res.remove_cookie_with(
         Cookie::build((session_cookie_name(&state.config), ""))
             .path("/")

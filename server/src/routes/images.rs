@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 
 use imagevault_common::api::{ImageList, ImageObject};
+use salvo::http::ResBody;
 use salvo::http::header::{
-    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, HeaderValue, LOCATION,
+    CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, ETAG, HeaderValue, IF_NONE_MATCH, LOCATION,
 };
 use salvo::prelude::*;
 use salvo_oapi::endpoint;
@@ -14,6 +15,7 @@ use crate::db::images::ImageRow;
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, UploadUser, path_id};
 use crate::http::upload::{declared_length, read_upload};
+use crate::image_cache::Plain;
 use crate::images;
 use crate::vault::blob::BlobKind;
 
@@ -64,7 +66,8 @@ async fn list(
     limit: QueryParam<String, false>,
     cursor: QueryParam<String, false>,
     user: AuthUser,
-) -> Result<Json<ImageList>, ApiError> {
+    res: &mut Response,
+) -> Result<(), ApiError> {
     let limit = limit
         .as_deref()
         .map(|l| {
@@ -78,7 +81,15 @@ async fn list(
         .transpose()?;
     let (items, next_cursor) =
         images::list(&user.state, user.caller.user_id, limit, cursor.as_deref()).await?;
-    Ok(Json(ImageList { items, next_cursor }))
+    // Serialised into one buffer: salvo's `Json` writes each token separately into its
+    // body, which was a tenth of a listing's CPU (docs/PERFORMANCE.md).
+    let body = serde_json::to_vec(&ImageList { items, next_cursor }).map_err(ApiError::internal)?;
+    res.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    res.body(body);
+    Ok(())
 }
 
 /// The caller's image named by the path (404 for any other id).
@@ -92,32 +103,37 @@ async fn metadata(id: PathParam<String>, user: AuthUser) -> Result<Json<ImageObj
     Ok(Json(images::object(&owned(&user, &id).await?)))
 }
 
-/// The image itself: the sanitised bytes, decrypted after their tag checked out.
-#[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "The image bytes", content_type = ["image/jpeg", "image/png", "image/gif"])))]
+/// The image itself: the sanitised bytes, decrypted after their tag checked out. Never
+/// stored by a browser (`no-store`); a client that keeps its own copy may ask again with
+/// `If-None-Match` and gets 304.
+#[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "The image bytes", content_type = ["image/jpeg", "image/png", "image/gif"]), (status_code = 304, description = "Unchanged since the ETag the client sent")))]
 async fn content(
     id: PathParam<String>,
     user: AuthUser,
+    req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let row = owned(&user, &id).await?;
-    let bytes = images::content(&user.state, &row, BlobKind::Image).await?;
-    send_private(res, &row.content_type, bytes);
+    let plain = images::content(&user.state, &row, BlobKind::Image).await?;
     if let Ok(disposition) = HeaderValue::from_str(&inline_disposition(&row.filename)) {
         res.headers_mut().insert(CONTENT_DISPOSITION, disposition);
     }
+    send_owned(req, res, &row.content_type, &plain, Keep::Never);
     Ok(())
 }
 
-/// A preview at most 320 pixels on its long side.
-#[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "The thumbnail bytes", content_type = ["image/jpeg", "image/png"])))]
+/// A preview at most 320 pixels on its long side. A browser may keep it but must ask
+/// again (`If-None-Match`, answered 304) before each use.
+#[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "The thumbnail bytes", content_type = ["image/jpeg", "image/png"]), (status_code = 304, description = "Unchanged since the ETag the client sent")))]
 async fn thumbnail(
     id: PathParam<String>,
     user: AuthUser,
+    req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let row = owned(&user, &id).await?;
-    let bytes = images::content(&user.state, &row, BlobKind::Thumbnail).await?;
-    send_private(res, &row.thumbnail_type, bytes);
+    let plain = images::content(&user.state, &row, BlobKind::Thumbnail).await?;
+    send_owned(req, res, &row.thumbnail_type, &plain, Keep::Revalidate);
     Ok(())
 }
 
@@ -129,8 +145,62 @@ async fn delete(id: PathParam<String>, user: AuthUser, res: &mut Response) -> Re
     Ok(())
 }
 
-/// Writes decrypted bytes that only their owner may see and nobody may keep.
-pub(crate) fn send_private(res: &mut Response, content_type: &str, bytes: Vec<u8>) {
+/// What a client may keep of an owner's decrypted bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Thumbnails: a gallery shows the same ones again and again, so a browser may keep
+    /// them, but it asks before each use, so a deleted image or an ended session stops
+    /// showing them; sign-out also clears the browser's cache (`Clear-Site-Data`).
+    Revalidate,
+    /// Originals: full-size photos are what must not linger on a shared computer's
+    /// disk, so browsers keep nothing. The `ETag` still lets a client that keeps its own
+    /// copy (the desktop app, a sync tool) skip the download.
+    Never,
+}
+
+/// Writes an owner's decrypted bytes with their `ETag`, or 304 when the request's
+/// `If-None-Match` already names it.
+fn send_owned(req: &Request, res: &mut Response, content_type: &str, plain: &Plain, keep: Keep) {
+    let etag = plain.etag();
+    let headers = res.headers_mut();
+    let policy = match keep {
+        Keep::Revalidate => "private, no-cache",
+        Keep::Never => "private, no-store",
+    };
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(policy));
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        headers.insert(ETAG, value);
+    }
+    let known = req
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .any(|value| names_etag(value.as_bytes(), &etag));
+    if known {
+        headers.remove(CONTENT_DISPOSITION);
+        res.status_code(StatusCode::NOT_MODIFIED);
+        return;
+    }
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        headers.insert(CONTENT_TYPE, value);
+    }
+    res.body(plain.bytes());
+}
+
+/// Whether an `If-None-Match` value names `etag`: `*`, or a comma-separated list
+/// compared weakly (RFC 9110, 13.1.2), so `W/"x"` matches `"x"`.
+fn names_etag(value: &[u8], etag: &str) -> bool {
+    let Ok(value) = std::str::from_utf8(value) else {
+        return false;
+    };
+    value.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == etag
+    })
+}
+
+/// Writes decrypted bytes that only their owner or a share's visitor may see and that
+/// nobody may keep.
+pub(crate) fn send_private(res: &mut Response, content_type: &str, bytes: impl Into<ResBody>) {
     let headers = res.headers_mut();
     if let Ok(value) = HeaderValue::from_str(content_type) {
         headers.insert(CONTENT_TYPE, value);
@@ -179,5 +249,25 @@ mod tests {
             "inline; filename=\"a_b_c;d_.png\"; filename*=UTF-8''a%22b%5Cc%3Bd%C3%A9.png"
         );
         assert!(HeaderValue::from_str(&tricky).is_ok());
+    }
+
+    #[test]
+    fn if_none_match_is_read_as_rfc_9110_says() {
+        let etag = "\"abc\"";
+        for value in [
+            "\"abc\"",
+            "W/\"abc\"",
+            "*",
+            "\"x\", \"abc\"",
+            " \"x\" ,W/\"abc\" ",
+        ] {
+            assert!(names_etag(value.as_bytes(), etag), "{value}");
+        }
+        for value in [
+            "abc", "\"abd\"", "\"ABC\"", "", "W/abc", "\"abc", "\"x\"", "**",
+        ] {
+            assert!(!names_etag(value.as_bytes(), etag), "{value}");
+        }
+        assert!(!names_etag(b"\xff\"abc\"", etag));
     }
 }

@@ -186,8 +186,8 @@ async fn serve(
     let (share, row) = shares::image(state, token, n, access, want).await?;
     match want {
         Want::Thumbnail => {
-            let bytes = crate::images::content(state, &row, BlobKind::Thumbnail).await?;
-            send_private(res, &row.thumbnail_type, bytes);
+            let plain = crate::images::content(state, &row, BlobKind::Thumbnail).await?;
+            send_private(res, &row.thumbnail_type, plain.bytes());
         }
         Want::View => send_private(
             res,
@@ -195,8 +195,8 @@ async fn serve(
             shares::rendering(state, &share, &row).await?,
         ),
         Want::Download => {
-            let bytes = crate::images::content(state, &row, BlobKind::Image).await?;
-            send_private(res, &row.content_type, bytes);
+            let plain = crate::images::content(state, &row, BlobKind::Image).await?;
+            send_private(res, &row.content_type, plain.bytes());
             // The number, never the owner's filename.
             let extension = row.content_type.trim_start_matches("image/");
             let disposition = format!("attachment; filename=\"photo-{n}.{extension}\"");

@@ -205,6 +205,13 @@ fn open_in(
     Ok(blob)
 }
 
+/// The blob's tag (its last 32 bytes): an authenticated digest of the whole blob once
+/// [`open`] accepted it, and an untrusted string of bytes before.
+pub fn tag(blob: &[u8]) -> Option<[u8; TAG_BYTES]> {
+    let at = blob.len().checked_sub(TAG_BYTES)?;
+    blob[at..].try_into().ok()
+}
+
 /// The KEK version recorded in a blob's header (unauthenticated until opened).
 pub fn kek_version(blob: &[u8]) -> Option<u32> {
     blob.get(1..HEADER_BYTES)
