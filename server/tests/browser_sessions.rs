@@ -206,6 +206,8 @@ async fn sign_out_needs_the_session_csrf_token(engine: Engine) {
         cleared.starts_with("imagevault_session=;") && cleared.contains("Max-Age=0"),
         "{cleared}"
     );
+    // Thumbnails a browser kept (`private, no-cache`) go with the session.
+    assert_eq!(ok.headers()["clear-site-data"], "\"cache\"");
     let after = browser.get(app.url("/")).send().await.unwrap();
     assert_eq!(
         after.status(),
