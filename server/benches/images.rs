@@ -27,7 +27,7 @@ use imagevault_server::vault::keyring::UserKey;
 use serde_json::Value;
 
 mod support;
-use support::{EMAIL, PHASE, Server, cores, load, median, percentile, photo, upload};
+use support::{EMAIL, PHASE, Server, cores, fetches, load, median, percentile, photo, upload};
 
 const RUNS: usize = 3;
 
@@ -111,23 +111,14 @@ async fn uploads_and_fetches(client: &reqwest::Client) {
     }
     let stored_len = list["items"][0]["size"].as_u64().unwrap() as usize;
     let before = crypto_limit(stored_len);
-    let ids = Arc::new(ids);
+    let urls: Vec<String> = ids
+        .iter()
+        .map(|id| server.url(&format!("/api/v1/images/{id}/content")))
+        .collect();
+    let (urls, token) = (Arc::new(urls), Some(token));
     let mut runs = Vec::new();
     for _ in 0..RUNS {
-        let (c, t, ids) = (client.clone(), token.clone(), ids.clone());
-        let base = server.url("/api/v1/images/");
-        runs.push(
-            load(16, move |n| {
-                let url = format!("{base}{}/content", ids[n % ids.len()]);
-                let (c, t) = (c.clone(), t.clone());
-                async move {
-                    let res = c.get(url).bearer_auth(t.as_str()).send().await.unwrap();
-                    assert_eq!(res.status(), 200);
-                    std::hint::black_box(res.bytes().await.unwrap());
-                }
-            })
-            .await,
-        );
+        runs.push(fetches(client, 16, urls.clone(), token.clone()).await);
     }
     let limit = f64::midpoint(before, crypto_limit(stored_len));
     let rate = median(runs.iter().map(|m| m.per_second).collect());

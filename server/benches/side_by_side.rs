@@ -29,7 +29,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 mod support;
-use support::{Measured, PHASE, Server, load, median, photo, upload};
+use support::{PHASE, Server, fetches, load, median, photo, upload};
 
 const ROUNDS: usize = 3;
 /// Images stored before the rounds: the cold set and the listing walk over them.
@@ -103,28 +103,6 @@ impl Drop for Nginx {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// `c` clients GET `urls` in turn (with `token` if any), each answer read to the end.
-async fn fetches(
-    client: &reqwest::Client,
-    c: usize,
-    urls: Arc<Vec<String>>,
-    token: Option<Arc<String>>,
-) -> Measured {
-    let client = client.clone();
-    load(c, move |n| {
-        let mut req = client.get(&urls[n % urls.len()]);
-        if let Some(token) = &token {
-            req = req.bearer_auth(token.as_str());
-        }
-        async move {
-            let res = req.send().await.unwrap();
-            assert_eq!(res.status(), 200);
-            std::hint::black_box(res.bytes().await.unwrap());
-        }
-    })
-    .await
 }
 
 /// Items per second from 16 clients, each walking every page of 100 from the newest.

@@ -206,6 +206,28 @@ where
     }
 }
 
+/// `c` clients GET `urls` in turn (with `token` if any), each answer read to the end.
+pub async fn fetches(
+    client: &reqwest::Client,
+    c: usize,
+    urls: Arc<Vec<String>>,
+    token: Option<Arc<String>>,
+) -> Measured {
+    let client = client.clone();
+    load(c, move |n| {
+        let mut req = client.get(&urls[n % urls.len()]);
+        if let Some(token) = &token {
+            req = req.bearer_auth(token.as_str());
+        }
+        async move {
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            std::hint::black_box(res.bytes().await.unwrap());
+        }
+    })
+    .await
+}
+
 /// Runs `bench` with a pooled client, only under `cargo bench` (which passes `--bench`),
 /// not `cargo test --benches`.
 pub fn main<F, Fut>(bench: F)
