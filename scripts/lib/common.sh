@@ -74,6 +74,11 @@ ensure_postgres() {
   return 1
 }
 
+# The master key in a token: SoftHSM2 (a real PKCS#11 module; each test makes its own
+# token in a temp folder) and OpenSC's pkcs11-tool, the independent client the tests
+# inspect the token with.
+HSM_TEST_PACKAGES=(softhsm2 opensc)
+
 # s3s-fs: a real S3 protocol server over a folder, for the S3 backend's tests. Built
 # once from crates.io into a cache outside the checkout; tests find it there (or via
 # IMAGEVAULT_S3S_FS).

@@ -27,7 +27,6 @@ use crate::routes;
 use crate::secret::load_or_create_key_file;
 use crate::state::{AppState, Inner};
 use crate::storage::BlobStore;
-use crate::vault::MasterKeys;
 
 /// Largest request head (request line and headers) accepted.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
@@ -61,8 +60,9 @@ pub enum BuildError {
     /// The generated secret key could not be read or written.
     #[error("SECRET_KEY: {0}")]
     SecretKey(std::io::Error),
-    /// The master key file is missing (when it must exist), unreadable or incomplete.
-    #[error("MASTER_KEY_FILE: {0}")]
+    /// The master keys (key file or token) are missing when they must exist, unreadable,
+    /// incomplete or not the ones the database knows; the reason names the variable.
+    #[error("{0}")]
     MasterKey(String),
     /// The blob store could not be opened.
     #[error("STORAGE_URL: {0}")]
@@ -216,14 +216,13 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
             .map_err(BuildError::SecretKey)?,
     };
     let mailer = Mailer::new(&config)?;
-    let ring = match keys::load_master_keys(&config, &db).await {
-        Ok(ring) => ring,
+    let keyring = match keys::load_master_keys(&config, &db).await {
+        Ok(keys) => keys,
         Err(reason) => {
             crate::alerts::master_key_mismatch(&db, &mailer, &reason).await;
             return Err(BuildError::MasterKey(reason));
         }
     };
-    let keyring = MasterKeys::new(config.master_key_file.clone(), ring);
     let store = BlobStore::open(&config.storage).map_err(BuildError::Storage)?;
     let cores = cores();
     let passkeys = accounts::passkeys::relying_party(&config).map(Arc::new);

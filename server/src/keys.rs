@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::db::ids::UserId;
 use crate::db::{Db, DbError, user_keys};
 use crate::vault::keyring::{Keyring, UserKey};
+use crate::vault::token::{TokenKeys, TokenSettings};
 use crate::vault::{MasterKeys, VaultError};
 
 /// Why a user's key could not be had.
@@ -33,16 +34,19 @@ pub async fn user_key(
     user: UserId,
 ) -> Result<(UserKey, u32), KeyError> {
     let vault_error = |source| KeyError::Vault { user, source };
-    let wrapped = if let Some(wrapped) = user_keys::get(db.pool(), user).await? {
-        wrapped
-    } else {
+    let mut wrapped = user_keys::get(db.pool(), user).await?;
+    // A key wrapped just as its master-key version was retired is not stored: the
+    // second try wraps with the version that replaced it.
+    for _ in 0..2 {
+        if wrapped.is_some() {
+            break;
+        }
         let fresh = master.wrap(&UserKey::generate()).map_err(vault_error)?;
         user_keys::insert_if_absent(db.pool(), user, &fresh).await?;
         // Another request may have stored its key first: everyone uses the stored one.
-        user_keys::get(db.pool(), user)
-            .await?
-            .ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?
-    };
+        wrapped = user_keys::get(db.pool(), user).await?;
+    }
+    let wrapped = wrapped.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?;
     let key = master.unwrap(&wrapped).map_err(|e| {
         tracing::error!(target: "security", event = "integrity", error = %e, "user key does not unwrap");
         vault_error(e)
@@ -52,8 +56,8 @@ pub async fn user_key(
 
 /// Records each master-key version's fingerprint the first time any instance sees it,
 /// and fails if another instance recorded a different key under the same version.
-pub async fn check_fingerprints(db: &Db, ring: &Keyring) -> Result<(), MismatchedKey> {
-    for (version, fingerprint) in ring.fingerprints() {
+pub async fn check_fingerprints(db: &Db, keys: &MasterKeys) -> Result<(), MismatchedKey> {
+    for (version, fingerprint) in keys.fingerprints()? {
         user_keys::record_fingerprint(db.pool(), version, &fingerprint).await?;
         if user_keys::fingerprint(db.pool(), version).await?.as_ref() != Some(&fingerprint) {
             return Err(MismatchedKey::Version(version));
@@ -62,29 +66,80 @@ pub async fn check_fingerprints(db: &Db, ring: &Keyring) -> Result<(), Mismatche
     Ok(())
 }
 
-/// A key file that disagrees with the database.
+/// Master keys that disagree with the database, or cannot be read.
 #[derive(Debug, thiserror::Error)]
 pub enum MismatchedKey {
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The key file or token failed.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     /// Another instance recorded a different key under this version.
     #[error("master key version {0} differs from the one other instances recorded")]
     Version(u32),
 }
 
-/// Loads `MASTER_KEY_FILE`, creating it on first run — but never when the database
-/// already holds wrapped keys: a fresh master key could not unwrap them, so a missing
-/// file there means a misconfiguration or a lost key, not a first run. Returns a reason
-/// naming the file and what to do.
-pub async fn load_master_keys(config: &Config, db: &Db) -> Result<Keyring, String> {
-    let path = &config.master_key_file;
-    let db_error = |e: DbError| e.to_string();
+/// Opens the master keys `MASTER_KEY_PROVIDER` names, creating the first one on a first
+/// run — but never when the database already holds wrapped keys: a fresh master key
+/// could not unwrap them, so a missing key there means a misconfiguration or a lost key,
+/// not a first run. Then checks them against the database. Returns a reason naming the
+/// file or token and what to do.
+pub async fn load_master_keys(config: &Config, db: &Db) -> Result<MasterKeys, String> {
     let in_use = user_keys::kek_versions_in_use(db.pool())
         .await
-        .map_err(db_error)?;
-    let keyring = match Keyring::load(path).map_err(|e| e.to_string())? {
-        Some(keyring) => keyring,
+        .map_err(|e| e.to_string())?;
+    let (keys, variable) = match &config.pkcs11 {
+        None => (
+            open_key_file(&config.master_key_file, &in_use)
+                .map_err(|reason| format!("MASTER_KEY_FILE: {reason}"))?,
+            "MASTER_KEY_FILE",
+        ),
+        // Opening names the variable at fault itself (module, token, PIN or label).
+        Some(settings) => (open_token(settings, db, &in_use).await?, "PKCS11_KEY_LABEL"),
+    };
+    check_against_database(db, &keys, &in_use)
+        .await
+        .map_err(|reason| format!("{variable}: {reason}"))?;
+    Ok(keys)
+}
+
+/// Fails unless every instance recorded the same fingerprints and every master-key
+/// version that wraps stored user keys is here and unwraps one of them.
+async fn check_against_database(db: &Db, keys: &MasterKeys, in_use: &[u32]) -> Result<(), String> {
+    let name = keys.name();
+    match check_fingerprints(db, keys).await {
+        Ok(()) => {}
+        Err(MismatchedKey::Db(e)) => return Err(e.to_string()),
+        Err(MismatchedKey::Vault(e)) => return Err(e.to_string()),
+        Err(MismatchedKey::Version(version)) => {
+            return Err(format!(
+                "{name} holds a different master key version {version} than the one other \
+                 instances recorded; every instance needs the same key file or token"
+            ));
+        }
+    }
+    let versions = keys.versions().map_err(|e| e.to_string())?;
+    for version in in_use {
+        let unwraps = match user_keys::sample_wrapped(db.pool(), *version)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(sample) => keys.unwrap(&sample).is_ok(),
+            None => true,
+        };
+        if !versions.contains(version) || !unwraps {
+            return Err(format!(
+                "{name} does not hold the master key version {version} that wraps stored user keys"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn open_key_file(path: &std::path::Path, in_use: &[u32]) -> Result<MasterKeys, String> {
+    let ring = match Keyring::load(path).map_err(|e| e.to_string())? {
+        Some(ring) => ring,
         None if in_use.is_empty() => {
             tracing::info!(path = %path.display(), "created a new master key file");
             Keyring::create(path).map_err(|e| e.to_string())?
@@ -97,31 +152,34 @@ pub async fn load_master_keys(config: &Config, db: &Db) -> Result<Keyring, Strin
             ));
         }
     };
-    match check_fingerprints(db, &keyring).await {
-        Ok(()) => {}
-        Err(MismatchedKey::Db(e)) => return Err(db_error(e)),
-        Err(MismatchedKey::Version(version)) => {
+    Ok(MasterKeys::new(path.to_path_buf(), ring))
+}
+
+async fn open_token(
+    settings: &TokenSettings,
+    db: &Db,
+    in_use: &[u32],
+) -> Result<MasterKeys, String> {
+    let token = TokenKeys::open(settings).map_err(|e| e.to_string())?;
+    let keys = MasterKeys::in_token(token);
+    if keys.versions().map_err(|e| e.to_string())?.is_empty() {
+        if !in_use.is_empty() {
             return Err(format!(
-                "{} holds a different master key version {version} than the one other \
-                 instances recorded; every instance needs the same key file",
-                path.display()
+                "PKCS11_KEY_LABEL: the {} does not exist, but the database holds user keys \
+                 wrapped by master key version(s) {in_use:?}; point PKCS11_TOKEN_LABEL and \
+                 PKCS11_KEY_LABEL at the token that holds them (a new key cannot decrypt them)",
+                keys.name()
             ));
         }
-    }
-    for version in &in_use {
-        let unwraps = match user_keys::sample_wrapped(db.pool(), *version)
+        let floor = user_keys::newest_recorded_version(db.pool())
             .await
-            .map_err(db_error)?
-        {
-            Some(sample) => keyring.unwrap(&sample).is_ok(),
-            None => true,
-        };
-        if !keyring.has_version(*version) || !unwraps {
-            return Err(format!(
-                "{} does not hold the master key version {version} that wraps stored user keys",
-                path.display()
-            ));
-        }
+            .map_err(|e| e.to_string())?;
+        let version = keys.rotate(floor).map_err(|e| e.to_string())?;
+        tracing::info!(
+            key = keys.name(),
+            version,
+            "generated a master key in the token"
+        );
     }
-    Ok(keyring)
+    Ok(keys)
 }

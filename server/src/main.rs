@@ -13,7 +13,6 @@ use imagevault_server::db::Db;
 use imagevault_server::maintenance;
 use imagevault_server::storage::BlobStore;
 use imagevault_server::vault::MasterKeys;
-use imagevault_server::vault::keyring::Keyring;
 
 #[derive(Parser)]
 #[command(name = "imagevault-server", version, about = "ImageVault server")]
@@ -38,9 +37,14 @@ enum Command {
         #[arg(long)]
         admin: bool,
     },
-    /// Add a master-key version to `MASTER_KEY_FILE` and rewrap every user key with it
-    /// (image blobs are untouched). Safe while servers run, and safe to re-run.
-    RotateKeys,
+    /// Add a master-key version (to `MASTER_KEY_FILE` or the token) and rewrap every user
+    /// key with it (image blobs are untouched). Safe while servers run, and safe to re-run.
+    RotateKeys {
+        /// Then remove every older master-key version that no user key uses any more
+        /// (its audit key is kept, so the audit log still verifies).
+        #[arg(long)]
+        retire: bool,
+    },
     /// Remove blobs that no image row points to, and report rows whose blobs are missing.
     Sweep {
         /// Leave orphans younger than this many seconds (uploads may be in flight).
@@ -83,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::CreateUser { email, admin } => create_user(config, &email, admin).await,
-        Command::RotateKeys => rotate_keys(config).await,
+        Command::RotateKeys { retire } => rotate_keys(config, retire).await,
         Command::Sweep { grace_seconds } => sweep(config, grace_seconds).await,
         Command::Audit { action } => audit(config, action).await,
     }
@@ -135,15 +139,26 @@ async fn create_user(config: Config, email: &str, admin: bool) -> anyhow::Result
     Ok(())
 }
 
-async fn rotate_keys(config: Config) -> anyhow::Result<()> {
+async fn rotate_keys(config: Config, retire: bool) -> anyhow::Result<()> {
     let db = Db::connect(config.database_url.expose_secret()).await?;
     db.migrate().await?;
-    let report = maintenance::rotate_keys(&db, &config.master_key_file).await?;
+    let keys = master_keys(&config, &db).await?;
+    let report = maintenance::rotate_keys(&db, &keys, retire).await?;
     println!(
         "master key version {} added; {} user key(s) rewrapped",
         report.version, report.rewrapped
     );
+    if retire {
+        println!("master key version(s) retired: {:?}", report.retired);
+    }
     Ok(())
+}
+
+/// The master keys, opened and checked against the database as the server does.
+async fn master_keys(config: &Config, db: &Db) -> anyhow::Result<MasterKeys> {
+    imagevault_server::keys::load_master_keys(config, db)
+        .await
+        .map_err(|reason| anyhow::anyhow!("master key: {reason}"))
 }
 
 async fn sweep(config: Config, grace_seconds: u64) -> anyhow::Result<()> {
@@ -174,10 +189,7 @@ async fn audit(config: Config, action: AuditAction) -> anyhow::Result<()> {
     db.migrate().await?;
     match action {
         AuditAction::Verify => {
-            let path = &config.master_key_file;
-            let ring = Keyring::load(path)?
-                .with_context(|| format!("{} does not exist", path.display()))?;
-            let keys = MasterKeys::new(path.clone(), ring);
+            let keys = master_keys(&config, &db).await?;
             let report = audit::verify(&db, &keys).await?;
             match report.broken {
                 None => {

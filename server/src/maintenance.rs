@@ -10,9 +10,8 @@ use crate::db::ids::{ImageId, UserId};
 use crate::db::{Db, DbError, images, user_keys, users};
 use crate::keys::{self, MismatchedKey};
 use crate::storage::{BlobStore, StorageError};
-use crate::vault::VaultError;
 use crate::vault::blob::BlobKind;
-use crate::vault::keyring::Keyring;
+use crate::vault::{MasterKeys, VaultError};
 
 /// What can stop a job.
 #[derive(Debug, thiserror::Error)]
@@ -110,42 +109,87 @@ pub struct RotateReport {
     pub version: u32,
     /// User keys rewrapped with it.
     pub rewrapped: usize,
+    /// Versions removed (with `--retire`).
+    pub retired: Vec<u32>,
 }
 
 /// Adds a master-key version, records its fingerprint, and rewraps every user key not
 /// yet wrapped by it. Images are untouched (their keys derive from the user key, which
-/// does not change). Interrupted, it leaves every key readable (old versions stay in the
-/// file); run again, it adds a version and finishes the rewrap.
-pub async fn rotate_keys(db: &Db, key_file: &std::path::Path) -> Result<RotateReport, JobError> {
-    let ring = Keyring::rotate(key_file)?;
-    let version = ring.current_version();
-    match keys::check_fingerprints(db, &ring).await {
+/// does not change). Interrupted, it leaves every key readable (old versions stay);
+/// run again, it adds a version and finishes the rewrap. With `retire`, it then removes
+/// every older version that no user key uses (see [`retire_unused`]).
+pub async fn rotate_keys(
+    db: &Db,
+    keys: &MasterKeys,
+    retire: bool,
+) -> Result<RotateReport, JobError> {
+    let floor = user_keys::newest_recorded_version(db.pool()).await?;
+    let version = keys.rotate(floor)?;
+    match keys::check_fingerprints(db, keys).await {
         Ok(()) => {}
         Err(MismatchedKey::Db(e)) => return Err(e.into()),
+        Err(MismatchedKey::Vault(e)) => return Err(e.into()),
         Err(mismatch @ MismatchedKey::Version(_)) => {
-            return Err(JobError::Vault(VaultError::KeyFile {
-                path: key_file.display().to_string(),
-                reason: mismatch.to_string(),
-            }));
+            return Err(JobError::Vault(VaultError::Token(format!(
+                "{}: {mismatch}",
+                keys.name()
+            ))));
         }
     }
+    let rewrapped = rewrap_older_than(db, keys, version).await?;
+    let retired = if retire {
+        retire_unused(db, keys, version).await?
+    } else {
+        Vec::new()
+    };
+    let event = Event::new(Kind::KeyRotation)
+        .with("version", version)
+        .with("rewrapped", rewrapped)
+        .with("retired", format!("{retired:?}"));
+    crate::audit::append(db, keys, &event).await?;
+    Ok(RotateReport {
+        version,
+        rewrapped,
+        retired,
+    })
+}
+
+async fn rewrap_older_than(db: &Db, keys: &MasterKeys, version: u32) -> Result<usize, JobError> {
     let mut rewrapped = 0;
     loop {
         let batch = user_keys::older_than(db.pool(), version, 500).await?;
         if batch.is_empty() {
-            break;
+            return Ok(rewrapped);
         }
         for (user_id, old) in batch {
-            let key = ring.unwrap(&old)?;
-            if user_keys::rewrap(db.pool(), user_id, &old, &ring.wrap(&key)).await? {
+            let key = keys.unwrap(&old)?;
+            if user_keys::rewrap(db.pool(), user_id, &old, &keys.wrap(&key)?).await? {
                 rewrapped += 1;
             }
         }
     }
-    let keys = crate::vault::MasterKeys::new(key_file.to_path_buf(), ring);
-    let event = Event::new(Kind::KeyRotation).with("version", version);
-    crate::audit::append(db, &keys, &event.with("rewrapped", rewrapped)).await?;
-    Ok(RotateReport { version, rewrapped })
+}
+
+/// Removes the master-key versions below `newest` that no user key uses. Each is first
+/// marked retired in the database, which from then on refuses to store a user key
+/// wrapped by it (a server that wrapped a new user's key just before the rotation must
+/// retry with the newest version); then keys still wrapped by it are rewrapped, and only
+/// then is it removed from the file or token, its audit key kept.
+pub async fn retire_unused(db: &Db, keys: &MasterKeys, newest: u32) -> Result<Vec<u32>, JobError> {
+    let old: Vec<u32> = keys
+        .versions()?
+        .into_iter()
+        .filter(|v| *v < newest)
+        .collect();
+    for version in &old {
+        user_keys::mark_retired(db.pool(), *version).await?;
+    }
+    rewrap_older_than(db, keys, newest).await?;
+    let in_use = user_keys::kek_versions_in_use(db.pool()).await?;
+    let unused: Vec<u32> = old.into_iter().filter(|v| !in_use.contains(v)).collect();
+    keys.retire(&unused)?;
+    tracing::info!(target: "security", event = "master_keys_retired", versions = ?unused, "master-key versions retired");
+    Ok(unused)
 }
 
 /// Deletes an account for good: its key (crypto-shredding: from the commit on, every
@@ -159,6 +203,14 @@ pub async fn delete_account(db: &Db, store: &BlobStore, user_id: UserId) -> Resu
     user_keys::delete(&mut *tx, user_id).await?;
     users::delete(&mut *tx, user_id).await?;
     tx.commit().await.map_err(DbError::from)?;
+    // The account is gone whatever happens here: a failure is logged, not returned.
+    match db.scrub_deleted().await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "the write-ahead log was in use: the deleted key's old page stays in it until the next checkpoint"
+        ),
+        Err(e) => tracing::warn!(error = %e, "the write-ahead log was not checkpointed"),
+    }
     for id in &images {
         crate::images::remove_blobs(store, *id).await;
     }

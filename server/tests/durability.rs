@@ -7,17 +7,15 @@
 use imagevault_test_support as support;
 use support::both_engines;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use imagevault_common::image::validate;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use support::images::jpeg;
-use support::{Engine, PASSWORD, S3Server, TestDb};
+use support::process::Process;
+use support::{Engine, S3Server, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_imagevault-server");
 const EMAIL: &str = "crash@example.com";
@@ -27,34 +25,6 @@ both_engines!(acknowledged_uploads_survive_sigkill);
 
 /// `(image id, bytes it must read back as)` of every acknowledged upload.
 type Acknowledged = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
-
-struct Setup {
-    vars: Vec<(&'static str, String)>,
-    addr: SocketAddr,
-}
-
-fn command(setup: &Setup, dir: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in &setup.vars {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-fn serve(setup: &Setup, dir: &Path) -> Child {
-    let child = command(setup, dir).arg("serve").spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(setup.addr).is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    child
-}
 
 /// Uploads distinct images until the server dies, recording each acknowledged one
 /// with the bytes it must read back as.
@@ -92,91 +62,22 @@ async fn upload_until_killed(
     }
 }
 
-fn create_user(setup: &Setup, dir: &Path) {
-    let mut create = command(setup, dir)
-        .args(["create-user", "--email", EMAIL])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        create.stdin.as_mut().unwrap(),
-        format!("{PASSWORD}\n").as_bytes(),
-    )
-    .unwrap();
-    assert!(create.wait().unwrap().success());
-}
-
-/// Runs an operator command to completion: (success, what it printed).
-fn job(setup: &Setup, dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = command(setup, dir)
-        .args(args)
-        .stdout(Stdio::piped())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
-async fn content(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Vec<u8> {
-    let res = client
-        .get(format!("{base}/api/v1/images/{id}/content"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        StatusCode::OK,
-        "acknowledged upload {id} lost"
-    );
-    res.bytes().await.unwrap().to_vec()
-}
-
 async fn acknowledged_uploads_survive_sigkill(engine: Engine) {
     let dir = std::env::temp_dir().join(format!("iv-crash-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = TestDb::create(engine, &dir).await;
     let s3 = (engine == Engine::Postgres).then(|| S3Server::start(&dir));
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut vars = vec![
-        ("DEBUG", "True".to_owned()),
-        ("DATA_DIR", dir.display().to_string()),
-        ("DATABASE_URL", db.url.clone()),
-        ("BIND_ADDR", format!("127.0.0.1:{port}")),
-        (
-            "SECRET_KEY",
-            "crash-test-secret-key-0123456789abcdef".into(),
-        ),
-        // All uploaders are one account: let each of them be in flight at the kill.
-        ("UPLOADS_PER_USER", UPLOADERS.to_string()),
-        ("UPLOAD_RATE_PER_MINUTE", "100000".to_owned()),
-    ];
-    vars.extend(s3.as_ref().map(S3Server::vars).unwrap_or_default());
-    let setup = Setup {
-        vars,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-    };
-    create_user(&setup, &dir);
+    let mut setup = Process::new(BIN, &dir, &db, s3.as_ref());
+    // All uploaders are one account: let each of them be in flight at the kill.
+    setup
+        .set("UPLOADS_PER_USER", &UPLOADERS.to_string())
+        .set("UPLOAD_RATE_PER_MINUTE", "100000");
+    setup.create_user(EMAIL);
 
-    let base = format!("http://{}", setup.addr);
+    let base = setup.base_url();
     let client = reqwest::Client::new();
-    let mut server = serve(&setup, &dir);
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({"email": EMAIL, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_owned();
+    let mut server = setup.serve();
+    let token = setup.sign_in(&client, EMAIL).await;
 
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let workers: Vec<_> = (0..UPLOADERS)
@@ -205,24 +106,24 @@ async fn acknowledged_uploads_survive_sigkill(engine: Engine) {
         "uploads were acknowledged before the kill"
     );
 
-    let mut server = serve(&setup, &dir);
+    let mut server = setup.serve();
     for (id, expected) in &acknowledged {
         assert_eq!(
-            &content(&client, &base, &token, id).await,
+            &setup.content(&client, &token, id).await,
             expected,
             "{id} changed"
         );
     }
-    let (ok, report) = job(&setup, &dir, &["sweep", "--grace-seconds", "0"]);
+    let (ok, report) = setup.job(&["sweep", "--grace-seconds", "0"]);
     assert!(ok, "a row points to a missing blob: {report}");
     // The operator rotates the master key while the server runs; it keeps serving.
-    let (ok, said) = job(&setup, &dir, &["rotate-keys"]);
+    let (ok, said) = setup.job(&["rotate-keys"]);
     assert!(
         ok && said.contains("version 2 added; 1 user key(s) rewrapped"),
         "{said}"
     );
     let (id, expected) = &acknowledged[0];
-    assert_eq!(&content(&client, &base, &token, id).await, expected);
+    assert_eq!(&setup.content(&client, &token, id).await, expected);
 
     server.kill().unwrap();
     server.wait().unwrap();

@@ -389,7 +389,7 @@ async fn rotating_master_keys_keeps_every_image_readable(engine: Engine) {
         .unwrap();
 
     let db = Db::connect(&app.db.url).await.unwrap();
-    let report = maintenance::rotate_keys(&db, &app.config.master_key_file)
+    let report = maintenance::rotate_keys(&db, &app.master_keys(&db).await, false)
         .await
         .unwrap();
     assert_eq!((report.version, report.rewrapped), (2, 1));
@@ -398,7 +398,7 @@ async fn rotating_master_keys_keeps_every_image_readable(engine: Engine) {
         vec![2]
     );
     // Re-running finishes cleanly and adds another version.
-    let again = maintenance::rotate_keys(&db, &app.config.master_key_file)
+    let again = maintenance::rotate_keys(&db, &app.master_keys(&db).await, false)
         .await
         .unwrap();
     assert_eq!((again.version, again.rewrapped), (3, 1));
@@ -602,7 +602,7 @@ async fn two_instances_share_images_through_a_rotation(engine: Engine) {
     );
 
     let db = Db::connect(&app.db.url).await.unwrap();
-    maintenance::rotate_keys(&db, &app.config.master_key_file)
+    maintenance::rotate_keys(&db, &app.master_keys(&db).await, false)
         .await
         .unwrap();
     for base in [app.base.clone(), other.clone()] {

@@ -1,7 +1,8 @@
 //! What the server's and the desktop's integration tests share. `TestApp`: the real
 //! server on a random port with a fresh database (SQLite file or a new PostgreSQL
 //! database) and a real SMTP sink, plus one method per endpoint; a real S3 server
-//! ([`s3`]); an SMTP sink ([`smtp`]); test images ([`images`]).
+//! ([`s3`]); an SMTP sink ([`smtp`]); test images ([`images`]); the binary as a child
+//! process ([`process`]).
 //!
 //! A crate of its own, so both test suites depend on one copy instead of including
 //! each other's files by path. Test code: helpers panic with a message instead of
@@ -10,6 +11,7 @@
 
 pub mod images;
 pub mod metrics;
+pub mod process;
 pub mod s3;
 pub mod smtp;
 
@@ -147,6 +149,16 @@ impl TestApp {
     }
 
     /// Where this app's encrypted blobs end up on disk (for tamper tests).
+    /// The master keys as an operator's command opens them: its own, not the server's.
+    pub async fn master_keys(
+        &self,
+        db: &imagevault_server::db::Db,
+    ) -> imagevault_server::vault::MasterKeys {
+        imagevault_server::keys::load_master_keys(&self.config, db)
+            .await
+            .unwrap()
+    }
+
     pub fn blob_root(&self) -> PathBuf {
         self.s3
             .as_ref()

@@ -13,9 +13,9 @@ mod parse;
 mod tests;
 
 use parse::{
-    allowed_hosts, bounded_number, database_url, email_from, flag, metrics_token, parse_bind_addr,
-    public_url, redirect_addr, require_dev_loopback, secret_key, session_lifetimes, small_number,
-    smtp, storage_url, tls_files, trusted_proxies, upload_timeout,
+    allowed_hosts, bounded_number, database_url, email_from, flag, key_provider, metrics_token,
+    parse_bind_addr, public_url, redirect_addr, require_dev_loopback, secret_key,
+    session_lifetimes, small_number, smtp, storage_url, tls_files, trusted_proxies, upload_timeout,
 };
 
 /// Default listen address: loopback only, so a fresh `cargo run` exposes nothing.
@@ -48,6 +48,9 @@ pub struct Config {
     pub storage: StorageUrl,
     /// `MASTER_KEY_FILE`: the key-encryption keys, never in the database.
     pub master_key_file: PathBuf,
+    /// `MASTER_KEY_PROVIDER=pkcs11` and its `PKCS11_*` settings: the master keys live in
+    /// a token instead of `MASTER_KEY_FILE`.
+    pub pkcs11: Option<crate::vault::token::TokenSettings>,
     /// `TLS_CERT_FILE` and `TLS_KEY_FILE`, both or neither.
     pub tls: Option<TlsFiles>,
     /// `HTTP_REDIRECT_ADDR`: a plain-HTTP listener that only redirects to `PUBLIC_URL`
@@ -247,6 +250,7 @@ impl Config {
             storage: storage_url(get("STORAGE_URL"), &data_dir, &get)?,
             master_key_file: get("MASTER_KEY_FILE")
                 .map_or_else(|| data_dir.join("keys").join("master.key"), PathBuf::from),
+            pkcs11: key_provider(&get)?,
             data_dir,
             tls,
             http_redirect_addr,

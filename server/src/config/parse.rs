@@ -379,3 +379,88 @@ pub(super) fn trusted_proxies(raw: Option<String>) -> Result<Vec<IpAddr>, Config
         })
         .collect()
 }
+
+/// The label master keys get in a token unless `PKCS11_KEY_LABEL` says otherwise.
+pub(super) const DEFAULT_PKCS11_KEY_LABEL: &str = "imagevault-master-key";
+
+/// `MASTER_KEY_PROVIDER` (`file` or `pkcs11`) and, for `pkcs11`, the `PKCS11_*` settings.
+pub(super) fn key_provider(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::vault::token::TokenSettings>, ConfigError> {
+    const TOKEN_VARIABLES: [&str; 5] = [
+        "PKCS11_MODULE",
+        "PKCS11_TOKEN_LABEL",
+        "PKCS11_PIN",
+        "PKCS11_PIN_FILE",
+        "PKCS11_KEY_LABEL",
+    ];
+    match get("MASTER_KEY_PROVIDER").as_deref() {
+        None | Some("file") => {
+            return match TOKEN_VARIABLES.into_iter().find(|name| get(name).is_some()) {
+                Some(name) => Err(invalid(
+                    "MASTER_KEY_PROVIDER",
+                    format!("must be pkcs11 when {name} is set (it is file)"),
+                )),
+                None => Ok(None),
+            };
+        }
+        Some("pkcs11") => {}
+        Some(other) => {
+            return Err(invalid(
+                "MASTER_KEY_PROVIDER",
+                format!("{other:?} is neither file nor pkcs11"),
+            ));
+        }
+    }
+    let required = |name: &'static str| {
+        get(name).ok_or_else(|| invalid(name, "must be set when MASTER_KEY_PROVIDER=pkcs11"))
+    };
+    let module = PathBuf::from(required("PKCS11_MODULE")?);
+    if !module.is_file() {
+        return Err(invalid(
+            "PKCS11_MODULE",
+            format!(
+                "{} is not a file (the token's PKCS#11 library)",
+                module.display()
+            ),
+        ));
+    }
+    let token_label = required("PKCS11_TOKEN_LABEL")?;
+    let pin = match (get("PKCS11_PIN"), get("PKCS11_PIN_FILE")) {
+        (Some(pin), None) => pin,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid("PKCS11_PIN_FILE", format!("{path} cannot be read: {e}")))?;
+            let pin = text.trim_end_matches(['\r', '\n']).to_owned();
+            if pin.is_empty() {
+                return Err(invalid("PKCS11_PIN_FILE", format!("{path} is empty")));
+            }
+            pin
+        }
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "PKCS11_PIN",
+                "and PKCS11_PIN_FILE are both set: keep one",
+            ));
+        }
+        (None, None) => {
+            return Err(invalid(
+                "PKCS11_PIN",
+                "or PKCS11_PIN_FILE must be set when MASTER_KEY_PROVIDER=pkcs11",
+            ));
+        }
+    };
+    let key_label = get("PKCS11_KEY_LABEL").unwrap_or_else(|| DEFAULT_PKCS11_KEY_LABEL.into());
+    if key_label.len() > 64 || key_label.chars().any(char::is_control) {
+        return Err(invalid(
+            "PKCS11_KEY_LABEL",
+            "must be at most 64 bytes without control characters",
+        ));
+    }
+    Ok(Some(crate::vault::token::TokenSettings {
+        module,
+        token_label,
+        pin: SecretString::from(pin),
+        key_label,
+    }))
+}

@@ -1,6 +1,7 @@
 //! The configuration's rules, each refusal naming its variable.
 
 use super::*;
+use secrecy::ExposeSecret as _;
 use std::collections::HashMap;
 
 fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -243,4 +244,86 @@ fn session_lifetimes_are_whole_days_and_idle_fits_inside_max() {
             "{name}={value}: {err}"
         );
     }
+}
+
+#[test]
+fn a_token_needs_all_its_settings_and_never_shows_its_pin() {
+    let dir = std::env::temp_dir().join(format!("iv-cfg-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("module.so");
+    std::fs::write(&module, b"").unwrap();
+    let (pin_file, empty_pin) = (dir.join("pin"), dir.join("empty"));
+    std::fs::write(&pin_file, "1234-from-file\n").unwrap();
+    std::fs::write(&empty_pin, "\n").unwrap();
+    let module = module.to_str().unwrap();
+    let token = |extra: &[(&'static str, &str)]| {
+        let mut vars = vec![
+            ("MASTER_KEY_PROVIDER", "pkcs11"),
+            ("PKCS11_MODULE", module),
+            ("PKCS11_TOKEN_LABEL", "vault"),
+        ];
+        vars.extend_from_slice(extra);
+        dev(&vars)
+    };
+
+    let c = token(&[("PKCS11_PIN_FILE", pin_file.to_str().unwrap())]).unwrap();
+    let settings = c.pkcs11.as_ref().unwrap();
+    assert_eq!(settings.pin.expose_secret(), "1234-from-file");
+    assert_eq!(settings.key_label, "imagevault-master-key");
+    assert!(!format!("{c:?}").contains("1234-from-file"), "{c:?}");
+    let c = token(&[("PKCS11_PIN", "5678"), ("PKCS11_KEY_LABEL", "mine")]).unwrap();
+    assert_eq!(c.pkcs11.unwrap().key_label, "mine");
+    assert!(
+        dev(&[("MASTER_KEY_PROVIDER", "file")])
+            .unwrap()
+            .pkcs11
+            .is_none()
+    );
+
+    let label = "x".repeat(65);
+    for (extra, blamed) in [
+        (vec![], "PKCS11_PIN"),
+        (
+            vec![
+                ("PKCS11_PIN", "1"),
+                ("PKCS11_PIN_FILE", pin_file.to_str().unwrap()),
+            ],
+            "PKCS11_PIN",
+        ),
+        (
+            vec![("PKCS11_PIN_FILE", "/nonexistent/pin")],
+            "PKCS11_PIN_FILE",
+        ),
+        (
+            vec![("PKCS11_PIN_FILE", empty_pin.to_str().unwrap())],
+            "PKCS11_PIN_FILE",
+        ),
+        (
+            vec![("PKCS11_PIN", "1"), ("PKCS11_KEY_LABEL", label.as_str())],
+            "PKCS11_KEY_LABEL",
+        ),
+        (
+            vec![
+                ("PKCS11_PIN", "1"),
+                ("PKCS11_MODULE", "/nonexistent/p11.so"),
+            ],
+            "PKCS11_MODULE",
+        ),
+        (
+            vec![("PKCS11_PIN", "1"), ("PKCS11_TOKEN_LABEL", "")],
+            "PKCS11_TOKEN_LABEL",
+        ),
+    ] {
+        let err = token(&extra).unwrap_err();
+        assert_eq!(err.variable, blamed, "{extra:?}: {err}");
+    }
+    for vars in [
+        vec![("MASTER_KEY_PROVIDER", "hsm")],
+        vec![("PKCS11_PIN", "1")],
+        vec![("MASTER_KEY_PROVIDER", "file"), ("PKCS11_MODULE", module)],
+    ] {
+        let err = dev(&vars).unwrap_err();
+        assert_eq!(err.variable, "MASTER_KEY_PROVIDER", "{vars:?}: {err}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -99,9 +99,12 @@ impl Db {
                     if engine == Engine::Sqlite {
                         // WAL lets readers run during a write; FULL makes a commit
                         // survive a crash the moment it returns (acknowledged = durable).
+                        // `secure_delete` zeroes what a delete or update frees, so a
+                        // destroyed user key does not live on in a free page.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                             PRAGMA secure_delete = ON;",
                         )
                         .await?;
                     }
@@ -139,6 +142,21 @@ impl Db {
     /// The engine behind the pool.
     pub fn engine(&self) -> Engine {
         self.engine
+    }
+
+    /// On SQLite, copies the write-ahead log into the database file and truncates it.
+    /// `secure_delete` zeroes the file's copy of a deleted row, but older frames of the
+    /// log still hold the page as it was; after this, neither file does. `false` when
+    /// readers kept part of the log in use (the next checkpoint finishes the job).
+    /// PostgreSQL keeps dead rows until `VACUUM`, which this does not attempt.
+    pub async fn scrub_deleted(&self) -> Result<bool, DbError> {
+        if self.engine != Engine::Sqlite {
+            return Ok(true);
+        }
+        let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(busy == 0)
     }
 
     /// Whether the database answers a trivial query.

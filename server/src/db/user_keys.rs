@@ -8,14 +8,17 @@ use super::{AnyExecutor, DbError};
 use crate::vault::keyring::WrappedKey;
 
 /// Stores `wrapped` for `user_id` unless the user already has a key (so concurrent
-/// first uploads agree on one key: read it back with [`get`] afterwards).
+/// first uploads agree on one key: read it back with [`get`] afterwards) or its master
+/// key version is being retired (then nothing is stored: wrap again with the newest).
 pub async fn insert_if_absent(
     db: impl AnyExecutor<'_>,
     user_id: UserId,
     wrapped: &WrappedKey,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO user_keys (user_id, kek_version, wrapped) VALUES ($1, $2, $3) \
+        "INSERT INTO user_keys (user_id, kek_version, wrapped) SELECT $1, $2, $3 \
+         WHERE NOT EXISTS (SELECT 1 FROM master_key_checks \
+                           WHERE version = $2 AND retired_at IS NOT NULL) \
          ON CONFLICT (user_id) DO NOTHING",
     )
     .bind(user_id)
@@ -88,6 +91,27 @@ pub async fn record_fingerprint(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Marks master-key `version` as being retired: no new user key wrapped by it is stored.
+pub async fn mark_retired(db: impl AnyExecutor<'_>, version: u32) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE master_key_checks SET retired_at = $1 WHERE version = $2 AND retired_at IS NULL",
+    )
+    .bind(super::now())
+    .bind(i64::from(version))
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The newest master-key version ever recorded (0 when none): retired versions stay
+/// recorded, so their numbers are never given to a new key.
+pub async fn newest_recorded_version(db: impl AnyExecutor<'_>) -> Result<u32, DbError> {
+    let newest: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM master_key_checks")
+        .fetch_one(db)
+        .await?;
+    Ok(newest.and_then(|v| u32::try_from(v).ok()).unwrap_or(0))
 }
 
 /// The fingerprint recorded for master-key `version`.

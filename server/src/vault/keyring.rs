@@ -1,7 +1,9 @@
 //! User keys and the versioned master keys that wrap them.
 //!
 //! The key file holds one line per master-key version, `v<N>:<base64 key>`; the highest
-//! version wraps new user keys, older ones stay to unwrap keys not yet rotated. The
+//! version wraps new user keys, older ones stay to unwrap keys not yet rotated. A retired
+//! version leaves only its audit key behind, `a<N>:<base64 audit key>`, so audit rows
+//! chained under it still verify while nothing can unwrap with it any more. The
 //! file is created 0600, and rewritten through a temporary file, fsync and rename, so a
 //! crash never leaves half a key file; it is not read unless it is still 0600 and the
 //! server's user's (`imagevault_durable`).
@@ -37,6 +39,11 @@ impl UserKey {
     pub(super) fn expose_secret(&self) -> &[u8; KEY_BYTES] {
         &self.0
     }
+
+    /// A key unwrapped elsewhere (in a token).
+    pub(super) fn from_bytes(key: Zeroizing<[u8; KEY_BYTES]>) -> Self {
+        Self(key)
+    }
 }
 
 impl fmt::Debug for UserKey {
@@ -50,6 +57,14 @@ impl fmt::Debug for UserKey {
 pub struct AuditKey(Zeroizing<[u8; KEY_BYTES]>);
 
 impl AuditKey {
+    pub(super) fn from_bytes(key: Zeroizing<[u8; KEY_BYTES]>) -> Self {
+        Self(key)
+    }
+
+    pub(super) fn expose_secret(&self) -> &[u8; KEY_BYTES] {
+        &self.0
+    }
+
     /// `HMAC-SHA256(key, previous ‖ row)`: each row's MAC covers the one before it.
     pub fn chain(&self, previous: &[u8], row: &[u8]) -> [u8; 32] {
         use hmac::Mac;
@@ -96,14 +111,20 @@ struct MasterKey {
 pub struct Keyring {
     /// Ascending by version; never empty.
     keys: Vec<MasterKey>,
+    /// Audit keys of retired versions, ascending by version.
+    retired: Vec<MasterKey>,
 }
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let versions: Vec<u32> = self.keys.iter().map(|k| k.version).collect();
-        f.debug_struct("Keyring")
-            .field("versions", &versions)
-            .finish()
+        let retired: Vec<u32> = self.retired.iter().map(|k| k.version).collect();
+        let mut out = f.debug_struct("Keyring");
+        out.field("versions", &versions);
+        if !retired.is_empty() {
+            out.field("retired", &retired);
+        }
+        out.finish()
     }
 }
 
@@ -125,28 +146,36 @@ impl Keyring {
         };
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| key_file_error(path, "stream did not contain valid UTF-8"))?;
-        let mut keys = Vec::new();
+        let (mut keys, mut retired) = (Vec::new(), Vec::new());
         for (n, line) in text
             .lines()
             .map(str::trim)
             .enumerate()
             .filter(|(_, l)| !l.is_empty())
         {
-            keys.push(parse_line(line).ok_or_else(|| {
+            let bad = || {
                 key_file_error(
                     path,
                     format!("line {} is not `v<N>:<base64 of 32 bytes>`", n + 1),
                 )
-            })?);
+            };
+            match line.split_at_checked(1) {
+                Some(("v", rest)) => keys.push(parse_line(rest).ok_or_else(bad)?),
+                Some(("a", rest)) => retired.push(parse_line(rest).ok_or_else(bad)?),
+                _ => return Err(bad()),
+            }
         }
         keys.sort_by_key(|k| k.version);
+        retired.sort_by_key(|k| k.version);
         if keys.is_empty() {
             return Err(key_file_error(path, "holds no key"));
         }
-        if keys.windows(2).any(|w| w[0].version == w[1].version) {
+        let mut all: Vec<u32> = keys.iter().chain(&retired).map(|k| k.version).collect();
+        all.sort_unstable();
+        if all.windows(2).any(|w| w[0] == w[1]) {
             return Err(key_file_error(path, "lists a version twice"));
         }
-        Ok(Some(Self { keys }))
+        Ok(Some(Self { keys, retired }))
     }
 
     /// Creates the key file with a fresh version-1 key; fails if it exists (even when
@@ -157,6 +186,7 @@ impl Keyring {
                 version: 1,
                 key: random_key(),
             }],
+            retired: Vec::new(),
         };
         ring.write(path, true)?;
         Ok(ring)
@@ -166,10 +196,18 @@ impl Keyring {
     /// exclusive lock and re-reads the file first, so two rotations at once (two
     /// instances, two operators) add two versions instead of losing one.
     pub fn rotate(path: &Path) -> Result<Self, VaultError> {
+        Self::rotate_above(path, 0)
+    }
+
+    /// [`Keyring::rotate`] to a version above `floor` too (versions recorded elsewhere).
+    pub fn rotate_above(path: &Path, floor: u32) -> Result<Self, VaultError> {
         let _lock = lock(path)?;
         let mut ring = Self::load(path)?.ok_or_else(|| key_file_error(path, "does not exist"))?;
+        let retired = ring.retired.last().map_or(0, |k| k.version);
         let version = ring
             .current_version()
+            .max(retired)
+            .max(floor)
             .checked_add(1)
             .ok_or_else(|| key_file_error(path, "has no version number left"))?;
         ring.keys.push(MasterKey {
@@ -178,6 +216,38 @@ impl Keyring {
         });
         ring.write(path, false)?;
         Ok(ring)
+    }
+
+    /// Removes master-key `versions` from the file, keeping each one's audit key; the
+    /// newest version is never removed. Under the same lock as [`Keyring::rotate`].
+    pub fn retire(path: &Path, versions: &[u32]) -> Result<Self, VaultError> {
+        let _lock = lock(path)?;
+        let mut ring = Self::load(path)?.ok_or_else(|| key_file_error(path, "does not exist"))?;
+        let newest = ring.current_version();
+        for version in versions {
+            if *version == newest {
+                return Err(key_file_error(path, "the newest version cannot be retired"));
+            }
+            let Some(at) = ring.keys.iter().position(|k| k.version == *version) else {
+                continue;
+            };
+            let audit = ring
+                .audit_key(*version)
+                .expect("the version is in the file");
+            ring.keys.remove(at);
+            ring.retired.push(MasterKey {
+                version: *version,
+                key: audit.0,
+            });
+        }
+        ring.retired.sort_by_key(|k| k.version);
+        ring.write(path, false)?;
+        Ok(ring)
+    }
+
+    /// Versions that can unwrap, ascending.
+    pub fn versions(&self) -> Vec<u32> {
+        self.keys.iter().map(|k| k.version).collect()
     }
 
     /// `(version, fingerprint)` of every master key: HMAC-SHA256 of a fixed label under
@@ -240,7 +310,10 @@ impl Keyring {
     /// a label of its own, so the audit chain's MAC key is never the key that wraps user
     /// keys, and anyone holding the key file (and no one else) can check the chain.
     pub fn audit_key(&self, version: u32) -> Option<AuditKey> {
-        let master = self.keys.iter().find(|k| k.version == version)?;
+        let Some(master) = self.keys.iter().find(|k| k.version == version) else {
+            let kept = self.retired.iter().find(|k| k.version == version)?;
+            return Some(AuditKey(kept.key.clone()));
+        };
         let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"imagevault audit"), master.key.as_ref());
         let mut key = Zeroizing::new([0u8; KEY_BYTES]);
         hkdf.expand(b"audit chain mac key v1", key.as_mut())
@@ -253,10 +326,11 @@ impl Keyring {
     /// with a rename otherwise; then the folder is fsynced.
     fn write(&self, path: &Path, create_new: bool) -> Result<(), VaultError> {
         let mut text = Zeroizing::new(String::with_capacity(self.keys.len() * 64));
-        for key in &self.keys {
+        let lines = self.keys.iter().map(|k| ('v', k));
+        for (kind, key) in lines.chain(self.retired.iter().map(|k| ('a', k))) {
             use std::fmt::Write as _;
             let encoded = Zeroizing::new(STANDARD.encode(key.key.as_ref()));
-            let _ = writeln!(text, "v{}:{}", key.version, encoded.as_str());
+            let _ = writeln!(text, "{kind}{}:{}", key.version, encoded.as_str());
         }
         let written = if create_new {
             imagevault_durable::create_private(path, text.as_bytes())
@@ -288,8 +362,9 @@ fn random_key() -> Zeroizing<[u8; KEY_BYTES]> {
     key
 }
 
+/// `<N>:<base64 of 32 bytes>`, after the line's `v` or `a`.
 fn parse_line(line: &str) -> Option<MasterKey> {
-    let (version, encoded) = line.strip_prefix('v')?.split_once(':')?;
+    let (version, encoded) = line.split_once(':')?;
     let version: u32 = version.parse().ok().filter(|v| *v > 0)?;
     let bytes = Zeroizing::new(STANDARD.decode(encoded.trim()).ok()?);
     let mut key = Zeroizing::new([0u8; KEY_BYTES]);

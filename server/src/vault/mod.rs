@@ -1,7 +1,7 @@
 //! Encryption at rest: envelope encryption with the keys kept apart from the data.
 //!
-//! - A versioned **master key** (KEK) lives only in `MASTER_KEY_FILE`, never in the
-//!   database ([`keyring`]).
+//! - A versioned **master key** (KEK) lives only in `MASTER_KEY_FILE` ([`keyring`]) or
+//!   inside a PKCS#11 token that never lets it out ([`token`]); never in the database.
 //! - Each user has a random 256-bit **user key**, stored only wrapped by the current
 //!   master key with AES Key Wrap (RFC 3394), together with that master key's version,
 //!   so rotation rewraps user keys without touching any image.
@@ -18,17 +18,142 @@
 
 pub mod blob;
 pub mod keyring;
+pub mod token;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use keyring::{AuditKey, Keyring, UserKey, WrappedKey};
+use token::TokenKeys;
 
-/// The keyring a running server uses. `rotate-keys` may add a master-key version while
-/// servers run; a wrapped key naming a version this process has not seen makes it
-/// re-read the key file once, so every instance follows a rotation without a restart.
-pub struct MasterKeys {
+/// The master keys a running server uses, from the key file or a token. `rotate-keys`
+/// may add a version while servers run: both follow it without a restart.
+#[derive(Debug)]
+pub struct MasterKeys(Custody);
+
+#[derive(Debug)]
+enum Custody {
+    File(FileKeys),
+    Token(TokenKeys),
+}
+
+impl MasterKeys {
+    /// The key file at `path`, already loaded as `ring`.
+    pub fn new(path: PathBuf, ring: Keyring) -> Self {
+        Self(Custody::File(FileKeys::new(path, ring)))
+    }
+
+    /// Keys inside a token.
+    pub fn in_token(keys: TokenKeys) -> Self {
+        Self(Custody::Token(keys))
+    }
+
+    /// What the keys are called in messages: the key file, or the label and token.
+    pub fn name(&self) -> String {
+        match &self.0 {
+            Custody::File(file) => file.path.display().to_string(),
+            Custody::Token(token) => token.name().to_owned(),
+        }
+    }
+
+    /// Wraps a new user key with the newest master key.
+    pub fn wrap(&self, key: &UserKey) -> Result<WrappedKey, VaultError> {
+        match &self.0 {
+            Custody::File(file) => Ok(file.newest()?.wrap(key)),
+            Custody::Token(token) => token.wrap(newest_of(&token.versions()?)?, key),
+        }
+    }
+
+    /// Unwraps a stored user key.
+    pub fn unwrap(&self, wrapped: &WrappedKey) -> Result<UserKey, VaultError> {
+        match &self.0 {
+            Custody::File(file) => file.unwrap(wrapped),
+            Custody::Token(token) => token.unwrap(wrapped),
+        }
+    }
+
+    /// The newest master-key version and its audit key: new audit rows are chained
+    /// with it, so rows follow a rotation at once.
+    pub fn current_audit_key(&self) -> Result<(u32, AuditKey), VaultError> {
+        let version = match &self.0 {
+            Custody::File(file) => file.newest()?.current_version(),
+            Custody::Token(token) => newest_of(&token.versions()?)?,
+        };
+        Ok((version, self.audit_key(version)?))
+    }
+
+    /// The audit key of master-key `version` (kept after the version is retired), for
+    /// checking rows chained under it.
+    pub fn audit_key(&self, version: u32) -> Result<AuditKey, VaultError> {
+        match &self.0 {
+            Custody::File(file) => file.audit_key(version),
+            Custody::Token(token) => token.audit_key(version),
+        }
+    }
+
+    /// Versions that can unwrap, ascending, as they are now (the file re-read).
+    pub fn versions(&self) -> Result<Vec<u32>, VaultError> {
+        match &self.0 {
+            Custody::File(file) => Ok(file.reload()?.versions()),
+            Custody::Token(token) => token.versions(),
+        }
+    }
+
+    /// `(version, fingerprint)` of every master key that can unwrap.
+    pub fn fingerprints(&self) -> Result<Vec<(u32, String)>, VaultError> {
+        match &self.0 {
+            Custody::File(file) => Ok(file.reload()?.fingerprints()),
+            Custody::Token(token) => token.fingerprints(),
+        }
+    }
+
+    /// Adds a master-key version numbered above every version in use and above `floor`
+    /// (versions ever recorded, retired ones included: a number is never reused), and
+    /// returns it.
+    pub fn rotate(&self, floor: u32) -> Result<u32, VaultError> {
+        match &self.0 {
+            Custody::File(file) => {
+                let ring = Keyring::rotate_above(&file.path, floor)?;
+                let version = ring.current_version();
+                file.replace(ring);
+                Ok(version)
+            }
+            Custody::Token(token) => {
+                let newest = token.versions()?.last().copied().unwrap_or(0);
+                let version = newest.max(floor).checked_add(1).ok_or_else(|| {
+                    VaultError::Token(format!("{}: no version number left", token.name()))
+                })?;
+                token.generate(version)?;
+                Ok(version)
+            }
+        }
+    }
+
+    /// Removes master-key `versions`, keeping their audit keys. The caller checks first
+    /// that no user key needs them.
+    pub fn retire(&self, versions: &[u32]) -> Result<(), VaultError> {
+        match &self.0 {
+            Custody::File(file) => {
+                file.replace(Keyring::retire(&file.path, versions)?);
+                Ok(())
+            }
+            Custody::Token(token) => versions.iter().try_for_each(|v| token.retire(*v)),
+        }
+    }
+}
+
+fn newest_of(versions: &[u32]) -> Result<u32, VaultError> {
+    versions
+        .last()
+        .copied()
+        .ok_or_else(|| VaultError::Token("the token holds no master key".into()))
+}
+
+/// The key file's keyring. A wrapped key naming a version this process has not seen
+/// makes it re-read the file once, so every instance follows a rotation without a
+/// restart.
+struct FileKeys {
     path: PathBuf,
     ring: RwLock<Arc<Keyring>>,
     /// The key file's modification time and length when it was last read: every audit
@@ -45,9 +170,8 @@ fn stamp(path: &Path) -> Option<FileStamp> {
     Some((meta.modified().ok()?, meta.len()))
 }
 
-impl MasterKeys {
-    /// Starts from `ring`, loaded from `path`.
-    pub fn new(path: PathBuf, ring: Keyring) -> Self {
+impl FileKeys {
+    fn new(path: PathBuf, ring: Keyring) -> Self {
         Self {
             read_as: Mutex::new(stamp(&path)),
             path,
@@ -62,15 +186,30 @@ impl MasterKeys {
             .clone()
     }
 
-    /// Wraps a new user key with the newest master key in the key file. The file is
-    /// re-read first (once per new user, cheap), so a server started before a rotation
-    /// does not keep wrapping with the old version after it.
-    pub fn wrap(&self, key: &UserKey) -> Result<WrappedKey, VaultError> {
-        Ok(self.newest()?.wrap(key))
+    fn replace(&self, ring: Keyring) {
+        *self
+            .ring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        *self
+            .read_as
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = stamp(&self.path);
+    }
+
+    /// The keyring as the file is now.
+    fn reload(&self) -> Result<Arc<Keyring>, VaultError> {
+        let ring = Keyring::load(&self.path)?.ok_or_else(|| VaultError::KeyFile {
+            path: self.path.display().to_string(),
+            reason: "does not exist".into(),
+        })?;
+        self.replace(ring);
+        Ok(self.current())
     }
 
     /// The keyring after re-reading the key file, when the file changed since it was last
-    /// read and holds a newer version.
+    /// read (a rotation, or a retirement). New user keys and audit rows use its newest
+    /// version, so a server started before a rotation does not keep using the old one.
     fn newest(&self) -> Result<Arc<Keyring>, VaultError> {
         let now = stamp(&self.path);
         let read_as = || {
@@ -85,7 +224,7 @@ impl MasterKeys {
         // Only a file that was read counts as seen: a failed read is tried again.
         *read_as() = now;
         if let Some(reloaded) = loaded
-            && reloaded.current_version() > self.current().current_version()
+            && reloaded.current_version() >= self.current().current_version()
         {
             *self
                 .ring
@@ -96,7 +235,7 @@ impl MasterKeys {
     }
 
     /// Unwraps a stored user key, re-reading the key file if it names a newer version.
-    pub fn unwrap(&self, wrapped: &WrappedKey) -> Result<UserKey, VaultError> {
+    fn unwrap(&self, wrapped: &WrappedKey) -> Result<UserKey, VaultError> {
         match self.current().unwrap(wrapped) {
             Err(VaultError::UnknownKeyVersion(version)) => {
                 let reloaded = Keyring::load(&self.path)?
@@ -115,21 +254,8 @@ impl MasterKeys {
     }
 }
 
-impl MasterKeys {
-    /// The newest master-key version and its audit key: new audit rows are chained
-    /// with it. The key file is re-read first when it changed, like
-    /// [`MasterKeys::wrap`], so rows follow a rotation at once.
-    pub fn current_audit_key(&self) -> Result<(u32, AuditKey), VaultError> {
-        let ring = self.newest()?;
-        let version = ring.current_version();
-        let key = ring
-            .audit_key(version)
-            .ok_or(VaultError::UnknownKeyVersion(version))?;
-        Ok((version, key))
-    }
-
-    /// The audit key of master-key `version`, for checking rows chained under it.
-    pub fn audit_key(&self, version: u32) -> Result<AuditKey, VaultError> {
+impl FileKeys {
+    fn audit_key(&self, version: u32) -> Result<AuditKey, VaultError> {
         if let Some(key) = self.current().audit_key(version) {
             return Ok(key);
         }
@@ -139,9 +265,9 @@ impl MasterKeys {
     }
 }
 
-impl std::fmt::Debug for MasterKeys {
+impl std::fmt::Debug for FileKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKeys")
+        f.debug_struct("FileKeys")
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
@@ -157,6 +283,10 @@ pub enum VaultError {
     /// A wrapped key names a master-key version the keyring does not have.
     #[error("master key version {0} is not in the key file")]
     UnknownKeyVersion(u32),
+    /// The token refused or is not what the configuration says, or the keys disagree
+    /// with the database: one sentence naming the variable to fix, never the PIN.
+    #[error("{0}")]
+    Token(String),
     /// The master key file is unreadable or malformed.
     #[error("master key file {path}: {reason}")]
     KeyFile {
@@ -180,7 +310,7 @@ mod tests {
         let (first, _) = keys.current_audit_key().unwrap();
         // Unchanged file: the same version, read from memory.
         assert_eq!(keys.current_audit_key().unwrap().0, first);
-        let rotated = Keyring::rotate(&path).unwrap().current_version();
+        let rotated = keys.rotate(0).unwrap();
         assert!(rotated > first);
         assert_eq!(keys.current_audit_key().unwrap().0, rotated);
         std::fs::remove_dir_all(dir).unwrap();
