@@ -84,6 +84,7 @@ kinds! {
     AdminSignedOut = "admin_signed_out": "An administrator ended every session of the account.",
     IntegrityFailure = "integrity_failure": "Stored data failed its integrity check.",
     KeyRotation = "key_rotation": "A master-key version was added and user keys rewrapped.",
+    UserKeyRotated = "user_key_rotated": "The account's data key was replaced and its images re-encrypted.",
     ShareCreated = "share_created": "A share link was made.",
     ShareOpened = "share_opened": "Someone opened a share link.",
     ShareUnlocked = "share_unlocked": "Someone entered a share link's password.",

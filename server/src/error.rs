@@ -410,6 +410,8 @@ impl From<JobError> for ApiError {
             JobError::Storage(e) => e.into(),
             JobError::Vault(e) => Self::Internal(e.into()),
             JobError::Audit(e) => Self::Internal(e.into()),
+            JobError::NoSuchUser(_) => Self::NotFound,
+            JobError::Integrity(e) => Self::Integrity(e),
         }
     }
 }

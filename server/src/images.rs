@@ -8,14 +8,16 @@
 //! written when it plainly cannot fit, and its bytes are taken from the quota in the
 //! transaction that commits its row, so concurrent uploads never overshoot it.
 
+use std::sync::Arc;
+
 use imagevault_common::api::ImageObject;
 use imagevault_common::image::{CheckedImage, validate};
 use time::OffsetDateTime;
 
-use crate::db::DbError;
 use crate::db::ids::{ImageId, UserId};
 use crate::db::images::{self as rows, After, ImageRow};
 use crate::db::usage::{self, Usage};
+use crate::db::{DbError, user_keys};
 use crate::error::ApiError;
 use crate::image_cache::Plain;
 use crate::keys;
@@ -49,19 +51,33 @@ pub async fn upload(
     filename: String,
     bytes: Vec<u8>,
 ) -> Result<ImageObject, ApiError> {
-    let (key, kek_version) = keys::user_key(&state.db, &state.keyring, owner).await?;
-    let sealed = on_image_pool(state, move || {
-        prepare(&bytes, &filename, &key, kek_version, owner)
-    })
-    .await??;
-    let id = sealed.row.id;
+    let bytes = Arc::new(bytes);
+    // Sealed under a key a rotation has just retired, it is sealed again once.
+    for _ in 0..2 {
+        let (key, kek_version, epoch) = keys::sealing_key(&state.db, &state.keyring, owner).await?;
+        let (bytes, filename) = (bytes.clone(), filename.clone());
+        let sealed = on_image_pool(state, move || {
+            prepare(&bytes, &filename, &key, kek_version, owner, epoch)
+        })
+        .await??;
+        if let Some(stored) = store(state, sealed).await? {
+            return Ok(stored);
+        }
+    }
+    Err(ApiError::internal("the user's key kept changing"))
+}
+
+/// Writes the blobs, then commits the row: the image, or `None` when the key that
+/// sealed it stopped being current meanwhile (nothing is kept).
+async fn store(state: &AppState, sealed: Sealed) -> Result<Option<ImageObject>, ApiError> {
+    let (id, owner, epoch) = (sealed.row.id, sealed.row.owner_id, sealed.row.key_epoch);
     tracing::Span::current().record("image.id", tracing::field::display(id));
     let stored =
         i64::try_from(sealed.image.len() + sealed.thumbnail.len()).map_err(ApiError::internal)?;
     fits(state, owner, stored).await?;
     let names = [
-        BlobName::new(id.uuid(), BlobKind::Image),
-        BlobName::new(id.uuid(), BlobKind::Thumbnail),
+        BlobName::at(id.uuid(), BlobKind::Image, epoch),
+        BlobName::at(id.uuid(), BlobKind::Thumbnail, epoch),
     ];
     // Both writes finish (or fail) before any cleanup, so no write lands after it.
     let (image, thumbnail) = tokio::join!(
@@ -69,26 +85,29 @@ pub async fn upload(
         state.store.put(&names[1], sealed.thumbnail),
     );
     if let Err(e) = image.and(thumbnail) {
-        remove_blobs(&state.store, id).await;
+        remove_blobs(&state.store, id, epoch).await;
         return Err(e.into());
     }
     match commit_row(state, &sealed.row, stored).await {
-        Ok(true) => {}
-        Ok(false) => {
-            remove_blobs(&state.store, id).await;
-            return Err(over_quota(state, owner).await);
+        Ok(Committed::Yes) => {}
+        Ok(outcome) => {
+            remove_blobs(&state.store, id, epoch).await;
+            return match outcome {
+                Committed::OverQuota => Err(over_quota(state, owner).await),
+                _ => Ok(None),
+            };
         }
         Err(e) => {
             // The commit may have happened with only its answer lost: blobs are removed
             // only when the row is known to be absent; otherwise `sweep` decides later.
             if matches!(rows::get(state.db.pool(), owner, id).await, Ok(None)) {
-                remove_blobs(&state.store, id).await;
+                remove_blobs(&state.store, id, epoch).await;
             }
             return Err(e.into());
         }
     }
     tracing::info!(target: "security", event = "image_uploaded", size = sealed.row.size, "image stored");
-    Ok(object(&sealed.row))
+    Ok(Some(object(&sealed.row)))
 }
 
 /// Runs CPU-heavy image work (decode, thumbnail, rendering) on the blocking pool, one
@@ -211,16 +230,30 @@ impl Drop for Lease {
     }
 }
 
-/// Takes `stored` bytes from the owner's quota and inserts the row, in one
-/// transaction; `false` (nothing written) when it does not fit.
-async fn commit_row(state: &AppState, row: &ImageRow, stored: i64) -> Result<bool, DbError> {
+/// What [`commit_row`] did.
+enum Committed {
+    Yes,
+    /// Nothing written: it does not fit the quota.
+    OverQuota,
+    /// Nothing written: the key that sealed it is no longer the user's.
+    StaleKey,
+}
+
+/// Takes `stored` bytes from the owner's quota and inserts the row, in one transaction
+/// that also checks the key that sealed the blobs is still the user's (a rotation
+/// waits for it, or it sees the rotation and writes nothing).
+async fn commit_row(state: &AppState, row: &ImageRow, stored: i64) -> Result<Committed, DbError> {
     let mut tx = state.db.begin().await?;
+    let engine = state.db.engine();
+    if !user_keys::epoch_is_live(&mut tx, engine, row.owner_id, row.key_epoch).await? {
+        return Ok(Committed::StaleKey);
+    }
     if !usage::take(&mut tx, row.owner_id, stored, default_quota(state)).await? {
-        return Ok(false);
+        return Ok(Committed::OverQuota);
     }
     rows::insert(&mut *tx, row, stored).await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Committed::Yes)
 }
 
 /// The server's default quota, as the database compares it.
@@ -268,6 +301,7 @@ fn prepare(
     key: &UserKey,
     kek_version: u32,
     owner: UserId,
+    key_epoch: u32,
 ) -> Result<Sealed, ApiError> {
     let checked: CheckedImage = validate(bytes, filename)?;
     let thumbnail = checked.thumbnail()?;
@@ -288,6 +322,7 @@ fn prepare(
         height,
         thumbnail_type: thumbnail.format.content_type().to_owned(),
         created_us: now_us(),
+        key_epoch,
     };
     Ok(Sealed {
         image: blob::seal(key, kek_version, &blob_id(BlobKind::Image), checked.bytes()),
@@ -363,52 +398,68 @@ pub async fn content(state: &AppState, row: &ImageRow, kind: BlobKind) -> Result
     Ok(plain)
 }
 
+/// Reads, checks and decrypts one blob of the row. A `rotate-user-keys` may move the
+/// image to a new key (new blob, row updated, old blob removed) between the row's read
+/// and the blob's: then the row is read again, once.
 async fn open_blob(state: &AppState, row: &ImageRow, kind: BlobKind) -> Result<Plain, ApiError> {
     let image = row.id;
-    let Some(sealed) = state.store.get(&BlobName::new(image.uuid(), kind)).await? else {
-        // Deleted meanwhile (row first, then blobs) is a 404; a row without its blob is not.
-        return match rows::get(state.db.pool(), row.owner_id, image).await? {
-            None => Err(ApiError::NotFound),
-            Some(_) => Err(ApiError::Integrity(format!(
-                "blob of {image} ({kind:?}) is missing"
-            ))),
+    let mut epoch = row.key_epoch;
+    for _ in 0..2 {
+        let sealed = state
+            .store
+            .get(&BlobName::at(image.uuid(), kind, epoch))
+            .await?;
+        let key = keys::user_key_at(&state.db, &state.keyring, row.owner_id, epoch).await?;
+        let (Some(sealed), Some(key)) = (sealed, key) else {
+            // Deleted meanwhile (row first, then blobs) is a 404; a row without its blob
+            // is not, unless the row has moved to another key.
+            match rows::get(state.db.pool(), row.owner_id, image).await? {
+                None => return Err(ApiError::NotFound),
+                Some(now) if now.key_epoch != epoch => {
+                    epoch = now.key_epoch;
+                    continue;
+                }
+                Some(_) => break,
+            }
         };
-    };
-    let (key, _) = keys::user_key(&state.db, &state.keyring, row.owner_id).await?;
-    let id = BlobId {
-        image: image.uuid(),
-        owner: row.owner_id.uuid(),
-        kind,
-    };
-    let broken = |e: String| ApiError::Integrity(format!("blob of {image} ({kind:?}): {e}"));
-    let tag = blob::tag(&sealed).ok_or_else(|| broken("shorter than a tag".into()))?;
-    let bytes = tokio::task::spawn_blocking(move || blob::open_owned(&key, &id, sealed))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(|e| broken(e.to_string()))?;
-    Ok(Plain::new(bytes, tag))
+        let id = BlobId {
+            image: image.uuid(),
+            owner: row.owner_id.uuid(),
+            kind,
+        };
+        let broken = |e: String| ApiError::Integrity(format!("blob of {image} ({kind:?}): {e}"));
+        let tag = blob::tag(&sealed).ok_or_else(|| broken("shorter than a tag".into()))?;
+        let bytes = tokio::task::spawn_blocking(move || blob::open_owned(&key, &id, sealed))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| broken(e.to_string()))?;
+        return Ok(Plain::new(bytes, tag));
+    }
+    Err(ApiError::Integrity(format!(
+        "blob of {image} ({kind:?}) is missing"
+    )))
 }
 
 /// Deletes one of the owner's images: the row, then its blobs.
 #[tracing::instrument(skip_all, fields(user.id = %owner, image.id = %id))]
 pub async fn delete(state: &AppState, owner: UserId, id: ImageId) -> Result<(), ApiError> {
     let mut tx = state.db.begin().await?;
-    let stored = rows::delete(&mut *tx, owner, id)
+    let (stored, epoch) = rows::delete(&mut *tx, owner, id)
         .await?
         .ok_or(ApiError::NotFound)?;
     usage::give_back(&mut tx, owner, stored).await?;
     tx.commit().await?;
     state.image_cache.forget_image(owner, id);
-    remove_blobs(&state.store, id).await;
+    remove_blobs(&state.store, id, epoch).await;
     tracing::info!(target: "security", event = "image_deleted", "image deleted");
     Ok(())
 }
 
-/// Removes an image's blobs, best effort: whatever fails stays as an orphan that no
-/// row points to and `sweep` removes.
-pub async fn remove_blobs(store: &crate::storage::BlobStore, id: ImageId) {
+/// Removes an image's blobs sealed under key `epoch`, best effort: whatever fails stays
+/// as an orphan that no row points to and `sweep` removes.
+pub async fn remove_blobs(store: &crate::storage::BlobStore, id: ImageId, epoch: u32) {
     for kind in [BlobKind::Image, BlobKind::Thumbnail] {
-        if let Err(e) = store.delete(&BlobName::new(id.uuid(), kind)).await {
+        if let Err(e) = store.delete(&BlobName::at(id.uuid(), kind, epoch)).await {
             tracing::warn!(image.id = %id, error = %e, "blob not removed; sweep will");
         }
     }

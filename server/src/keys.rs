@@ -4,8 +4,9 @@
 
 use crate::config::Config;
 use crate::db::ids::UserId;
+use crate::db::user_keys::StoredKeys;
 use crate::db::{Db, DbError, user_keys};
-use crate::vault::keyring::{Keyring, UserKey};
+use crate::vault::keyring::{Keyring, UserKey, WrappedKey};
 use crate::vault::token::{TokenKeys, TokenSettings};
 use crate::vault::{MasterKeys, VaultError};
 
@@ -25,33 +26,85 @@ pub enum KeyError {
     },
 }
 
-/// The user's data key and the master-key version that wraps it (recorded in each blob
-/// header), creating and storing the key on first use.
+/// The user's keys as stored, creating and storing a first key on first use.
+async fn stored_keys(db: &Db, master: &MasterKeys, user: UserId) -> Result<StoredKeys, KeyError> {
+    let mut stored = user_keys::get_keys(db.pool(), user).await?;
+    // A key wrapped just as its master-key version was retired is not stored: the
+    // second try wraps with the version that replaced it.
+    for _ in 0..2 {
+        if stored.is_some() {
+            break;
+        }
+        let fresh = master
+            .wrap(&UserKey::generate())
+            .map_err(|source| KeyError::Vault { user, source })?;
+        user_keys::insert_if_absent(db.pool(), user, &fresh).await?;
+        // Another request may have stored its key first: everyone uses the stored one.
+        stored = user_keys::get_keys(db.pool(), user).await?;
+    }
+    Ok(stored.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?)
+}
+
+/// The user's current key, the master-key version that wraps it (recorded in what it
+/// seals) and its epoch: for the user's own secrets (the TOTP seed), which a key
+/// rotation re-seals in the transaction that makes the next key current.
 #[tracing::instrument(skip_all, fields(user.id = %user))]
 pub async fn user_key(
     db: &Db,
     master: &MasterKeys,
     user: UserId,
-) -> Result<(UserKey, u32), KeyError> {
-    let vault_error = |source| KeyError::Vault { user, source };
-    let mut wrapped = user_keys::get(db.pool(), user).await?;
-    // A key wrapped just as its master-key version was retired is not stored: the
-    // second try wraps with the version that replaced it.
-    for _ in 0..2 {
-        if wrapped.is_some() {
-            break;
-        }
-        let fresh = master.wrap(&UserKey::generate()).map_err(vault_error)?;
-        user_keys::insert_if_absent(db.pool(), user, &fresh).await?;
-        // Another request may have stored its key first: everyone uses the stored one.
-        wrapped = user_keys::get(db.pool(), user).await?;
-    }
-    let wrapped = wrapped.ok_or(DbError::Sqlx(sqlx::Error::RowNotFound))?;
-    let key = master.unwrap(&wrapped).map_err(|e| {
-        tracing::error!(target: "security", event = "integrity", error = %e, "user key does not unwrap");
-        vault_error(e)
-    })?;
-    Ok((key, wrapped.kek_version))
+) -> Result<(UserKey, u32, u32), KeyError> {
+    let stored = stored_keys(db, master, user).await?;
+    let key = unwrap(master, user, &stored.current)?;
+    Ok((key, stored.current.kek_version, stored.epoch))
+}
+
+/// The key a new image of the user is sealed with, like [`user_key`]; during a
+/// `rotate-user-keys` it is the next key, so the images left under the old one only
+/// ever grow fewer.
+#[tracing::instrument(skip_all, fields(user.id = %user))]
+pub async fn sealing_key(
+    db: &Db,
+    master: &MasterKeys,
+    user: UserId,
+) -> Result<(UserKey, u32, u32), KeyError> {
+    let stored = stored_keys(db, master, user).await?;
+    let (wrapped, epoch) = match stored.next {
+        Some(next) => (next, stored.epoch + 1),
+        None => (stored.current, stored.epoch),
+    };
+    Ok((unwrap(master, user, &wrapped)?, wrapped.kek_version, epoch))
+}
+
+/// The user's key of `epoch` (the current one, or the next during a rotation); `None`
+/// when the user has no key of that epoch any more (a rotation moved on: read the row
+/// again).
+pub async fn user_key_at(
+    db: &Db,
+    master: &MasterKeys,
+    user: UserId,
+    epoch: u32,
+) -> Result<Option<UserKey>, KeyError> {
+    let Some(stored) = user_keys::get_keys(db.pool(), user).await? else {
+        return Ok(None);
+    };
+    let wrapped = if epoch == stored.epoch {
+        stored.current
+    } else if Some(epoch) == stored.epoch.checked_add(1)
+        && let Some(next) = stored.next
+    {
+        next
+    } else {
+        return Ok(None);
+    };
+    unwrap(master, user, &wrapped).map(Some)
+}
+
+fn unwrap(master: &MasterKeys, user: UserId, wrapped: &WrappedKey) -> Result<UserKey, KeyError> {
+    master.unwrap(wrapped).map_err(|source| {
+        tracing::error!(target: "security", event = "integrity", error = %source, "user key does not unwrap");
+        KeyError::Vault { user, source }
+    })
 }
 
 /// Records each master-key version's fingerprint the first time any instance sees it,

@@ -12,7 +12,8 @@
 //!   and lockout, reset, deletion), [`images`] (upload, listing, reading, deleting;
 //!   [`image_cache`] keeps decrypted bytes in memory for the next fetch),
 //!   [`keys`] (user keys and the master-key checks), [`maintenance`] (`sweep`,
-//!   `rotate-keys`, account deletion), [`throttle`] (rate limits).
+//!   `rotate-keys`, account deletion), [`rekey`] (`rotate-user-keys`: fresh user keys,
+//!   images re-encrypted online), [`throttle`] (rate limits).
 //! - [`routes`], [`pages`] and [`http`]: the JSON API, the browser pages, and the
 //!   cross-cutting HTTP concerns (request span, headers, hosts, extractors, uploads).
 //! - [`error`]: the one place errors become responses.
@@ -40,6 +41,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod pages;
 pub mod passwords;
+pub mod rekey;
 pub mod rendering;
 pub mod routes;
 pub mod secret;

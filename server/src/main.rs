@@ -45,6 +45,16 @@ enum Command {
         #[arg(long)]
         retire: bool,
     },
+    /// Give users fresh data keys and re-encrypt their images and thumbnails under them,
+    /// while servers keep serving. Safe to interrupt and run again: it resumes.
+    RotateUserKeys {
+        /// The account whose key to replace.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        email: Option<String>,
+        /// Every account's key.
+        #[arg(long)]
+        all: bool,
+    },
     /// Remove blobs that no image row points to, and report rows whose blobs are missing.
     Sweep {
         /// Leave orphans younger than this many seconds (uploads may be in flight).
@@ -88,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::CreateUser { email, admin } => create_user(config, &email, admin).await,
         Command::RotateKeys { retire } => rotate_keys(config, retire).await,
+        Command::RotateUserKeys { email, all: _ } => rotate_user_keys(config, email).await,
         Command::Sweep { grace_seconds } => sweep(config, grace_seconds).await,
         Command::Audit { action } => audit(config, action).await,
     }
@@ -151,6 +162,36 @@ async fn rotate_keys(config: Config, retire: bool) -> anyhow::Result<()> {
     if retire {
         println!("master key version(s) retired: {:?}", report.retired);
     }
+    Ok(())
+}
+
+async fn rotate_user_keys(config: Config, email: Option<String>) -> anyhow::Result<()> {
+    use imagevault_server::rekey::{self, Whom};
+    let db = Db::connect(config.database_url.expose_secret()).await?;
+    db.migrate().await?;
+    let keys = master_keys(&config, &db).await?;
+    let store = BlobStore::open(&config.storage)?;
+    let whom = email.map_or(Whom::All, Whom::Email);
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |user, done: u64, left: i64| {
+        // A line that rewrites itself on a terminal; whole lines in a log.
+        if terminal {
+            eprint!("\r{user}: {done} image(s) re-encrypted, {left} left   ");
+        } else {
+            eprintln!("{user}: {done} image(s) re-encrypted, {left} left");
+        }
+    };
+    let done = rekey::rotate_user_keys(&db, &store, &keys, &whom, &mut progress).await?;
+    if terminal {
+        eprintln!();
+    }
+    for user in &done {
+        println!(
+            "{}: new key (epoch {}), {} image(s) re-encrypted",
+            user.user, user.epoch, user.images
+        );
+    }
+    println!("{} user key(s) replaced", done.len());
     Ok(())
 }
 

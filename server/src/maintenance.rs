@@ -2,11 +2,12 @@
 //! blobs) and `rotate-keys` (a new master-key version), plus account deletion
 //! (crypto-shredding), which the API also uses.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
 use crate::audit::{Event, Kind};
 use crate::db::ids::{ImageId, UserId};
+use crate::db::user_keys::Slot;
 use crate::db::{Db, DbError, images, user_keys, users};
 use crate::keys::{self, MismatchedKey};
 use crate::storage::{BlobStore, StorageError};
@@ -28,6 +29,12 @@ pub enum JobError {
     /// The audit log could not be written.
     #[error(transparent)]
     Audit(#[from] crate::audit::AuditError),
+    /// No account has this email address.
+    #[error("no account has the email address {0:?}")]
+    NoSuchUser(String),
+    /// Stored data is not what its row says; the job stopped before changing it.
+    #[error("{0}")]
+    Integrity(String),
 }
 
 /// How old an orphan blob must be before `sweep` removes it: younger ones may belong to
@@ -54,7 +61,7 @@ pub struct SweepReport {
 pub async fn sweep(db: &Db, store: &BlobStore, grace: Duration) -> Result<SweepReport, JobError> {
     let started = SystemTime::now();
     let blobs = store.list().await?;
-    let rows: HashSet<ImageId> = images::all_ids(db.pool()).await?.into_iter().collect();
+    let epochs: HashMap<ImageId, u32> = images::all_ids(db.pool()).await?.into_iter().collect();
     let mut report = SweepReport {
         blobs: blobs.len(),
         ..SweepReport::default()
@@ -62,8 +69,9 @@ pub async fn sweep(db: &Db, store: &BlobStore, grace: Duration) -> Result<SweepR
     let mut present: HashSet<(ImageId, BlobKind)> = HashSet::new();
     for blob in blobs {
         let image = ImageId::from(blob.image);
-        present.insert((image, blob.kind));
-        if rows.contains(&image) {
+        // A blob under another key than its row's is a leftover of a key rotation.
+        if epochs.get(&image) == Some(&blob.name.epoch()) {
+            present.insert((image, blob.kind));
             continue;
         }
         let age = started.duration_since(blob.modified).unwrap_or_default();
@@ -78,8 +86,8 @@ pub async fn sweep(db: &Db, store: &BlobStore, grace: Duration) -> Result<SweepR
     // A row is expected in the listing only if its upload began a grace period before.
     let settled = started.checked_sub(grace).unwrap_or(started);
     let listed_before = db_rows_created_before(db, settled).await?;
-    report.rows_without_blobs = rows
-        .into_iter()
+    report.rows_without_blobs = epochs
+        .into_keys()
         .filter(|id| listed_before.contains(id))
         .filter(|id| {
             !present.contains(&(*id, BlobKind::Image))
@@ -154,20 +162,24 @@ pub async fn rotate_keys(
     })
 }
 
+/// Rewraps every current and next user key wrapped by a master-key version older than
+/// `version` with the newest one.
 async fn rewrap_older_than(db: &Db, keys: &MasterKeys, version: u32) -> Result<usize, JobError> {
     let mut rewrapped = 0;
-    loop {
-        let batch = user_keys::older_than(db.pool(), version, 500).await?;
-        if batch.is_empty() {
-            return Ok(rewrapped);
-        }
-        for (user_id, old) in batch {
-            let key = keys.unwrap(&old)?;
-            if user_keys::rewrap(db.pool(), user_id, &old, &keys.wrap(&key)?).await? {
-                rewrapped += 1;
+    for slot in [Slot::Current, Slot::Next] {
+        loop {
+            let batch = user_keys::older_than(db.pool(), slot, version, 500).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for (user_id, old) in batch {
+                let new = keys.wrap(&keys.unwrap(&old)?)?;
+                let done = user_keys::rewrap(db.pool(), slot, user_id, &old, &new).await?;
+                rewrapped += usize::from(done);
             }
         }
     }
+    Ok(rewrapped)
 }
 
 /// Removes the master-key versions below `newest` that no user key uses. Each is first
@@ -211,8 +223,8 @@ pub async fn delete_account(db: &Db, store: &BlobStore, user_id: UserId) -> Resu
         ),
         Err(e) => tracing::warn!(error = %e, "the write-ahead log was not checkpointed"),
     }
-    for id in &images {
-        crate::images::remove_blobs(store, *id).await;
+    for (id, epoch) in &images {
+        crate::images::remove_blobs(store, *id, *epoch).await;
     }
     tracing::info!(target: "security", event = "account_deleted", images = images.len(), "account deleted, key destroyed");
     Ok(())

@@ -19,17 +19,7 @@ fn now() -> u64 {
 
 /// The code an authenticator app with `secret` (base32) shows at unix time `t`.
 fn code_at(secret: &str, t: u64) -> String {
-    let seed = totp_rs::Secret::try_from_base32(secret.replace(' ', "")).unwrap();
-    totp_rs::Builder::new()
-        .with_algorithm(totp_rs::Algorithm::SHA1)
-        .with_digits(6)
-        .with_step_duration(30)
-        .with_skew(1)
-        .with_secret(seed.as_bytes().to_vec())
-        .build()
-        .unwrap()
-        .generate(t)
-        .to_string()
+    support::totp_code(secret, t)
 }
 
 /// A six-digit code that is certainly wrong now (no step within drift shows it).

@@ -37,9 +37,9 @@ async fn master_key_is_created_once_then_required_and_checked() {
     }
     let user = support::create_verified_user(app.state(), "keys@example.com").await;
     let state = app.state();
-    let (first, version) = user_key(&state.db, &state.keyring, user).await.unwrap();
+    let (first, version, _) = user_key(&state.db, &state.keyring, user).await.unwrap();
     assert_eq!(version, 1);
-    let (again, _) = user_key(&state.db, &state.keyring, user).await.unwrap();
+    let (again, _, _) = user_key(&state.db, &state.keyring, user).await.unwrap();
     let id = BlobId {
         image: uuid::Uuid::new_v4(),
         owner: user.uuid(),
@@ -85,7 +85,7 @@ async fn master_key_is_created_once_then_required_and_checked() {
     }
     let app = build(&dir).await.unwrap();
     let state = app.state();
-    let (restored, _) = user_key(&state.db, &state.keyring, user).await.unwrap();
+    let (restored, _, _) = user_key(&state.db, &state.keyring, user).await.unwrap();
     assert_eq!(open(&restored, &id, &blob).unwrap(), b"pixels");
     drop(app);
     std::fs::remove_dir_all(dir).unwrap();

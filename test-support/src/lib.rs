@@ -493,3 +493,19 @@ impl TestApp {
         self.bearer_token(email).await
     }
 }
+
+/// The code an authenticator app with `secret` (base32, spaces allowed) shows at unix
+/// time `t`.
+pub fn totp_code(secret: &str, t: u64) -> String {
+    let seed = totp_rs::Secret::try_from_base32(secret.replace(' ', "")).unwrap();
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_digits(6)
+        .with_step_duration(30)
+        .with_skew(1)
+        .with_secret(seed.as_bytes().to_vec())
+        .build()
+        .unwrap()
+        .generate(t)
+        .to_string()
+}

@@ -82,12 +82,21 @@ pub async fn start(state: &AppState, user: &User) -> Result<Enrolment, ApiError>
     let mut seed = Zeroizing::new(vec![0u8; SEED_BYTES]);
     getrandom::fill(&mut seed).map_err(|e| ApiError::internal(e.to_string()))?;
     let totp = totp(seed.to_vec(), &user.email)?;
-    let (key, kek_version) = keys::user_key(&state.db, &state.keyring, user.id).await?;
-    let sealed = blob::seal_user_secret(&key, kek_version, user.id.uuid(), &seed);
-    if !mfa::put_pending_totp(state.db.pool(), user.id, &STANDARD.encode(sealed), now()).await? {
-        return Err(ApiError::MfaAlreadyEnabled);
+    // A key rotation that made a new key current meanwhile may have missed this seed:
+    // then it is sealed again under the new key.
+    for _ in 0..3 {
+        let (key, kek_version, epoch) = keys::user_key(&state.db, &state.keyring, user.id).await?;
+        let sealed = blob::seal_user_secret(&key, kek_version, user.id.uuid(), &seed);
+        if !mfa::put_pending_totp(state.db.pool(), user.id, &STANDARD.encode(sealed), now()).await?
+        {
+            return Err(ApiError::MfaAlreadyEnabled);
+        }
+        let (_, _, still) = keys::user_key(&state.db, &state.keyring, user.id).await?;
+        if still == epoch {
+            return enrolment(&totp);
+        }
     }
-    enrolment(&totp)
+    Err(ApiError::internal("the user's key kept changing"))
 }
 
 /// The enrolment still waiting for its first code, to show again after a wrong one.
@@ -229,11 +238,30 @@ async fn open_seed(
     user: &User,
     sealed: &str,
 ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-    let sealed = STANDARD.decode(sealed).map_err(ApiError::internal)?;
-    let (key, _) = keys::user_key(&state.db, &state.keyring, user.id).await?;
-    let seed = blob::open_user_secret(&key, user.id.uuid(), &sealed)
-        .map_err(|e| ApiError::Integrity(format!("TOTP seed of {}: {e}", user.id)))?;
-    Ok(Zeroizing::new(seed))
+    let bytes = STANDARD.decode(sealed).map_err(ApiError::internal)?;
+    let (key, _, _) = keys::user_key(&state.db, &state.keyring, user.id).await?;
+    match blob::open_user_secret(&key, user.id.uuid(), &bytes) {
+        Ok(seed) => Ok(Zeroizing::new(seed)),
+        // Read just before a key rotation re-sealed it: read it again.
+        Err(_)
+            if mfa::totp(state.db.pool(), user.id)
+                .await?
+                .is_some_and(|now| now.sealed != sealed) =>
+        {
+            let again = mfa::totp(state.db.pool(), user.id)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            let bytes = STANDARD.decode(&again.sealed).map_err(ApiError::internal)?;
+            let (key, _, _) = keys::user_key(&state.db, &state.keyring, user.id).await?;
+            blob::open_user_secret(&key, user.id.uuid(), &bytes)
+                .map(Zeroizing::new)
+                .map_err(|e| ApiError::Integrity(format!("TOTP seed of {}: {e}", user.id)))
+        }
+        Err(e) => Err(ApiError::Integrity(format!(
+            "TOTP seed of {}: {e}",
+            user.id
+        ))),
+    }
 }
 
 fn totp(seed: Vec<u8>, email: &str) -> Result<Totp, ApiError> {

@@ -29,10 +29,14 @@ pub struct ImageRow {
     pub thumbnail_type: String,
     /// Upload time in unix microseconds.
     pub created_us: i64,
+    /// Which of the owner's keys seals the blobs (and names them): 0 for the first,
+    /// one more after each `rotate-user-keys`.
+    #[sqlx(try_from = "i64")]
+    pub key_epoch: u32,
 }
 
-const COLUMNS: &str =
-    "id, owner_id, filename, content_type, size, width, height, thumbnail_type, created_us";
+const COLUMNS: &str = "id, owner_id, filename, content_type, size, width, height, thumbnail_type, created_us, \
+     key_epoch";
 
 /// Where a page of the listing starts: after this `(created_us, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +55,7 @@ pub async fn insert(
 ) -> Result<(), DbError> {
     let sql = format!(
         "INSERT INTO images ({COLUMNS}, stored_bytes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(row.id)
@@ -63,6 +67,7 @@ pub async fn insert(
         .bind(i64::from(row.height))
         .bind(&row.thumbnail_type)
         .bind(row.created_us)
+        .bind(i64::from(row.key_epoch))
         .bind(stored_bytes)
         .execute(db)
         .await?;
@@ -117,37 +122,104 @@ pub async fn page(
 }
 
 /// Deletes the owner's image row; `false` when there was none.
-/// Deletes the owner's image row; returns the bytes it held in the blob store, or
-/// `None` if the owner has no such image.
+/// Deletes the owner's image row; returns the bytes it held in the blob store and its
+/// key epoch (which names its blobs), or `None` if the owner has no such image.
 pub async fn delete(
     db: impl AnyExecutor<'_>,
     owner: UserId,
     id: ImageId,
-) -> Result<Option<i64>, DbError> {
-    Ok(sqlx::query_scalar(
-        "DELETE FROM images WHERE id = $1 AND owner_id = $2 RETURNING stored_bytes",
+) -> Result<Option<(i64, u32)>, DbError> {
+    let row: Option<(i64, i64)> = sqlx::query_as(
+        "DELETE FROM images WHERE id = $1 AND owner_id = $2 RETURNING stored_bytes, key_epoch",
     )
     .bind(id)
     .bind(owner)
     .fetch_optional(db)
-    .await?)
+    .await?;
+    row.map(|(stored, epoch)| Ok((stored, epoch_of(epoch)?)))
+        .transpose()
 }
 
-/// Ids of every image of one owner (for account deletion).
-pub async fn ids_of(db: impl AnyExecutor<'_>, owner: UserId) -> Result<Vec<ImageId>, DbError> {
-    Ok(
-        sqlx::query_scalar("SELECT id FROM images WHERE owner_id = $1")
+fn epoch_of(epoch: i64) -> Result<u32, DbError> {
+    u32::try_from(epoch).map_err(|_| DbError::Corrupt(format!("key epoch {epoch}")))
+}
+
+fn with_epochs(rows: Vec<(ImageId, i64)>) -> Result<Vec<(ImageId, u32)>, DbError> {
+    rows.into_iter()
+        .map(|(id, epoch)| Ok((id, epoch_of(epoch)?)))
+        .collect()
+}
+
+/// `(id, key epoch)` of every image of one owner (for account deletion).
+pub async fn ids_of(
+    db: impl AnyExecutor<'_>,
+    owner: UserId,
+) -> Result<Vec<(ImageId, u32)>, DbError> {
+    with_epochs(
+        sqlx::query_as("SELECT id, key_epoch FROM images WHERE owner_id = $1")
             .bind(owner)
             .fetch_all(db)
             .await?,
     )
 }
 
-/// Ids of every image (for `sweep`, which compares them with the blob store).
-pub async fn all_ids(db: impl AnyExecutor<'_>) -> Result<Vec<ImageId>, DbError> {
-    Ok(sqlx::query_scalar("SELECT id FROM images")
-        .fetch_all(db)
-        .await?)
+/// `(id, key epoch)` of every image (for `sweep`, which compares them with the blob
+/// store).
+pub async fn all_ids(db: impl AnyExecutor<'_>) -> Result<Vec<(ImageId, u32)>, DbError> {
+    with_epochs(
+        sqlx::query_as("SELECT id, key_epoch FROM images")
+            .fetch_all(db)
+            .await?,
+    )
+}
+
+/// Up to `limit` ids of the owner's images sealed under key `epoch`.
+pub async fn ids_at_epoch(
+    db: impl AnyExecutor<'_>,
+    owner: UserId,
+    epoch: u32,
+    limit: i64,
+) -> Result<Vec<ImageId>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM images WHERE owner_id = $1 AND key_epoch = $2 ORDER BY id LIMIT $3",
+    )
+    .bind(owner)
+    .bind(i64::from(epoch))
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// How many of the owner's images are sealed under key `epoch`.
+pub async fn count_at_epoch(
+    db: impl AnyExecutor<'_>,
+    owner: UserId,
+    epoch: u32,
+) -> Result<i64, DbError> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM images WHERE owner_id = $1 AND key_epoch = $2")
+            .bind(owner)
+            .bind(i64::from(epoch))
+            .fetch_one(db)
+            .await?,
+    )
+}
+
+/// Points the row at blobs sealed under key `to`, if it still points at `from`; `false`
+/// when the image was deleted or moved meanwhile.
+pub async fn move_epoch(
+    db: impl AnyExecutor<'_>,
+    id: ImageId,
+    from: u32,
+    to: u32,
+) -> Result<bool, DbError> {
+    let done = sqlx::query("UPDATE images SET key_epoch = $1 WHERE id = $2 AND key_epoch = $3")
+        .bind(i64::from(to))
+        .bind(id)
+        .bind(i64::from(from))
+        .execute(db)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// Ids of images uploaded before `created_us` (for `sweep`).

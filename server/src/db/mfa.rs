@@ -38,6 +38,24 @@ pub async fn put_pending_totp(
     Ok(done.rows_affected() == 1)
 }
 
+/// Replaces the sealed secret with `new` if it is still `old` (a key rotation sealing it
+/// again under the user's next key); `false` when it changed meanwhile.
+pub async fn reseal_totp(
+    db: impl AnyExecutor<'_>,
+    user: UserId,
+    old: &str,
+    new: &str,
+) -> Result<bool, DbError> {
+    let done =
+        sqlx::query("UPDATE totp_secrets SET sealed = $1 WHERE user_id = $2 AND sealed = $3")
+            .bind(new)
+            .bind(user)
+            .bind(old)
+            .execute(db)
+            .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The user's secret, pending or confirmed.
 pub async fn totp(db: impl AnyExecutor<'_>, user: UserId) -> Result<Option<StoredTotp>, DbError> {
     Ok(

@@ -173,7 +173,7 @@ pub async fn images(
     id: ShareId,
 ) -> Result<Vec<(i64, ImageRow)>, DbError> {
     let sql = "SELECT s.n, i.id, i.owner_id, i.filename, i.content_type, i.size, i.width, \
-               i.height, i.thumbnail_type, i.created_us FROM share_images s \
+               i.height, i.thumbnail_type, i.created_us, i.key_epoch FROM share_images s \
                JOIN images i ON i.id = s.image_id WHERE s.share_id = $1 ORDER BY s.n";
     let rows: Vec<Numbered> = sqlx::query_as(sql).bind(id).fetch_all(db).await?;
     Ok(rows.into_iter().map(|r| (r.n, r.image)).collect())
@@ -186,7 +186,7 @@ pub async fn image(
     n: i64,
 ) -> Result<Option<ImageRow>, DbError> {
     let sql = "SELECT s.n, i.id, i.owner_id, i.filename, i.content_type, i.size, i.width, \
-               i.height, i.thumbnail_type, i.created_us FROM share_images s \
+               i.height, i.thumbnail_type, i.created_us, i.key_epoch FROM share_images s \
                JOIN images i ON i.id = s.image_id WHERE s.share_id = $1 AND s.n = $2";
     let row: Option<Numbered> = sqlx::query_as(sql)
         .bind(id)

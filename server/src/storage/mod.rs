@@ -133,29 +133,51 @@ impl BlobStore {
     }
 }
 
-/// The storage name of a blob: the image id, plus `.thumb` for its thumbnail.
+/// The storage name of a blob: the image id, then `.e<N>` when it is sealed under the
+/// owner's N-th key (N > 0: after `rotate-user-keys`), then `.thumb` for a thumbnail.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct BlobName(String);
 
 impl BlobName {
-    /// The name of an image's blob of `kind`.
+    /// The name of an image's blob of `kind` under the owner's first key.
     pub fn new(image: Uuid, kind: BlobKind) -> Self {
-        let id = image.hyphenated().to_string();
-        Self(match kind {
-            BlobKind::Image => id,
-            BlobKind::Thumbnail => format!("{id}.thumb"),
-        })
+        Self::at(image, kind, 0)
+    }
+
+    /// The name of an image's blob of `kind` sealed under the owner's key `epoch`.
+    pub fn at(image: Uuid, kind: BlobKind, epoch: u32) -> Self {
+        let mut name = image.hyphenated().to_string();
+        if epoch > 0 {
+            use std::fmt::Write as _;
+            let _ = write!(name, ".e{epoch}");
+        }
+        if kind == BlobKind::Thumbnail {
+            name.push_str(".thumb");
+        }
+        Self(name)
     }
 
     /// Parses a stored name back (for listings); `None` for anything we did not write.
     pub fn parse(name: &str) -> Option<(Self, Uuid, BlobKind)> {
-        let (id, kind) = match name.strip_suffix(".thumb") {
-            Some(id) => (id, BlobKind::Thumbnail),
+        let (rest, kind) = match name.strip_suffix(".thumb") {
+            Some(rest) => (rest, BlobKind::Thumbnail),
             None => (name, BlobKind::Image),
         };
+        let (id, epoch) = match rest.split_once(".e") {
+            Some((id, epoch)) => (id, epoch.parse().ok()?),
+            None => (rest, 0),
+        };
         let uuid = Uuid::try_parse(id).ok()?;
-        let canonical = Self::new(uuid, kind);
+        let canonical = Self::at(uuid, kind, epoch);
         (canonical.0 == name).then_some((canonical, uuid, kind))
+    }
+
+    /// The owner's key epoch the blob is sealed under (0 for a name without `.e<N>`).
+    pub fn epoch(&self) -> u32 {
+        let rest = self.0.strip_suffix(".thumb").unwrap_or(&self.0);
+        rest.split_once(".e")
+            .and_then(|(_, epoch)| epoch.parse().ok())
+            .unwrap_or(0)
     }
 
     /// The name as stored.
@@ -177,9 +199,27 @@ mod tests {
     fn names_round_trip_and_refuse_anything_else() {
         let id = Uuid::new_v4();
         for kind in [BlobKind::Image, BlobKind::Thumbnail] {
-            let name = BlobName::new(id, kind);
-            let (parsed, uuid, parsed_kind) = BlobName::parse(name.as_str()).unwrap();
-            assert_eq!((parsed, uuid, parsed_kind), (name, id, kind));
+            for epoch in [0, 1, 70_000] {
+                let name = BlobName::at(id, kind, epoch);
+                let (parsed, uuid, parsed_kind) = BlobName::parse(name.as_str()).unwrap();
+                assert_eq!((parsed.epoch(), uuid, parsed_kind), (epoch, id, kind));
+                assert_eq!(parsed, name);
+            }
+        }
+        assert_eq!(
+            BlobName::new(id, BlobKind::Image),
+            BlobName::at(id, BlobKind::Image, 0)
+        );
+        let id = id.hyphenated();
+        for bad in [
+            format!("{id}.e0"),
+            format!("{id}.e01"),
+            format!("{id}.e-1"),
+            format!("{id}.e"),
+            format!("{id}.thumb.e1"),
+            format!("{id}.e1.e2"),
+        ] {
+            assert!(BlobName::parse(&bad).is_none(), "{bad}");
         }
         for bad in [
             "",

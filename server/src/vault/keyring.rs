@@ -490,6 +490,18 @@ mod tests {
                 "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\nv1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
                 "twice",
             ),
+            (
+                "v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\na1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                "twice",
+            ),
+            (
+                "a1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+                "holds no key",
+            ),
+            (
+                "v2:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\na1:AAAA\n",
+                "line 2",
+            ),
         ] {
             let path = temp_path();
             write_by_hand(&path, text);
@@ -497,6 +509,38 @@ mod tests {
             assert!(err.contains(reason), "{text:?}: {err}");
             std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
         }
+    }
+
+    #[test]
+    fn retiring_keeps_only_the_audit_key_and_never_the_newest() {
+        let path = temp_path();
+        let first = Keyring::create(&path).unwrap();
+        let wrapped = first.wrap(&UserKey::generate());
+        let audit_v1 = first.audit_key(1).unwrap().chain(b"", b"row");
+        Keyring::rotate(&path).unwrap();
+        let ring = Keyring::retire(&path, &[1]).unwrap();
+        assert_eq!(ring.versions(), vec![2]);
+        assert!(matches!(
+            ring.unwrap(&wrapped),
+            Err(VaultError::UnknownKeyVersion(1))
+        ));
+        let reloaded = Keyring::load(&path).unwrap().unwrap();
+        assert_eq!(
+            format!("{reloaded:?}"),
+            "Keyring { versions: [2], retired: [1] }"
+        );
+        assert_eq!(reloaded.audit_key(1).unwrap().chain(b"", b"row"), audit_v1);
+        assert!(Keyring::retire(&path, &[2]).is_err(), "the newest stays");
+        // A number once used is never given again, retired or not.
+        assert_eq!(
+            Keyring::rotate_above(&path, 0).unwrap().current_version(),
+            3
+        );
+        assert_eq!(
+            Keyring::rotate_above(&path, 9).unwrap().current_version(),
+            10
+        );
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
     }
 
     #[test]
