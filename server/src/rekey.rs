@@ -181,7 +181,12 @@ impl Mover<'_> {
                 return self.missing(id, kind).await;
             };
             let blob_id = self.blob_id(id, kind);
-            let plain = blob::open_owned(self.old_key, &blob_id, old)?;
+            let plain = blob::open_owned(self.old_key, &blob_id, old).map_err(|e| {
+                JobError::Integrity(format!(
+                    "image {id} ({kind:?}) does not open under its key ({e}); nothing of it \
+                     was changed: restore the blob from a backup, then run the job again"
+                ))
+            })?;
             let plain = zeroize::Zeroizing::new(plain);
             sealed.push((
                 kind,

@@ -1,5 +1,6 @@
-//! Key custody: what is left of a destroyed user key on disk, and retiring master-key
-//! versions that no user key uses any more.
+//! Key custody: what is left of a destroyed user key on disk, retiring master-key
+//! versions that no user key uses any more, and a user-key rotation meeting a damaged
+//! blob.
 
 use imagevault_test_support as support;
 
@@ -7,6 +8,7 @@ use imagevault_server::audit;
 use imagevault_server::db::ids::UserId;
 use imagevault_server::db::{Db, user_keys};
 use imagevault_server::maintenance;
+use imagevault_server::rekey::{self, Whom};
 use imagevault_server::vault::keyring::{Keyring, WrappedKey};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -136,5 +138,78 @@ async fn retiring_removes_unused_master_keys_and_the_audit_log_still_verifies(en
     assert!(Keyring::retire(path, &[3]).is_err());
     let next = maintenance::rotate_keys(&db, &keys, true).await.unwrap();
     assert_eq!((next.version, next.retired), (4, vec![3]));
+    app.finish().await;
+}
+
+#[tokio::test]
+async fn a_blob_that_does_not_open_stops_the_key_rotation_and_loses_nothing() {
+    // No cache: every read below comes from the store.
+    let app = TestApp::spawn_with(Engine::Sqlite, &[("IMAGE_CACHE_BYTES", "0")]).await;
+    let token = app.signed_up_user("careful@example.com").await;
+    let mut ids = Vec::new();
+    for seed in 0..2 {
+        let res = app.upload(&token, "c.jpg", jpeg(24, 24, seed)).await;
+        let object: Value = res.json().await.unwrap();
+        ids.push(object["id"].as_str().unwrap().to_owned());
+    }
+    let content = |id: &str| format!("/api/v1/images/{id}/content");
+    let good = app
+        .get_bearer(&content(&ids[0]), &token)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let damaged = app.blob_file(&ids[1], false);
+    let original = std::fs::read(&damaged).unwrap();
+    let mut flipped = original.clone();
+    flipped[30] ^= 1;
+    std::fs::write(&damaged, &flipped).unwrap();
+
+    let state = &app.state;
+    let whom = Whom::Email("careful@example.com".into());
+    let mut quiet = |_, _, _| {};
+    let err = rekey::rotate_user_keys(&state.db, &state.store, &state.keyring, &whom, &mut quiet)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&ids[1]) && err.contains("restore the blob"),
+        "{err}"
+    );
+    // The old key still opens everything not damaged, and nothing was made unreadable.
+    let me: Value = app.me(&token).await.json().await.unwrap();
+    let owner: UserId = me["id"].as_str().unwrap().parse().unwrap();
+    let keys = user_keys::get_keys(state.db.pool(), owner)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(keys.epoch, 0, "the old key is kept while an image needs it");
+    assert_eq!(
+        app.get_bearer(&content(&ids[0]), &token)
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+        good
+    );
+    assert_eq!(
+        std::fs::read(&damaged).unwrap(),
+        flipped,
+        "the damaged blob is left as it was"
+    );
+
+    // Restored from a backup, the job finishes.
+    std::fs::write(&damaged, &original).unwrap();
+    let done = rekey::rotate_user_keys(&state.db, &state.store, &state.keyring, &whom, &mut quiet)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].epoch, 1);
+    for id in &ids {
+        assert_eq!(
+            app.get_bearer(&content(id), &token).await.status(),
+            StatusCode::OK
+        );
+    }
     app.finish().await;
 }
