@@ -12,57 +12,13 @@ use std::time::{Duration, Instant};
 
 use support::images::jpeg;
 use support::process::Process;
+use support::softhsm::{PIN, SoftHsm, module};
 use support::{Engine, S3Server, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_imagevault-server");
-const PIN: &str = "iv-test-pin-58213";
 const KEY_LABEL: &str = "imagevault-master-key";
 
 both_engines!(master_keys_live_in_the_token);
-
-/// Debian's `SoftHSM2` module, unless the environment names another.
-fn module() -> PathBuf {
-    std::env::var_os("IMAGEVAULT_TEST_PKCS11_MODULE")
-        .map_or_else(|| "/usr/lib/softhsm/libsofthsm2.so".into(), PathBuf::from)
-}
-
-/// A token folder of its own, with one initialised token per engine; the binary and
-/// `pkcs11-tool` find it through `SOFTHSM2_CONF`.
-struct SoftHsm {
-    dir: PathBuf,
-    conf: PathBuf,
-    pin_file: PathBuf,
-}
-
-impl SoftHsm {
-    fn new(engine: Engine) -> Self {
-        let dir = std::env::temp_dir().join(format!("iv-hsm-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(dir.join("tokens")).unwrap();
-        let conf = dir.join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
-                dir.join("tokens").display()
-            ),
-        )
-        .unwrap();
-        let made = Command::new("softhsm2-util")
-            .args(["--init-token", "--free", "--label", token_label(engine)])
-            .args(["--pin", PIN, "--so-pin", "iv-test-so-pin"])
-            .env("SOFTHSM2_CONF", &conf)
-            .output()
-            .expect("softhsm2-util runs (Debian package softhsm2; scripts/test installs it)");
-        assert!(made.status.success(), "{made:?}");
-        let pin_file = dir.join("pin");
-        std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
-        Self {
-            dir,
-            conf,
-            pin_file,
-        }
-    }
-}
 
 fn token_label(engine: Engine) -> &'static str {
     match engine {
@@ -174,18 +130,15 @@ fn refusal(setup: &Process) -> (String, String) {
 }
 
 async fn master_keys_live_in_the_token(engine: Engine) {
-    let hsm = SoftHsm::new(engine);
+    let hsm = SoftHsm::new(token_label(engine));
     let dir = std::env::temp_dir().join(format!("iv-pkcs11-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = TestDb::create(engine, &dir).await;
     let s3 = (engine == Engine::Postgres).then(|| S3Server::start(&dir));
     let mut setup = Process::new(BIN, &dir, &db, s3.as_ref());
-    setup
-        .set("MASTER_KEY_PROVIDER", "pkcs11")
-        .set("PKCS11_MODULE", &module().display().to_string())
-        .set("PKCS11_TOKEN_LABEL", token_label(engine))
-        .set("PKCS11_PIN_FILE", &hsm.pin_file.display().to_string())
-        .set("SOFTHSM2_CONF", &hsm.conf.display().to_string());
+    for (name, value) in hsm.vars() {
+        setup.set(name, &value);
+    }
 
     // First start: the master key is generated inside the token, and never leaves it.
     setup.create_user("owner@example.com");
@@ -262,5 +215,4 @@ async fn master_keys_live_in_the_token(engine: Engine) {
     drop(s3);
     db.drop_database().await;
     let _ = std::fs::remove_dir_all(&dir);
-    let _ = std::fs::remove_dir_all(&hsm.dir);
 }

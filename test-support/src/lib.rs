@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod process;
 pub mod s3;
 pub mod smtp;
+pub mod softhsm;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

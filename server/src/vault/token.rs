@@ -58,6 +58,9 @@ impl std::fmt::Debug for TokenSettings {
 /// The master keys in a token, through one logged-in session.
 pub struct TokenKeys {
     session: Mutex<Session>,
+    /// Handles of the master keys by version, as last enumerated (taken only while the
+    /// session is held): finding them anew costs a search per request.
+    handles: Mutex<HashMap<u32, ObjectHandle>>,
     key_label: String,
     /// What the keys are called in messages: label and token.
     name: String,
@@ -148,6 +151,7 @@ impl TokenKeys {
         }
         Ok(Self {
             session: Mutex::new(session),
+            handles: Mutex::default(),
             key_label: settings.key_label.clone(),
             name: format!(
                 "key {:?} in token {:?}",
@@ -210,12 +214,50 @@ impl TokenKeys {
         Ok(keys)
     }
 
+    fn handles(&self) -> std::sync::MutexGuard<'_, HashMap<u32, ObjectHandle>> {
+        self.handles
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The handle of master-key `version`: remembered, or found (and all remembered).
     fn key(&self, session: &Session, version: u32) -> Result<ObjectHandle, VaultError> {
-        self.keys(session)?
-            .into_iter()
-            .find(|(v, _)| *v == version)
-            .map(|(_, handle)| handle)
-            .ok_or(VaultError::UnknownKeyVersion(version))
+        if let Some(handle) = self.handles().get(&version) {
+            return Ok(*handle);
+        }
+        let keys = self.keys(session)?;
+        let found = keys.iter().find(|(v, _)| *v == version).map(|(_, h)| *h);
+        *self.handles() = keys.into_iter().collect();
+        found.ok_or(VaultError::UnknownKeyVersion(version))
+    }
+
+    /// Runs `op` with master-key `version`; a remembered handle the token no longer
+    /// knows (another process retired the key, or the token was reloaded) is forgotten
+    /// and the key looked up once more.
+    fn with_key<T>(
+        &self,
+        session: &Session,
+        version: u32,
+        op: impl Fn(ObjectHandle) -> Result<T, P11Error>,
+    ) -> Result<Result<T, P11Error>, VaultError> {
+        let result = op(self.key(session, version)?);
+        match &result {
+            Err(e)
+                if matches!(
+                    rv(e),
+                    Some(
+                        RvError::KeyHandleInvalid
+                            | RvError::ObjectHandleInvalid
+                            | RvError::UnwrappingKeyHandleInvalid
+                            | RvError::WrappingKeyHandleInvalid
+                    )
+                ) =>
+            {
+                self.handles().clear();
+                Ok(op(self.key(session, version)?))
+            }
+            _ => Ok(result),
+        }
     }
 
     /// Versions of the master keys in the token, ascending.
@@ -290,7 +332,6 @@ impl TokenKeys {
             return Err(VaultError::Integrity);
         }
         let session = self.session();
-        let master = self.key(&session, wrapped.kek_version)?;
         let template = [
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
@@ -298,8 +339,10 @@ impl TokenKeys {
             Attribute::Sensitive(false),
             Attribute::Extractable(true),
         ];
-        let handle = session
-            .unwrap_key(&Mechanism::AesKeyWrap, master, &wrapped.bytes, &template)
+        let handle = self
+            .with_key(&session, wrapped.kek_version, |master| {
+                session.unwrap_key(&Mechanism::AesKeyWrap, master, &wrapped.bytes, &template)
+            })?
             .map_err(|e| match rv(&e) {
                 Some(
                     RvError::WrappedKeyInvalid
@@ -431,6 +474,7 @@ impl TokenKeys {
             scrub(&mut template);
             kept.map_err(|e| self.failed("keeping a retired audit key", &e))?;
         }
+        self.handles().clear();
         session
             .destroy_object(handle)
             .map_err(|e| self.failed("destroying a master key", &e))
