@@ -27,7 +27,7 @@ use imagevault_server::vault::keyring::UserKey;
 use serde_json::Value;
 
 mod support;
-use support::{EMAIL, PHASE, Server, cores, fetches, load, median, percentile, photo, upload};
+use support::{EMAIL, PHASE, Server, cores, fetches, median, percentile, photo, upload, uploads};
 
 const RUNS: usize = 3;
 
@@ -69,7 +69,7 @@ async fn uploads_and_fetches(client: &reqwest::Client) {
     );
     let server = Server::start();
     let token = Arc::new(server.token(client).await);
-    let url = Arc::new(server.url("/api/v1/images"));
+    let url = server.url("/api/v1/images");
     let mut ids = Vec::new();
     for concurrency in [8, 16] {
         // The machine is shared: the decode limit is taken right before and after the
@@ -77,14 +77,14 @@ async fn uploads_and_fetches(client: &reqwest::Client) {
         let before = decode_limit(&file);
         let mut runs = Vec::new();
         for _ in 0..RUNS {
-            let (c, u, t, f) = (client.clone(), url.clone(), token.clone(), file.clone());
             runs.push(
-                load(concurrency, move |_| {
-                    let (c, u, t, f) = (c.clone(), u.clone(), t.clone(), f.clone());
-                    async move {
-                        upload(&c, &u, &t, &f).await;
-                    }
-                })
+                uploads(
+                    client,
+                    concurrency,
+                    url.clone(),
+                    token.clone(),
+                    file.clone(),
+                )
                 .await,
             );
         }
@@ -97,24 +97,13 @@ async fn uploads_and_fetches(client: &reqwest::Client) {
             100.0 * rate / limit
         );
     }
-    let list: Value = client
-        .get(server.url("/api/v1/images?limit=100"))
-        .bearer_auth(token.as_str())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    for item in list["items"].as_array().unwrap() {
+    let items = server.first_page(client, &token).await;
+    for item in &items {
         ids.push(item["id"].as_str().unwrap().to_owned());
     }
-    let stored_len = list["items"][0]["size"].as_u64().unwrap() as usize;
+    let stored_len = items[0]["size"].as_u64().unwrap() as usize;
     let before = crypto_limit(stored_len);
-    let urls: Vec<String> = ids
-        .iter()
-        .map(|id| server.url(&format!("/api/v1/images/{id}/content")))
-        .collect();
+    let urls: Vec<String> = ids.iter().map(|id| server.content_url(id)).collect();
     let (urls, token) = (Arc::new(urls), Some(token));
     let mut runs = Vec::new();
     for _ in 0..RUNS {

@@ -18,11 +18,10 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use imagevault_test_support::softhsm::SoftHsm;
-use support::{Server, fetches, load, median, photo, upload};
+use support::{Server, fetches, median, photo, uploads};
 
 const ROUNDS: usize = 3;
 
@@ -39,52 +38,15 @@ async fn round(client: &reqwest::Client, hsm: Option<&SoftHsm>) -> Figures {
     let server = Server::start_with(&extra);
     let token = Arc::new(server.token(client).await);
     let file = Arc::new(photo(640, 480, 85));
-    let stored = Arc::new(AtomicUsize::new(0));
-    let uploads = {
-        let (client, url, token, file, stored) = (
-            client.clone(),
-            server.url("/api/v1/images"),
-            token.clone(),
-            file.clone(),
-            stored.clone(),
-        );
-        load(8, move |_| {
-            let (client, url, token, file, stored) = (
-                client.clone(),
-                url.clone(),
-                token.clone(),
-                file.clone(),
-                stored.clone(),
-            );
-            async move {
-                upload(&client, &url, &token, &file).await;
-                stored.fetch_add(1, Ordering::Relaxed);
-            }
-        })
+    let uploads = uploads(client, 8, server.url("/api/v1/images"), token.clone(), file).await;
+    let urls: Vec<String> = server
+        .first_page(client, &token)
         .await
-    };
-    let listed: serde_json::Value = client
-        .get(server.url("/api/v1/images?limit=100"))
-        .bearer_auth(token.as_str())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let urls: Vec<String> = listed["items"]
-        .as_array()
-        .unwrap()
         .iter()
-        .map(|i| {
-            server.url(&format!(
-                "/api/v1/images/{}/content",
-                i["id"].as_str().unwrap()
-            ))
-        })
+        .map(|item| server.content_url(item["id"].as_str().unwrap()))
         .collect();
     let fetched = fetches(client, 16, Arc::new(urls), Some(token)).await;
-    let images = stored.load(Ordering::Relaxed) as f64;
+    let images = uploads.requests as f64;
     let started = Instant::now();
     let done = Server::command(&server.dir, server.addr.port(), &extra)
         .args(["rotate-user-keys", "--all"])

@@ -29,7 +29,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 mod support;
-use support::{PHASE, Server, fetches, load, median, photo, upload};
+use support::{PHASE, Server, fetches, median, photo, upload, uploads};
 
 const ROUNDS: usize = 3;
 /// Images stored before the rounds: the cold set and the listing walk over them.
@@ -153,20 +153,9 @@ async fn round(
     nginx: Option<&Nginx>,
     out: &mut Rounds,
 ) {
-    let (c, u, t, f) = (
-        client.clone(),
-        Arc::new(server.url("/api/v1/images")),
-        token.clone(),
-        file.clone(),
-    );
-    let uploads = load(8, move |_| {
-        let (c, u, t, f) = (c.clone(), u.clone(), t.clone(), f.clone());
-        async move {
-            upload(&c, &u, &t, &f).await;
-        }
-    })
-    .await;
-    out.uploads.push(uploads.per_second);
+    let url = server.url("/api/v1/images");
+    let uploaded = uploads(client, 8, url, token.clone(), file.clone()).await;
+    out.uploads.push(uploaded.per_second);
     out.hot.push(
         fetches(client, 16, sets.0.clone(), Some(token.clone()))
             .await
@@ -211,7 +200,7 @@ async fn fill(
             ids.push(object["id"].as_str().unwrap().to_owned());
         }
     }
-    let content = |id: &String| server.url(&format!("/api/v1/images/{id}/content"));
+    let content = |id: &String| server.content_url(id);
     let hot = ids[..HOT].iter().map(content).collect();
     let cold = ids.iter().map(content).collect();
     (Arc::new(hot), Arc::new(cold))

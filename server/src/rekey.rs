@@ -16,7 +16,7 @@
 use crate::audit::{Event, Kind};
 use crate::db::ids::{ImageId, UserId};
 use crate::db::images as rows;
-use crate::db::user_keys::{self, StoredKeys};
+use crate::db::user_keys;
 use crate::db::{Db, DbError, mfa, users};
 use crate::maintenance::JobError;
 use crate::storage::{BlobName, BlobStore};
@@ -119,7 +119,7 @@ async fn rotate_one(
     loop {
         let batch = rows::ids_at_epoch(db.pool(), user, from, BATCH).await?;
         if batch.is_empty() {
-            if promote(db, user, &stored, &old_key, &new_key).await? {
+            if promote(db, user, from, (&old_key, &new_key), next.kek_version).await? {
                 break;
             }
             continue;
@@ -240,16 +240,16 @@ impl Mover<'_> {
 async fn promote(
     db: &Db,
     user: UserId,
-    stored: &StoredKeys,
-    old_key: &UserKey,
-    new_key: &UserKey,
+    from: u32,
+    (old_key, new_key): (&UserKey, &UserKey),
+    kek_version: u32,
 ) -> Result<bool, JobError> {
     let mut tx = db.begin().await?;
-    if !user_keys::promote(&mut *tx, user, stored.epoch).await? {
+    if !user_keys::promote(&mut *tx, user, from).await? {
         // Another run of the job finished this user.
         return Ok(true);
     }
-    if rows::count_at_epoch(&mut *tx, user, stored.epoch).await? > 0 {
+    if rows::count_at_epoch(&mut *tx, user, from).await? > 0 {
         return Ok(false);
     }
     if let Some(totp) = mfa::totp(&mut *tx, user).await? {
@@ -259,7 +259,6 @@ async fn promote(
             .decode(&totp.sealed)
             .map_err(|_| DbError::Corrupt(format!("TOTP seed of {user}")))?;
         let seed = zeroize::Zeroizing::new(blob::open_user_secret(old_key, user.uuid(), &old)?);
-        let kek_version = stored.next.as_ref().map_or(0, |next| next.kek_version);
         let new = blob::seal_user_secret(new_key, kek_version, user.uuid(), &seed);
         if !mfa::reseal_totp(&mut *tx, user, &totp.sealed, &codec.encode(new)).await? {
             return Ok(false);

@@ -132,7 +132,7 @@ async fn retiring_removes_unused_master_keys_and_the_audit_log_still_verifies(en
     user_keys::insert_if_absent(db.pool(), late, &stale)
         .await
         .unwrap();
-    assert_eq!(user_keys::get(db.pool(), late).await.unwrap(), None);
+    assert_eq!(user_keys::get_keys(db.pool(), late).await.unwrap(), None);
 
     // The newest version is never retired, and a retired number is never reused.
     assert!(Keyring::retire(path, &[3]).is_err());

@@ -211,6 +211,14 @@ async fn master_keys_live_in_the_token(engine: Engine) {
         .set("PKCS11_TOKEN_LABEL", "no-such-token");
     let (line, _) = refusal(&setup);
     assert!(line.contains("PKCS11_TOKEN_LABEL"), "{line}");
+    // A file that is not a PKCS#11 library (here: the PIN file) is named, not loaded.
+    setup.set("PKCS11_MODULE", &hsm.pin_file.display().to_string());
+    let (line, all) = refusal(&setup);
+    assert!(
+        line.contains("PKCS11_MODULE") && line.contains("cannot be loaded"),
+        "{line}"
+    );
+    assert!(!all.contains(PIN), "the PIN was printed: {all}");
 
     drop(s3);
     db.drop_database().await;

@@ -187,7 +187,7 @@ async fn user_keys_are_replaced_online_and_survive_sigkill(engine: Engine) {
         .await
         .unwrap()
         .unwrap();
-    let bystanders_key = user_keys::get(pool.pool(), user_id(&pool, BYSTANDER).await)
+    let bystanders_key = user_keys::get_keys(pool.pool(), user_id(&pool, BYSTANDER).await)
         .await
         .unwrap();
 
@@ -236,7 +236,7 @@ async fn user_keys_are_replaced_online_and_survive_sigkill(engine: Engine) {
         "the TOTP seed moved with the key"
     );
     assert_eq!(
-        user_keys::get(pool.pool(), user_id(&pool, BYSTANDER).await)
+        user_keys::get_keys(pool.pool(), user_id(&pool, BYSTANDER).await)
             .await
             .unwrap(),
         bystanders_key,

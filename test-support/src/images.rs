@@ -55,17 +55,36 @@ pub fn jpeg_with_metadata(secret: &str) -> Vec<u8> {
     out
 }
 
+/// Posts `bytes` named `filename` as the `file` field of an upload to `url`, with the
+/// bearer `token`: the one upload request of the tests and the benches.
+pub async fn post_image(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    filename: &str,
+    bytes: Vec<u8>,
+) -> Response {
+    let form = Form::new().part("file", Part::bytes(bytes).file_name(filename.to_owned()));
+    client
+        .post(url)
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
 impl TestApp {
     /// Posts one file as the `file` field, with the bearer `token`.
     pub async fn upload(&self, token: &str, filename: &str, bytes: Vec<u8>) -> Response {
-        let form = Form::new().part("file", Part::bytes(bytes).file_name(filename.to_owned()));
-        self.client
-            .post(self.url("/api/v1/images"))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap()
+        post_image(
+            &self.client,
+            &self.url("/api/v1/images"),
+            token,
+            filename,
+            bytes,
+        )
+        .await
     }
 
     /// A GET with the bearer `token`.

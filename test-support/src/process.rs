@@ -151,17 +151,8 @@ impl Process {
         name: &str,
         bytes: Vec<u8>,
     ) -> String {
-        let form = reqwest::multipart::Form::new().part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
-        );
-        let res = client
-            .post(format!("{}/api/v1/images", self.base_url()))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
+        let url = format!("{}/api/v1/images", self.base_url());
+        let res = crate::images::post_image(client, &url, token, name, bytes).await;
         assert_eq!(res.status(), StatusCode::CREATED);
         res.json::<Value>().await.unwrap()["id"]
             .as_str()

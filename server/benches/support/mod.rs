@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, RgbImage};
+use imagevault_test_support::images::post_image;
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_imagevault-server");
@@ -126,6 +127,25 @@ impl Server {
         format!("http://{}{path}", self.addr)
     }
 
+    /// The content URL of image `id`.
+    pub fn content_url(&self, id: &str) -> String {
+        self.url(&format!("/api/v1/images/{id}/content"))
+    }
+
+    /// The newest page of up to 100 images, as the listing gives them.
+    pub async fn first_page(&self, client: &reqwest::Client, token: &str) -> Vec<Value> {
+        let page: Value = client
+            .get(self.url("/api/v1/images?limit=100"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["items"].as_array().unwrap().clone()
+    }
+
     pub async fn token(&self, client: &reqwest::Client) -> String {
         let res: Value = client
             .post(self.url("/api/v1/auth/login"))
@@ -149,22 +169,32 @@ impl Drop for Server {
 }
 
 pub async fn upload(client: &reqwest::Client, url: &str, token: &str, file: &[u8]) -> Value {
-    let form = reqwest::multipart::Form::new().part(
-        "file",
-        reqwest::multipart::Part::bytes(file.to_vec()).file_name("photo.jpg"),
-    );
-    let res = client
-        .post(url)
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
+    let res = post_image(client, url, token, "photo.jpg", file.to_vec()).await;
     assert_eq!(res.status(), 201, "upload refused");
     res.json().await.unwrap()
 }
 
+/// `c` clients upload `file` for [`PHASE`], each answer a 201.
+pub async fn uploads(
+    client: &reqwest::Client,
+    c: usize,
+    url: String,
+    token: Arc<String>,
+    file: Arc<Vec<u8>>,
+) -> Measured {
+    let (client, url) = (client.clone(), Arc::new(url));
+    load(c, move |_| {
+        let (client, url, token, file) = (client.clone(), url.clone(), token.clone(), file.clone());
+        async move {
+            upload(&client, &url, &token, &file).await;
+        }
+    })
+    .await
+}
+
 pub struct Measured {
+    /// Requests answered.
+    pub requests: usize,
     pub per_second: f64,
     pub p50: Duration,
     pub p99: Duration,
@@ -200,6 +230,7 @@ where
     let elapsed = started.elapsed();
     latencies.sort();
     Measured {
+        requests: latencies.len(),
         per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),

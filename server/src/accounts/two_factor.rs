@@ -238,30 +238,26 @@ async fn open_seed(
     user: &User,
     sealed: &str,
 ) -> Result<Zeroizing<Vec<u8>>, ApiError> {
-    let bytes = STANDARD.decode(sealed).map_err(ApiError::internal)?;
-    let (key, _, _) = keys::user_key(&state.db, &state.keyring, user.id).await?;
-    match blob::open_user_secret(&key, user.id.uuid(), &bytes) {
-        Ok(seed) => Ok(Zeroizing::new(seed)),
-        // Read just before a key rotation re-sealed it: read it again.
-        Err(_)
-            if mfa::totp(state.db.pool(), user.id)
-                .await?
-                .is_some_and(|now| now.sealed != sealed) =>
-        {
-            let again = mfa::totp(state.db.pool(), user.id)
-                .await?
-                .ok_or(ApiError::NotFound)?;
-            let bytes = STANDARD.decode(&again.sealed).map_err(ApiError::internal)?;
-            let (key, _, _) = keys::user_key(&state.db, &state.keyring, user.id).await?;
-            blob::open_user_secret(&key, user.id.uuid(), &bytes)
-                .map(Zeroizing::new)
-                .map_err(|e| ApiError::Integrity(format!("TOTP seed of {}: {e}", user.id)))
+    let mut sealed = sealed.to_owned();
+    // Read just before a key rotation sealed it again under the next key: read it again.
+    for _ in 0..2 {
+        let bytes = STANDARD.decode(&sealed).map_err(ApiError::internal)?;
+        let (key, _, _) = keys::user_key(&state.db, &state.keyring, user.id).await?;
+        if let Ok(seed) = blob::open_user_secret(&key, user.id.uuid(), &bytes) {
+            return Ok(Zeroizing::new(seed));
         }
-        Err(e) => Err(ApiError::Integrity(format!(
-            "TOTP seed of {}: {e}",
-            user.id
-        ))),
+        let now = mfa::totp(state.db.pool(), user.id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        if now.sealed == sealed {
+            break;
+        }
+        sealed = now.sealed;
     }
+    Err(ApiError::Integrity(format!(
+        "TOTP seed of {} does not open under the user's key",
+        user.id
+    )))
 }
 
 fn totp(seed: Vec<u8>, email: &str) -> Result<Totp, ApiError> {

@@ -35,8 +35,19 @@ pub struct ImageRow {
     pub key_epoch: u32,
 }
 
-const COLUMNS: &str = "id, owner_id, filename, content_type, size, width, height, thumbnail_type, created_us, \
-     key_epoch";
+/// The columns of an [`ImageRow`], in its order.
+const COLUMNS: &str = "id, owner_id, filename, content_type, size, width, height, thumbnail_type, \
+                       created_us, key_epoch";
+
+/// The columns of an [`ImageRow`] from the `images` table under `alias`, for queries of
+/// other tables that join it: one list, so a new column reaches them all.
+pub(super) fn columns_of(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// Where a page of the listing starts: after this `(created_us, id)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -172,10 +172,15 @@ pub async fn images(
     db: impl AnyExecutor<'_>,
     id: ShareId,
 ) -> Result<Vec<(i64, ImageRow)>, DbError> {
-    let sql = "SELECT s.n, i.id, i.owner_id, i.filename, i.content_type, i.size, i.width, \
-               i.height, i.thumbnail_type, i.created_us, i.key_epoch FROM share_images s \
-               JOIN images i ON i.id = s.image_id WHERE s.share_id = $1 ORDER BY s.n";
-    let rows: Vec<Numbered> = sqlx::query_as(sql).bind(id).fetch_all(db).await?;
+    let sql = format!(
+        "SELECT s.n, {} FROM share_images s JOIN images i ON i.id = s.image_id \
+         WHERE s.share_id = $1 ORDER BY s.n",
+        super::images::columns_of("i")
+    );
+    let rows: Vec<Numbered> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_all(db)
+        .await?;
     Ok(rows.into_iter().map(|r| (r.n, r.image)).collect())
 }
 
@@ -185,10 +190,12 @@ pub async fn image(
     id: ShareId,
     n: i64,
 ) -> Result<Option<ImageRow>, DbError> {
-    let sql = "SELECT s.n, i.id, i.owner_id, i.filename, i.content_type, i.size, i.width, \
-               i.height, i.thumbnail_type, i.created_us, i.key_epoch FROM share_images s \
-               JOIN images i ON i.id = s.image_id WHERE s.share_id = $1 AND s.n = $2";
-    let row: Option<Numbered> = sqlx::query_as(sql)
+    let sql = format!(
+        "SELECT s.n, {} FROM share_images s JOIN images i ON i.id = s.image_id \
+         WHERE s.share_id = $1 AND s.n = $2",
+        super::images::columns_of("i")
+    );
+    let row: Option<Numbered> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .bind(n)
         .fetch_optional(db)

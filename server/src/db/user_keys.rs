@@ -29,17 +29,6 @@ pub async fn insert_if_absent(
     Ok(())
 }
 
-/// The user's wrapped key, if any.
-pub async fn get(db: impl AnyExecutor<'_>, user_id: UserId) -> Result<Option<WrappedKey>, DbError> {
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT kek_version, wrapped FROM user_keys WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(db)
-            .await?;
-    row.map(|(version, wrapped)| decode(&user_id.to_string(), version, &wrapped))
-        .transpose()
-}
-
 /// A user's keys as stored: the current one and, while `rotate-user-keys` moves the
 /// user's images, the next one.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -92,10 +92,11 @@ impl MasterKeys {
         }
     }
 
-    /// Versions that can unwrap, ascending, as they are now (the file re-read).
+    /// Versions that can unwrap, ascending, as they are now (the file re-read if it
+    /// changed).
     pub fn versions(&self) -> Result<Vec<u32>, VaultError> {
         match &self.0 {
-            Custody::File(file) => Ok(file.reload()?.versions()),
+            Custody::File(file) => Ok(file.newest()?.versions()),
             Custody::Token(token) => token.versions(),
         }
     }
@@ -103,7 +104,7 @@ impl MasterKeys {
     /// `(version, fingerprint)` of every master key that can unwrap.
     pub fn fingerprints(&self) -> Result<Vec<(u32, String)>, VaultError> {
         match &self.0 {
-            Custody::File(file) => Ok(file.reload()?.fingerprints()),
+            Custody::File(file) => Ok(file.newest()?.fingerprints()),
             Custody::Token(token) => token.fingerprints(),
         }
     }
@@ -195,16 +196,6 @@ impl FileKeys {
             .read_as
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = stamp(&self.path);
-    }
-
-    /// The keyring as the file is now.
-    fn reload(&self) -> Result<Arc<Keyring>, VaultError> {
-        let ring = Keyring::load(&self.path)?.ok_or_else(|| VaultError::KeyFile {
-            path: self.path.display().to_string(),
-            reason: "does not exist".into(),
-        })?;
-        self.replace(ring);
-        Ok(self.current())
     }
 
     /// The keyring after re-reading the key file, when the file changed since it was last

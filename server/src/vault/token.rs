@@ -304,7 +304,6 @@ impl TokenKeys {
     /// Wraps `user_key` with master-key `version`, inside the token.
     pub fn wrap(&self, version: u32, user_key: &UserKey) -> Result<WrappedKey, VaultError> {
         let session = self.session();
-        let master = self.key(&session, version)?;
         let mut template = [
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
@@ -316,9 +315,11 @@ impl TokenKeys {
         let loaded = session.create_object(&template);
         scrub(&mut template);
         let loaded = loaded.map_err(|e| self.failed("loading a user key", &e))?;
-        let wrapped = session.wrap_key(&Mechanism::AesKeyWrap, master, loaded);
+        let wrapped = self.with_key(&session, version, |master| {
+            session.wrap_key(&Mechanism::AesKeyWrap, master, loaded)
+        });
         let _ = session.destroy_object(loaded);
-        let bytes = wrapped.map_err(|e| self.failed("wrapping a user key", &e))?;
+        let bytes = wrapped?.map_err(|e| self.failed("wrapping a user key", &e))?;
         Ok(WrappedKey {
             kek_version: version,
             bytes,
@@ -352,21 +353,32 @@ impl TokenKeys {
                 ) => VaultError::Integrity,
                 _ => self.failed("unwrapping a user key", &e),
             })?;
-        let value = session.get_attributes(handle, &[AttributeType::Value]);
+        let value = self.read_key(&session, handle, "reading an unwrapped user key");
         let _ = session.destroy_object(handle);
-        let value = value.map_err(|e| self.failed("reading an unwrapped user key", &e))?;
-        let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-        for attribute in value {
-            if let Attribute::Value(bytes) = attribute {
-                let bytes = Zeroizing::new(bytes);
-                if bytes.len() != KEY_BYTES {
-                    return Err(VaultError::Integrity);
-                }
+        value?.map(UserKey::from_bytes).ok_or(VaultError::Integrity)
+    }
+
+    /// The 32-byte `CKA_VALUE` of `handle`; `None` when it has another length.
+    fn read_key(
+        &self,
+        session: &Session,
+        handle: ObjectHandle,
+        what: &str,
+    ) -> Result<Option<Zeroizing<[u8; KEY_BYTES]>>, VaultError> {
+        let attributes = session
+            .get_attributes(handle, &[AttributeType::Value])
+            .map_err(|e| self.failed(what, &e))?;
+        Ok(attributes.into_iter().find_map(|attribute| {
+            let Attribute::Value(bytes) = attribute else {
+                return None;
+            };
+            let bytes = Zeroizing::new(bytes);
+            let mut key = Zeroizing::new([0u8; KEY_BYTES]);
+            (bytes.len() == KEY_BYTES).then(|| {
                 key.copy_from_slice(&bytes);
-                return Ok(UserKey::from_bytes(key));
-            }
-        }
-        Err(VaultError::Integrity)
+                key
+            })
+        }))
     }
 
     fn cmac(
@@ -437,23 +449,14 @@ impl TokenKeys {
         let handle = *found
             .first()
             .ok_or(VaultError::UnknownKeyVersion(version))?;
-        let attributes = session
-            .get_attributes(handle, &[AttributeType::Value])
-            .map_err(|e| self.failed("reading a retired audit key", &e))?;
-        for attribute in attributes {
-            if let Attribute::Value(bytes) = attribute {
-                let bytes = Zeroizing::new(bytes);
-                let mut key = Zeroizing::new([0u8; KEY_BYTES]);
-                if bytes.len() == KEY_BYTES {
-                    key.copy_from_slice(&bytes);
-                    return Ok(AuditKey::from_bytes(key));
-                }
-            }
-        }
-        Err(VaultError::Token(format!(
-            "{}: the retired audit key of version {version} is damaged",
-            self.name
-        )))
+        self.read_key(session, handle, "reading a retired audit key")?
+            .map(AuditKey::from_bytes)
+            .ok_or_else(|| {
+                VaultError::Token(format!(
+                    "{}: the retired audit key of version {version} is damaged",
+                    self.name
+                ))
+            })
     }
 
     /// Destroys master-key `version`, first keeping its audit key as a private data
