@@ -120,9 +120,10 @@ async fn uploads_and_fetches(client: &reqwest::Client) {
     );
 }
 
-/// Fills the listing with 10,000 rows (the listing reads rows only) and times pages.
+/// Fills the listing with 10,000 rows (the listing reads rows, and opens their names,
+/// only) and times pages.
 async fn listing(client: &reqwest::Client) {
-    let server = Server::start();
+    let mut server = Server::start();
     let token = server.token(client).await;
     let db = Db::connect(&format!("sqlite://{}/imagevault.db", server.dir.display()))
         .await
@@ -149,6 +150,13 @@ async fn listing(client: &reqwest::Client) {
         .unwrap();
     }
     tx.commit().await.unwrap();
+    // Rows written as an earlier version wrote them (the name in clear): a start seals
+    // them, once, before it serves.
+    let start = server.restart();
+    println!(
+        "start with 10,000 rows of an earlier version: {:.2} s",
+        start.as_secs_f64()
+    );
     let mut latencies = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..1000 {

@@ -223,6 +223,7 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
             return Err(BuildError::MasterKey(reason));
         }
     };
+    crate::image_names::seal_legacy(&db, &keyring).await?;
     let store = BlobStore::open(&config.storage).map_err(BuildError::Storage)?;
     let cores = cores();
     let passkeys = accounts::passkeys::relying_party(&config).map(Arc::new);

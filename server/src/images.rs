@@ -20,11 +20,12 @@ use crate::db::usage::{self, Usage};
 use crate::db::{DbError, user_keys};
 use crate::error::ApiError;
 use crate::image_cache::Plain;
+use crate::image_names;
 use crate::keys;
 use crate::state::AppState;
 use crate::storage::BlobName;
 use crate::throttle;
-use crate::vault::blob::{self, BlobId, BlobKind};
+use crate::vault::blob::{self, BlobId, BlobKind, NameKey};
 use crate::vault::keyring::UserKey;
 
 /// Longest wait for an upload slot before 503 `busy`: a client trickling bytes may hold
@@ -36,10 +37,20 @@ pub const MAX_PAGE: i64 = 100;
 /// Images per page when the client does not say.
 pub const DEFAULT_PAGE: i64 = 50;
 
-/// An upload ready to store: both blobs sealed, the row to commit after them.
+/// An image's row with its name opened: what the API and the pages show.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The row as stored.
+    pub row: ImageRow,
+    /// Its sanitised display name.
+    pub filename: String,
+}
+
+/// An upload ready to store: both blobs and the name sealed, the row to commit after
+/// them.
 struct Sealed {
-    row: ImageRow,
-    image: Vec<u8>,
+    image: Image,
+    blob: Vec<u8>,
     thumbnail: Vec<u8>,
 }
 
@@ -70,10 +81,11 @@ pub async fn upload(
 /// Writes the blobs, then commits the row: the image, or `None` when the key that
 /// sealed it stopped being current meanwhile (nothing is kept).
 async fn store(state: &AppState, sealed: Sealed) -> Result<Option<ImageObject>, ApiError> {
-    let (id, owner, epoch) = (sealed.row.id, sealed.row.owner_id, sealed.row.key_epoch);
+    let row = &sealed.image.row;
+    let (id, owner, epoch) = (row.id, row.owner_id, row.key_epoch);
     tracing::Span::current().record("image.id", tracing::field::display(id));
     let stored =
-        i64::try_from(sealed.image.len() + sealed.thumbnail.len()).map_err(ApiError::internal)?;
+        i64::try_from(sealed.blob.len() + sealed.thumbnail.len()).map_err(ApiError::internal)?;
     fits(state, owner, stored).await?;
     let names = [
         BlobName::at(id.uuid(), BlobKind::Image, epoch),
@@ -81,14 +93,14 @@ async fn store(state: &AppState, sealed: Sealed) -> Result<Option<ImageObject>, 
     ];
     // Both writes finish (or fail) before any cleanup, so no write lands after it.
     let (image, thumbnail) = tokio::join!(
-        state.store.put(&names[0], sealed.image),
+        state.store.put(&names[0], sealed.blob),
         state.store.put(&names[1], sealed.thumbnail),
     );
     if let Err(e) = image.and(thumbnail) {
         remove_blobs(&state.store, id, epoch).await;
         return Err(e.into());
     }
-    match commit_row(state, &sealed.row, stored).await {
+    match commit_row(state, row, stored).await {
         Ok(Committed::Yes) => {}
         Ok(outcome) => {
             remove_blobs(&state.store, id, epoch).await;
@@ -106,8 +118,8 @@ async fn store(state: &AppState, sealed: Sealed) -> Result<Option<ImageObject>, 
             return Err(e.into());
         }
     }
-    tracing::info!(target: "security", event = "image_uploaded", size = sealed.row.size, "image stored");
-    Ok(Some(object(&sealed.row)))
+    tracing::info!(target: "security", event = "image_uploaded", size = row.size, "image stored");
+    Ok(Some(object(&sealed.image)))
 }
 
 /// Runs CPU-heavy image work (decode, thumbnail, rendering) on the blocking pool, one
@@ -312,10 +324,11 @@ fn prepare(
         kind,
     };
     let (width, height) = checked.display_dimensions();
+    let names = NameKey::new(key, owner.uuid());
     let row = ImageRow {
         id,
         owner_id: owner,
-        filename: checked.filename().to_owned(),
+        sealed_name: image_names::seal(&names, kek_version, id, checked.filename()),
         content_type: checked.format().content_type().to_owned(),
         size: u64::try_from(checked.bytes().len()).expect("at most 5 MiB"),
         width,
@@ -325,19 +338,37 @@ fn prepare(
         key_epoch,
     };
     Ok(Sealed {
-        image: blob::seal(key, kek_version, &blob_id(BlobKind::Image), checked.bytes()),
+        blob: blob::seal(key, kek_version, &blob_id(BlobKind::Image), checked.bytes()),
         thumbnail: blob::seal(
             key,
             kek_version,
             &blob_id(BlobKind::Thumbnail),
             &thumbnail.bytes,
         ),
-        row,
+        image: Image {
+            row,
+            filename: checked.filename().to_owned(),
+        },
     })
 }
 
-/// One of the owner's images; someone else's id answers exactly like a missing one.
-pub async fn get(state: &AppState, owner: UserId, id: ImageId) -> Result<ImageRow, ApiError> {
+/// One of the owner's images with its name; someone else's id answers exactly like a
+/// missing one.
+pub async fn get(state: &AppState, owner: UserId, id: ImageId) -> Result<Image, ApiError> {
+    let fetch = || async move {
+        Ok(rows::get(state.db.pool(), owner, id)
+            .await?
+            .into_iter()
+            .collect())
+    };
+    image_names::named(&state.db, &state.keyring, owner, fetch)
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound)
+}
+
+/// One of the owner's image rows, without opening its name (for serving a thumbnail).
+pub async fn row(state: &AppState, owner: UserId, id: ImageId) -> Result<ImageRow, ApiError> {
     rows::get(state.db.pool(), owner, id)
         .await?
         .ok_or(ApiError::NotFound)
@@ -372,13 +403,14 @@ pub async fn list(
         )));
     }
     let after = cursor.map(decode_cursor).transpose()?;
-    let mut page = rows::page(state.db.pool(), owner, after, limit + 1).await?;
+    let fetch = || rows::page(state.db.pool(), owner, after, limit + 1);
+    let mut page = image_names::named(&state.db, &state.keyring, owner, fetch).await?;
     let more = page.len() > usize::try_from(limit).expect("positive");
     page.truncate(usize::try_from(limit).expect("positive"));
     let next = page
         .last()
         .filter(|_| more)
-        .map(|last| encode_cursor(last.created_us, last.id));
+        .map(|last| encode_cursor(last.row.created_us, last.row.id));
     Ok((page.iter().map(object).collect(), next))
 }
 
@@ -409,7 +441,9 @@ async fn open_blob(state: &AppState, row: &ImageRow, kind: BlobKind) -> Result<P
             .store
             .get(&BlobName::at(image.uuid(), kind, epoch))
             .await?;
-        let key = keys::user_key_at(&state.db, &state.keyring, row.owner_id, epoch).await?;
+        let key = keys::user_key_at(&state.db, &state.keyring, row.owner_id, epoch)
+            .await?
+            .map(|(key, _)| key);
         let (Some(sealed), Some(key)) = (sealed, key) else {
             // Deleted meanwhile (row first, then blobs) is a 404; a row without its blob
             // is not, unless the row has moved to another key.
@@ -465,11 +499,12 @@ pub async fn remove_blobs(store: &crate::storage::BlobStore, id: ImageId, epoch:
     }
 }
 
-/// The API object of a row.
-pub fn object(row: &ImageRow) -> ImageObject {
+/// The API object of an image.
+pub fn object(image: &Image) -> ImageObject {
+    let row = &image.row;
     ImageObject {
         id: row.id.uuid(),
-        filename: row.filename.clone(),
+        filename: image.filename.clone(),
         content_type: row.content_type.clone(),
         size: row.size,
         width: row.width,

@@ -76,15 +76,15 @@ pub async fn sealing_key(
     Ok((unwrap(master, user, &wrapped)?, wrapped.kek_version, epoch))
 }
 
-/// The user's key of `epoch` (the current one, or the next during a rotation); `None`
-/// when the user has no key of that epoch any more (a rotation moved on: read the row
-/// again).
+/// The user's key of `epoch` (the current one, or the next during a rotation) and the
+/// master-key version that wraps it; `None` when the user has no key of that epoch any
+/// more (a rotation moved on: read the row again).
 pub async fn user_key_at(
     db: &Db,
     master: &MasterKeys,
     user: UserId,
     epoch: u32,
-) -> Result<Option<UserKey>, KeyError> {
+) -> Result<Option<(UserKey, u32)>, KeyError> {
     let Some(stored) = user_keys::get_keys(db.pool(), user).await? else {
         return Ok(None);
     };
@@ -97,10 +97,15 @@ pub async fn user_key_at(
     } else {
         return Ok(None);
     };
-    unwrap(master, user, &wrapped).map(Some)
+    let key = unwrap(master, user, &wrapped)?;
+    Ok(Some((key, wrapped.kek_version)))
 }
 
-fn unwrap(master: &MasterKeys, user: UserId, wrapped: &WrappedKey) -> Result<UserKey, KeyError> {
+pub(crate) fn unwrap(
+    master: &MasterKeys,
+    user: UserId,
+    wrapped: &WrappedKey,
+) -> Result<UserKey, KeyError> {
     master.unwrap(wrapped).map_err(|source| {
         tracing::error!(target: "security", event = "integrity", error = %source, "user key does not unwrap");
         KeyError::Vault { user, source }

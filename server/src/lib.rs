@@ -35,6 +35,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod image_cache;
+pub mod image_names;
 pub mod images;
 pub mod keys;
 pub mod maintenance;

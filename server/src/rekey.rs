@@ -4,8 +4,8 @@
 //! Per user: the next key is stored wrapped beside the current one (new uploads are
 //! sealed with it from then on); each image still under the current key is opened,
 //! sealed again under the next key into blobs of new names (`.e<N>`), made durable, and
-//! only then is its row pointed at them (compare-and-swap on its epoch) and the old
-//! blobs removed. When no image is left under the current key, one transaction seals
+//! only then is its row pointed at them (compare-and-swap on its epoch, which also
+//! stores its name sealed again) and the old blobs removed. When no image is left under the current key, one transaction seals
 //! the TOTP seed again and makes the next key current, destroying the old one.
 //!
 //! Every step is safe to interrupt: a SIGKILL leaves at most new blobs no row points to
@@ -18,10 +18,11 @@ use crate::db::ids::{ImageId, UserId};
 use crate::db::images as rows;
 use crate::db::user_keys;
 use crate::db::{Db, DbError, mfa, users};
+use crate::image_names;
 use crate::maintenance::JobError;
 use crate::storage::{BlobName, BlobStore};
 use crate::vault::MasterKeys;
-use crate::vault::blob::{self, BlobId, BlobKind};
+use crate::vault::blob::{self, BlobId, BlobKind, NameKey};
 use crate::vault::keyring::UserKey;
 
 /// Images re-encrypted per database round trip.
@@ -58,6 +59,8 @@ pub async fn rotate_user_keys(
     whom: &Whom,
     progress: Progress<'_>,
 ) -> Result<Vec<Rekeyed>, JobError> {
+    // Names still in clear (rows of earlier versions) would have no sealed name to move.
+    crate::image_names::seal_legacy(db, keys).await?;
     let users = match whom {
         Whom::Email(email) => {
             let user = users::by_email(db.pool(), email)
@@ -108,6 +111,10 @@ async fn rotate_one(
         user,
         old_key: &old_key,
         new_key: &new_key,
+        names: (
+            NameKey::new(&old_key, user.uuid()),
+            NameKey::new(&new_key, user.uuid()),
+        ),
         kek_version: next.kek_version,
         from,
         to,
@@ -153,6 +160,8 @@ struct Mover<'a> {
     user: UserId,
     old_key: &'a UserKey,
     new_key: &'a UserKey,
+    /// The name keys of the old and the new key.
+    names: (NameKey, NameKey),
     kek_version: u32,
     from: u32,
     to: u32,
@@ -169,8 +178,24 @@ impl Mover<'_> {
         }
     }
 
-    /// Re-encrypts one image and its thumbnail: `false` when it was deleted meanwhile.
+    /// Re-encrypts one image, its thumbnail and its name: `false` when it was deleted
+    /// meanwhile.
     async fn move_image(&self, id: ImageId) -> Result<bool, JobError> {
+        // Deleted, or moved by another run of the job, meanwhile.
+        let Some(row) = rows::get(self.db.pool(), self.user, id)
+            .await?
+            .filter(|row| row.key_epoch == self.from)
+        else {
+            return Ok(false);
+        };
+        let name = image_names::open(&self.names.0, id, &row.sealed_name).map_err(|e| {
+            JobError::Integrity(format!(
+                "the name of image {id} does not open under its key ({e}); nothing of it \
+                 was changed: restore its row from a backup or delete the image, then run \
+                 the job again"
+            ))
+        })?;
+        let name = image_names::seal(&self.names.1, self.kek_version, id, &name);
         let mut sealed = Vec::with_capacity(KINDS.len());
         for kind in KINDS {
             let Some(old) = self
@@ -198,7 +223,7 @@ impl Mover<'_> {
                 .put(&BlobName::at(id.uuid(), kind, self.to), bytes)
                 .await?;
         }
-        if !rows::move_epoch(self.db.pool(), id, self.from, self.to).await? {
+        if !rows::move_epoch(self.db.pool(), id, (self.from, self.to), &name).await? {
             // Deleted meanwhile: the new blobs have no row (a moved row is never moved
             // back, so they are not someone else's).
             if rows::get(self.db.pool(), self.user, id).await?.is_none() {

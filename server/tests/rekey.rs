@@ -1,7 +1,8 @@
 //! `rotate-user-keys` on both stacks, with the real binary: the job is killed (SIGKILL) midway
 //! (twice, at different points) while the server keeps serving the user's reads and
 //! uploads; run again, it finishes, and every image reads back bit-identical under a
-//! fresh key, the TOTP seed still works, nothing is left behind for `sweep`.
+//! fresh key with its name, the TOTP seed still works, nothing is left behind for
+//! `sweep`.
 
 use imagevault_test_support as support;
 use support::both_engines;
@@ -45,10 +46,35 @@ async fn upload_expecting(
 ) -> (String, Vec<u8>) {
     let original = jpeg(48, 36, seed);
     let expected = validate(&original, "r.jpg").unwrap().bytes().to_vec();
-    (
-        setup.upload(client, token, "r.jpg", original).await,
-        expected,
-    )
+    let name = format!("r-{seed}.jpg");
+    (setup.upload(client, token, &name, original).await, expected)
+}
+
+/// `(id, name)` of every image the listing shows, walking all its pages.
+async fn listed(setup: &Process, client: &reqwest::Client, token: &str) -> Vec<(String, String)> {
+    let first = format!("{}/api/v1/images?limit=100", setup.base_url());
+    let (mut all, mut url) = (Vec::new(), first.clone());
+    loop {
+        let page: Value = client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for item in page["items"].as_array().unwrap() {
+            all.push((
+                item["id"].as_str().unwrap().to_owned(),
+                item["filename"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => url = format!("{first}&cursor={next}"),
+            None => return all,
+        }
+    }
 }
 
 /// Turns two-step sign-in on; returns the secret.
@@ -224,6 +250,13 @@ async fn user_keys_are_replaced_online_and_survive_sigkill(engine: Engine) {
     assert_eq!(
         images::count_at_epoch(pool.pool(), owner, 0).await.unwrap(),
         0
+    );
+    // The old key is gone: names that open were sealed again under the new one.
+    let names = listed(&setup, &client, &token).await;
+    assert_eq!(names.len(), expected.lock().await.len());
+    assert!(
+        names.iter().all(|(_, name)| name.starts_with("r-")),
+        "every name still opens: {names:?}"
     );
     let (ok, said) = setup.job(&["sweep", "--grace-seconds", "0"]);
     assert!(

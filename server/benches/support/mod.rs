@@ -19,6 +19,12 @@ use imagevault_test_support::images::post_image;
 use serde_json::{Value, json};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_imagevault-server");
+
+/// The server binary the benchmarks start: this build's, or the one `BENCH_SERVER_BIN`
+/// names (a build from before a change, run by the same benchmark on the same data).
+pub fn bin() -> String {
+    std::env::var("BENCH_SERVER_BIN").unwrap_or_else(|_| BIN.to_owned())
+}
 pub const PASSWORD: &str = "Correct-Horse-7-Battery-Staple";
 pub const EMAIL: &str = "bench@example.com";
 pub const PHASE: Duration = Duration::from_secs(8);
@@ -61,11 +67,13 @@ pub struct Server {
     child: Child,
     pub addr: SocketAddr,
     pub dir: PathBuf,
+    /// The configuration it was started with on top of the bench's own.
+    extra: Vec<(String, String)>,
 }
 
 impl Server {
     pub fn command(dir: &Path, port: u16, extra: &[(&str, &str)]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin());
         cmd.env_clear()
             .env("DEBUG", "True")
             .env("RUST_LOG", "warn")
@@ -106,10 +114,36 @@ impl Server {
             .spawn()
             .unwrap();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        while TcpStream::connect(addr).is_err() {
-            std::thread::sleep(Duration::from_millis(20));
+        wait_for(addr);
+        let extra = extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Self {
+            child,
+            addr,
+            dir,
+            extra,
         }
-        Self { child, addr, dir }
+    }
+
+    /// Stops the server and starts it again on the same data and port; how long the
+    /// start took until it accepted connections.
+    pub fn restart(&mut self) -> Duration {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let extra: Vec<(&str, &str)> = self
+            .extra
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let started = Instant::now();
+        self.child = Self::command(&self.dir, self.addr.port(), &extra)
+            .arg("serve")
+            .spawn()
+            .unwrap();
+        wait_for(self.addr);
+        started.elapsed()
     }
 
     /// Peak resident set size of the server process so far, in MiB.
@@ -157,6 +191,12 @@ impl Server {
             .await
             .unwrap();
         res["token"].as_str().unwrap().to_owned()
+    }
+}
+
+fn wait_for(addr: SocketAddr) {
+    while TcpStream::connect(addr).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -11,8 +11,9 @@ pub struct ImageRow {
     pub id: ImageId,
     /// The owning account.
     pub owner_id: UserId,
-    /// Sanitised display name.
-    pub filename: String,
+    /// The sanitised display name, sealed under the owner's key of `key_epoch` with
+    /// the image id bound in (base64; see `crate::image_names`).
+    pub sealed_name: String,
     /// `image/jpeg`, `image/png` or `image/gif`.
     pub content_type: String,
     /// Bytes of the sanitised image (stored as `BIGINT`; a value out of range fails the
@@ -36,7 +37,7 @@ pub struct ImageRow {
 }
 
 /// The columns of an [`ImageRow`], in its order.
-const COLUMNS: &str = "id, owner_id, filename, content_type, size, width, height, thumbnail_type, \
+const COLUMNS: &str = "id, owner_id, sealed_name, content_type, size, width, height, thumbnail_type, \
                        created_us, key_epoch";
 
 /// The columns of an [`ImageRow`] from the `images` table under `alias`, for queries of
@@ -58,20 +59,21 @@ pub struct After {
     pub id: ImageId,
 }
 
-/// Inserts the row of an image whose blobs are already durable.
+/// Inserts the row of an image whose blobs are already durable (its `filename` column,
+/// the clear name of earlier versions, stays empty).
 pub async fn insert(
     db: impl AnyExecutor<'_>,
     row: &ImageRow,
     stored_bytes: i64,
 ) -> Result<(), DbError> {
     let sql = format!(
-        "INSERT INTO images ({COLUMNS}, stored_bytes) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO images ({COLUMNS}, stored_bytes, filename) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, '')"
     );
     sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(row.id)
         .bind(row.owner_id)
-        .bind(&row.filename)
+        .bind(&row.sealed_name)
         .bind(&row.content_type)
         .bind(i64::try_from(row.size).map_err(|e| DbError::Corrupt(e.to_string()))?)
         .bind(i64::from(row.width))
@@ -132,7 +134,6 @@ pub async fn page(
     Ok(query.fetch_all(db).await?)
 }
 
-/// Deletes the owner's image row; `false` when there was none.
 /// Deletes the owner's image row; returns the bytes it held in the blob store and its
 /// key epoch (which names its blobs), or `None` if the owner has no such image.
 pub async fn delete(
@@ -216,20 +217,75 @@ pub async fn count_at_epoch(
     )
 }
 
-/// Points the row at blobs sealed under key `to`, if it still points at `from`; `false`
-/// when the image was deleted or moved meanwhile.
+/// Points the row at blobs (and a name) sealed under key `to`, if it still points at
+/// `from`; `false` when the image was deleted or moved meanwhile.
 pub async fn move_epoch(
     db: impl AnyExecutor<'_>,
     id: ImageId,
-    from: u32,
-    to: u32,
+    (from, to): (u32, u32),
+    sealed_name: &str,
 ) -> Result<bool, DbError> {
-    let done = sqlx::query("UPDATE images SET key_epoch = $1 WHERE id = $2 AND key_epoch = $3")
-        .bind(i64::from(to))
-        .bind(id)
-        .bind(i64::from(from))
-        .execute(db)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE images SET key_epoch = $1, sealed_name = $2 WHERE id = $3 AND key_epoch = $4",
+    )
+    .bind(i64::from(to))
+    .bind(sealed_name)
+    .bind(id)
+    .bind(i64::from(from))
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A row of an earlier version, its name still in clear.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Unsealed {
+    /// The image.
+    pub id: ImageId,
+    /// Its owner.
+    pub owner_id: UserId,
+    /// The name in clear.
+    pub filename: String,
+    /// The owner's key that seals its blobs, and so its name.
+    #[sqlx(try_from = "i64")]
+    pub key_epoch: u32,
+}
+
+/// Up to `limit` rows whose names are still in clear, by id after `after`.
+pub async fn unsealed(
+    db: impl AnyExecutor<'_>,
+    after: Option<ImageId>,
+    limit: i64,
+) -> Result<Vec<Unsealed>, DbError> {
+    let after = after.map(|id| id.to_string()).unwrap_or_default();
+    Ok(sqlx::query_as(
+        "SELECT id, owner_id, filename, key_epoch FROM images \
+         WHERE sealed_name = '' AND id > $1 ORDER BY id LIMIT $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Stores the sealed name of a row of an earlier version and empties its clear name, if
+/// the row is still unsealed at key `epoch`; `false` when it was deleted, moved or
+/// sealed meanwhile.
+pub async fn seal_name(
+    db: impl AnyExecutor<'_>,
+    id: ImageId,
+    epoch: u32,
+    sealed_name: &str,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE images SET sealed_name = $1, filename = '' \
+         WHERE id = $2 AND key_epoch = $3 AND sealed_name = ''",
+    )
+    .bind(sealed_name)
+    .bind(id)
+    .bind(i64::from(epoch))
+    .execute(db)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

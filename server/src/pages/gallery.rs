@@ -13,11 +13,11 @@ use time::macros::format_description;
 
 use super::{redirect, render_html, signed_in_get};
 use crate::accounts;
-use crate::db::images::ImageRow;
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, PageUser, SignedIn, UploadUser, path_id, sign_in_first};
 use crate::http::upload::UploadReader;
 use crate::images;
+use crate::images::Image;
 
 /// Images per gallery page.
 const PAGE: i64 = 60;
@@ -130,12 +130,13 @@ fn size_text(bytes: u64) -> String {
     }
 }
 
-fn details(row: &ImageRow) -> ImageDetails {
-    let object = images::object(row);
+fn details(image: &Image) -> ImageDetails {
+    let object = images::object(image);
     let created = object.created_at;
+    let row = &image.row;
     ImageDetails {
         id: row.id.to_string(),
-        filename: row.filename.clone(),
+        filename: image.filename.clone(),
         content_type: row.content_type.clone(),
         size_text: size_text(row.size),
         width: row.width,
@@ -158,13 +159,13 @@ pub(super) fn date_text(t: OffsetDateTime) -> String {
 #[handler]
 async fn image_page(user: PageUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let id = path_id(&req.param::<String>("id").unwrap_or_default())?;
-    let row = images::get(&user.state, user.caller.user_id, id).await?;
-    let (newer, older) = images::neighbours(&user.state, &row).await?;
+    let image = images::get(&user.state, user.caller.user_id, id).await?;
+    let (newer, older) = images::neighbours(&user.state, &image.row).await?;
     render_html(
         res,
         &ImagePage {
             csrf: &user.csrf(),
-            image: details(&row),
+            image: details(&image),
             newer: newer.map(|id| id.to_string()),
             older: older.map(|id| id.to_string()),
         },
@@ -355,13 +356,13 @@ async fn delete_submit(
         redirect(res, "/");
         return Ok(());
     }
-    let row = images::get(&user.state, user.caller.user_id, id).await?;
+    let image = images::get(&user.state, user.caller.user_id, id).await?;
     render_html(
         res,
         &ConfirmDeletePage {
             csrf: &user.csrf(),
-            id: &row.id.to_string(),
-            filename: &row.filename,
+            id: &image.row.id.to_string(),
+            filename: &image.filename,
         },
     )
 }

@@ -93,11 +93,11 @@ async fn previews(user: &AuthUser, ids: &[String]) -> Result<Vec<Chosen>, ApiErr
     let mut chosen = Vec::with_capacity(ids.len().min(PREVIEWS));
     for id in ids.iter().take(PREVIEWS) {
         let id: ImageId = path_id(id.trim())?;
-        let row = images::get(&user.state, user.caller.user_id, id).await?;
-        let (thumb_width, thumb_height) = thumbnail_size(row.width, row.height);
+        let image = images::get(&user.state, user.caller.user_id, id).await?;
+        let (thumb_width, thumb_height) = thumbnail_size(image.row.width, image.row.height);
         chosen.push(Chosen {
-            id: row.id.to_string(),
-            filename: row.filename,
+            id: image.row.id.to_string(),
+            filename: image.filename,
             thumb_width,
             thumb_height,
         });

@@ -11,12 +11,12 @@ use salvo::prelude::*;
 use salvo_oapi::endpoint;
 use salvo_oapi::extract::{PathParam, QueryParam};
 
-use crate::db::images::ImageRow;
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, UploadUser, path_id};
 use crate::http::upload::{declared_length, read_upload};
 use crate::image_cache::Plain;
 use crate::images;
+use crate::images::Image;
 use crate::vault::blob::BlobKind;
 
 /// The image routes.
@@ -93,7 +93,7 @@ async fn list(
 }
 
 /// The caller's image named by the path (404 for any other id).
-async fn owned(user: &AuthUser, id: &str) -> Result<ImageRow, ApiError> {
+async fn owned(user: &AuthUser, id: &str) -> Result<Image, ApiError> {
     images::get(&user.state, user.caller.user_id, path_id(id)?).await
 }
 
@@ -113,12 +113,12 @@ async fn content(
     req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let row = owned(&user, &id).await?;
-    let plain = images::content(&user.state, &row, BlobKind::Image).await?;
-    if let Ok(disposition) = HeaderValue::from_str(&inline_disposition(&row.filename)) {
+    let image = owned(&user, &id).await?;
+    let plain = images::content(&user.state, &image.row, BlobKind::Image).await?;
+    if let Ok(disposition) = HeaderValue::from_str(&inline_disposition(&image.filename)) {
         res.headers_mut().insert(CONTENT_DISPOSITION, disposition);
     }
-    send_owned(req, res, &row.content_type, &plain, Keep::Never);
+    send_owned(req, res, &image.row.content_type, &plain, Keep::Never);
     Ok(())
 }
 
@@ -131,7 +131,8 @@ async fn thumbnail(
     req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
-    let row = owned(&user, &id).await?;
+    // A gallery asks for a page of these at once: no name is opened for them.
+    let row = images::row(&user.state, user.caller.user_id, path_id(&id)?).await?;
     let plain = images::content(&user.state, &row, BlobKind::Thumbnail).await?;
     send_owned(req, res, &row.thumbnail_type, &plain, Keep::Revalidate);
     Ok(())

@@ -72,6 +72,9 @@ fn context(kind: BlobKind) -> u8 {
 /// can ever share its keys.
 const USER_SECRET_CONTEXT: u8 = 2;
 
+/// Context byte of the key that seals a user's filenames ([`NameKey`]).
+const NAME_CONTEXT: u8 = 3;
+
 fn derive(user_key: &UserKey, context: u8, id: &BlobId) -> BlobKeys {
     let hkdf = Hkdf::<Sha256>::new(Some(HKDF_SALT), user_key.expose_secret());
     let mut info = Vec::with_capacity(17);
@@ -150,7 +153,10 @@ fn seal_in(
     id: &BlobId,
     plaintext: &[u8],
 ) -> Vec<u8> {
-    let keys = derive(user_key, context, id);
+    seal_with(&derive(user_key, context, id), kek_version, id, plaintext)
+}
+
+fn seal_with(keys: &BlobKeys, kek_version: u32, id: &BlobId, plaintext: &[u8]) -> Vec<u8> {
     let mut iv = [0u8; IV_BYTES];
     getrandom::fill(&mut iv).expect("the OS random source is available");
     let ciphertext = cbc::Encryptor::<Aes256>::new((&*keys.enc).into(), &iv.into())
@@ -160,7 +166,7 @@ fn seal_in(
     blob.extend_from_slice(&kek_version.to_be_bytes());
     blob.extend_from_slice(&iv);
     blob.extend_from_slice(&ciphertext);
-    let tag = mac(&keys, id, &blob).finalize().into_bytes();
+    let tag = mac(keys, id, &blob).finalize().into_bytes();
     blob.extend_from_slice(&tag);
     blob
 }
@@ -180,17 +186,26 @@ fn open_in(
     user_key: &UserKey,
     context: u8,
     id: &BlobId,
-    mut blob: Vec<u8>,
+    blob: Vec<u8>,
 ) -> Result<Vec<u8>, VaultError> {
-    if blob.len() < MIN_BLOB_BYTES
-        || blob[0] != FORMAT_VERSION
-        || !(blob.len() - HEADER_BYTES - IV_BYTES - TAG_BYTES).is_multiple_of(BLOCK_BYTES)
-    {
+    if !well_formed(&blob) {
+        return Err(VaultError::Integrity);
+    }
+    open_with(&derive(user_key, context, id), id, blob)
+}
+
+fn well_formed(blob: &[u8]) -> bool {
+    blob.len() >= MIN_BLOB_BYTES
+        && blob[0] == FORMAT_VERSION
+        && (blob.len() - HEADER_BYTES - IV_BYTES - TAG_BYTES).is_multiple_of(BLOCK_BYTES)
+}
+
+fn open_with(keys: &BlobKeys, id: &BlobId, mut blob: Vec<u8>) -> Result<Vec<u8>, VaultError> {
+    if !well_formed(&blob) {
         return Err(VaultError::Integrity);
     }
     let body = blob.len() - TAG_BYTES;
-    let keys = derive(user_key, context, id);
-    mac(&keys, id, &blob[..body])
+    mac(keys, id, &blob[..body])
         .verify_slice(&blob[body..])
         .map_err(|_| VaultError::Integrity)?;
     let iv: [u8; IV_BYTES] = blob[HEADER_BYTES..HEADER_BYTES + IV_BYTES]
@@ -203,6 +218,45 @@ fn open_in(
     blob.truncate(HEADER_BYTES + IV_BYTES + plain_len);
     blob.drain(..HEADER_BYTES + IV_BYTES);
     Ok(blob)
+}
+
+/// The key that seals one user's filenames, in the blob format above: derived once per
+/// user (not per image, as blob keys are), because a listing opens a whole page of
+/// names and an HKDF per name would cost more than the rest of the page. Each name is
+/// still bound to its image and owner: both ids are in its tag, so a name copied to
+/// another row, or another user's, does not open.
+pub struct NameKey {
+    keys: BlobKeys,
+    owner: Uuid,
+}
+
+impl NameKey {
+    /// The name key of `owner`'s user key.
+    pub fn new(user_key: &UserKey, owner: Uuid) -> Self {
+        Self {
+            keys: derive(user_key, NAME_CONTEXT, &secret_id(owner)),
+            owner,
+        }
+    }
+
+    fn id(&self, image: Uuid) -> BlobId {
+        BlobId {
+            image,
+            owner: self.owner,
+            kind: BlobKind::Image,
+        }
+    }
+
+    /// Seals the name of `image` (its id is the associated data).
+    pub fn seal(&self, kek_version: u32, image: Uuid, name: &str) -> Vec<u8> {
+        seal_with(&self.keys, kek_version, &self.id(image), name.as_bytes())
+    }
+
+    /// Opens the name of `image`: the tag is checked first, then the text must be UTF-8.
+    pub fn open(&self, image: Uuid, sealed: Vec<u8>) -> Result<String, VaultError> {
+        let plain = open_with(&self.keys, &self.id(image), sealed)?;
+        String::from_utf8(plain).map_err(|_| VaultError::Integrity)
+    }
 }
 
 /// The blob's tag (its last 32 bytes): an authenticated digest of the whole blob once
@@ -336,5 +390,72 @@ mod tests {
         assert!(open(&key, &as_image, &sealed).is_err());
         let image = seal(&key, 3, &as_image, b"image");
         assert!(open_user_secret(&key, owner, &image).is_err());
+    }
+
+    #[test]
+    fn names_open_only_for_their_image_owner_and_key() {
+        let key = UserKey::generate();
+        let (owner, image) = (Uuid::new_v4(), Uuid::new_v4());
+        let names = NameKey::new(&key, owner);
+        let sealed = names.seal(4, image, "passport_scan.jpg");
+        assert_eq!(kek_version(&sealed), Some(4));
+        assert!(!sealed.windows(8).any(|w| w == b"passport"));
+        assert_eq!(
+            names.open(image, sealed.clone()).unwrap(),
+            "passport_scan.jpg"
+        );
+        assert_eq!(
+            NameKey::new(&key, owner)
+                .open(image, sealed.clone())
+                .unwrap(),
+            "passport_scan.jpg"
+        );
+        assert!(
+            names.open(Uuid::new_v4(), sealed.clone()).is_err(),
+            "another image"
+        );
+        assert!(
+            NameKey::new(&key, Uuid::new_v4())
+                .open(image, sealed.clone())
+                .is_err(),
+            "another owner"
+        );
+        assert!(
+            NameKey::new(&UserKey::generate(), owner)
+                .open(image, sealed.clone())
+                .is_err(),
+            "another key"
+        );
+        for i in 0..sealed.len() {
+            let mut bad = sealed.clone();
+            bad[i] ^= 0x01;
+            assert!(names.open(image, bad).is_err(), "byte {i}");
+        }
+        assert!(names.open(image, Vec::new()).is_err());
+        // Neither a blob nor a user secret of the same ids opens as a name, nor the reverse.
+        let as_blob = BlobId {
+            image,
+            owner,
+            kind: BlobKind::Image,
+        };
+        assert!(
+            names
+                .open(image, seal(&key, 4, &as_blob, b"x.jpg"))
+                .is_err()
+        );
+        assert!(open(&key, &as_blob, &sealed).is_err());
+        assert!(
+            names
+                .open(owner, seal_user_secret(&key, 4, owner, b"x.jpg"))
+                .is_err()
+        );
+        // A sealed name that is not UTF-8 inside is refused, not mangled.
+        assert!(matches!(
+            names.open(
+                image,
+                seal_with(&names.keys, 4, &names.id(image), b"\xff\xfe")
+            ),
+            Err(VaultError::Integrity)
+        ));
     }
 }
