@@ -24,6 +24,7 @@ use std::time::Instant;
 use imagevault_server::db::Db;
 use imagevault_server::vault::blob::{BlobId, BlobKind, open, seal};
 use imagevault_server::vault::keyring::UserKey;
+use imagevault_test_support::images::insert_rows_of_an_earlier_version;
 use serde_json::Value;
 
 mod support;
@@ -133,23 +134,7 @@ async fn listing(client: &reqwest::Client) {
         .fetch_one(db.pool())
         .await
         .unwrap();
-    // One transaction: 10,000 synchronous commits would only measure the disk.
-    let mut tx = db.pool().begin().await.unwrap();
-    for i in 0..10_000_i64 {
-        sqlx::query(
-            "INSERT INTO images (id, owner_id, filename, content_type, size, width, height, \
-             thumbnail_type, created_us) VALUES ($1, $2, $3, 'image/jpeg', 1000000, 2000, 1500, \
-             'image/jpeg', $4)",
-        )
-        .bind(uuid::Uuid::new_v4().to_string())
-        .bind(&owner)
-        .bind(format!("photo-{i}.jpg"))
-        .bind(1_764_000_000_000_000 + i)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
+    insert_rows_of_an_earlier_version(&db, &owner, 10_000).await;
     // Rows written as an earlier version wrote them (the name in clear): a start seals
     // them, once, before it serves.
     let start = server.restart();

@@ -121,18 +121,24 @@ pub async fn seal_legacy(db: &Db, master: &MasterKeys) -> Result<u64, DbError> {
             break;
         };
         after = Some(last.id);
+        // The keys first: making a missing one writes, which must not wait on the
+        // transaction below.
+        for row in &batch {
+            if let Entry::Vacant(slot) = keys.entry((row.owner_id, row.key_epoch)) {
+                slot.insert(name_key(db, master, row).await?);
+            }
+        }
+        // One commit (one sync to disk) per batch rather than per row.
+        let mut tx = db.begin().await?;
         for row in batch {
-            let known = match keys.entry((row.owner_id, row.key_epoch)) {
-                Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(slot) => slot.insert(name_key(db, master, &row).await?),
-            };
-            // Moved to another key meanwhile: the next start sees it again.
-            let Some((key, kek_version)) = known else {
+            // No key of its epoch (moved on meanwhile, or not unwrapping): left for the next start.
+            let Some((key, kek_version)) = &keys[&(row.owner_id, row.key_epoch)] else {
                 continue;
             };
             let name = seal(key, *kek_version, row.id, &row.filename);
-            sealed += u64::from(rows::seal_name(db.pool(), row.id, row.key_epoch, &name).await?);
+            sealed += u64::from(rows::seal_name(&mut *tx, row.id, row.key_epoch, &name).await?);
         }
+        tx.commit().await?;
     }
     if sealed > 0 {
         tracing::info!(sealed, "names of earlier versions sealed");

@@ -103,11 +103,30 @@ async fn names_are_sealed_and_rows_of_earlier_versions_are_sealed_at_start(engin
         .execute(db.pool())
         .await
         .unwrap();
+    // More than one batch of them (rows only: the listing reads no blob).
+    let owner: String = sqlx::query_scalar("SELECT owner_id FROM images WHERE id = $1")
+        .bind(&other)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    support::images::insert_rows_of_an_earlier_version(&db, &owner, 1100).await;
     let (_, handle) = app.sibling().await;
     handle.stop_forceful();
     let (clear, sealed) = columns(&db, &other).await;
     assert_eq!(clear, "", "a start seals the rows of earlier versions");
     assert!(!sealed.is_empty());
+    let left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM images WHERE sealed_name = '' OR filename <> ''")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!(left, 0, "every row of an earlier version is sealed");
+    let res = app.get_bearer("/api/v1/images?limit=100", &token).await;
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(
+        page["items"][99]["filename"], "photo-1002.jpg",
+        "newest first, names open"
+    );
     assert_eq!(name_of(&app, &token, &other).await, "old scan.jpg");
     let res = app
         .get_bearer(&format!("/api/v1/images/{other}/content"), &token)

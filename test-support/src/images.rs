@@ -114,3 +114,30 @@ impl TestApp {
             .unwrap()
     }
 }
+
+/// Inserts `count` image rows of `owner` (a user id) as versions before sealed names
+/// wrote them: the name (`photo-<i>.jpg`) in clear, nothing sealed, no blobs (a listing
+/// reads rows only), uploaded in 2025 (older than anything uploaded now), `photo-0` the
+/// oldest. One transaction: thousands of synchronous commits would only measure the disk.
+pub async fn insert_rows_of_an_earlier_version(
+    db: &imagevault_server::db::Db,
+    owner: &str,
+    count: i64,
+) {
+    let mut tx = db.pool().begin().await.unwrap();
+    for i in 0..count {
+        sqlx::query(
+            "INSERT INTO images (id, owner_id, filename, content_type, size, width, height, \
+             thumbnail_type, created_us) VALUES ($1, $2, $3, 'image/jpeg', 1000000, 2000, 1500, \
+             'image/jpeg', $4)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(owner)
+        .bind(format!("photo-{i}.jpg"))
+        .bind(1_764_000_000_000_000 + i)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
