@@ -5,8 +5,9 @@
 //! sealed with it from then on); each image still under the current key is opened,
 //! sealed again under the next key into blobs of new names (`.e<N>`), made durable, and
 //! only then is its row pointed at them (compare-and-swap on its epoch, which also
-//! stores its name sealed again) and the old blobs removed. When no image is left under the current key, one transaction seals
-//! the TOTP seed again and makes the next key current, destroying the old one.
+//! stores its name sealed again) and the old blobs removed. When no image is left under
+//! the current key, one transaction seals the TOTP seed again and makes the next key
+//! current, destroying the old one.
 //!
 //! Every step is safe to interrupt: a SIGKILL leaves at most new blobs no row points to
 //! (written again on the next run) or old blobs of moved rows (removed by the next run
@@ -60,7 +61,7 @@ pub async fn rotate_user_keys(
     progress: Progress<'_>,
 ) -> Result<Vec<Rekeyed>, JobError> {
     // Names still in clear (rows of earlier versions) would have no sealed name to move.
-    crate::image_names::seal_legacy(db, keys).await?;
+    image_names::seal_legacy(db, keys).await?;
     let users = match whom {
         Whom::Email(email) => {
             let user = users::by_email(db.pool(), email)
