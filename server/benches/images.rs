@@ -150,15 +150,7 @@ async fn listing(client: &reqwest::Client) {
             None => server.url("/api/v1/images?limit=50"),
         };
         let t = Instant::now();
-        let page: Value = client
-            .get(url)
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = imagevault_test_support::get_json(client, &url, &token).await;
         latencies.push(t.elapsed());
         // Walk all 200 pages, then start over from the newest.
         cursor = page["next_cursor"].as_str().map(str::to_owned);

@@ -55,15 +55,7 @@ async fn listed(setup: &Process, client: &reqwest::Client, token: &str) -> Vec<(
     let first = format!("{}/api/v1/images?limit=100", setup.base_url());
     let (mut all, mut url) = (Vec::new(), first.clone());
     loop {
-        let page: Value = client
-            .get(&url)
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = support::get_json(client, &url, token).await;
         for item in page["items"].as_array().unwrap() {
             all.push((
                 item["id"].as_str().unwrap().to_owned(),

@@ -387,6 +387,20 @@ impl TestApp {
     }
 }
 
+/// `GET url` with `token` as the bearer: the JSON answer, whatever its status (for
+/// harnesses that drive a server they did not start as a [`TestApp`]).
+pub async fn get_json(client: &reqwest::Client, url: &str, token: &str) -> Value {
+    client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// A client that keeps cookies and does not follow redirects, like a browser whose
 /// every step a test wants to see.
 pub fn browser() -> reqwest::Client {

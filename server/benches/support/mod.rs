@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, RgbImage};
+use imagevault_test_support::get_json;
 use imagevault_test_support::images::post_image;
 use serde_json::{Value, json};
 
@@ -168,15 +169,7 @@ impl Server {
 
     /// The newest page of up to 100 images, as the listing gives them.
     pub async fn first_page(&self, client: &reqwest::Client, token: &str) -> Vec<Value> {
-        let page: Value = client
-            .get(self.url("/api/v1/images?limit=100"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = get_json(client, &self.url("/api/v1/images?limit=100"), token).await;
         page["items"].as_array().unwrap().clone()
     }
 
