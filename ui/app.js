@@ -2,7 +2,7 @@
  * ImageVault desktop — the window's entry module: wires every control to its
  * handler and starts the app. The behaviour lives in js/, one module per part:
  *
- *   js/bridge.js        window.__TAURI__: commands, errors, Rust's events
+ *   js/bridge.js        Tauri's IPC (vendor/tauri-api): commands, errors, Rust's events
  *   js/dom.js           DOM, formatting and busy-button helpers
  *   js/notices.js       the #status notice; where a rejected command's message goes
  *   js/state.js         the session and the little state several modules read

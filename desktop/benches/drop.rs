@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use imagevault_desktop::events::{CardCheck, CardEvent, Events, UploadEvent};
+use imagevault_desktop::events::{BatchEvent, CardCheck, CardEvent, Events, UploadEvent};
 use imagevault_desktop::files::Files;
 use imagevault_desktop::intake::{self, Verdict};
 
@@ -40,6 +40,7 @@ impl Events for Clock {
     fn upload(&self, _: UploadEvent) {}
     fn signed_out(&self, _: &str) {}
     fn drop_hover(&self, _: bool) {}
+    fn batch(&self, _: BatchEvent) {}
 }
 
 fn peak_rss_mib() -> f64 {
@@ -82,7 +83,10 @@ fn main() {
         previews: Mutex::default(),
         refused: Mutex::default(),
     });
-    let files = Arc::new(Files::new(clock.clone()));
+    let files = Arc::new(Files::new(
+        clock.clone(),
+        imagevault_desktop::journal::Journal::in_dir(&dir),
+    ));
     let clock2 = Arc::clone(&clock);
     tauri::async_runtime::block_on(async move {
         let clock = clock2;

@@ -46,6 +46,18 @@ impl Token {
     pub fn expose_secret(&self) -> &str {
         self.0.expose_secret()
     }
+
+    /// HMAC-SHA256 of `data` under the token, in base64url: names something of this
+    /// session (an upload, the queue's journal) without revealing the token or `data`.
+    pub fn keyed_digest(&self, data: &[u8]) -> String {
+        use base64::Engine as _;
+        use hmac::{KeyInit, Mac};
+        let mut mac =
+            <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(self.expose_secret().as_bytes())
+                .expect("HMAC takes any key length");
+        mac.update(data);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
 }
 
 /// How the password step of a sign-in ended. (`Debug` shows neither token.)
@@ -221,6 +233,7 @@ impl Api {
         data: Bytes,
         progress: impl Fn(u64) + Send + Sync + 'static,
     ) -> Result<ImageObject> {
+        let key = upload_key(token, &data);
         let total = data.len() as u64;
         let chunks = (0..data.len()).step_by(UPLOAD_CHUNK).map(move |start| {
             let end = (start + UPLOAD_CHUNK).min(data.len());
@@ -233,9 +246,21 @@ impl Api {
             .mime_str(content_type)
             .map_err(|e| Error::File(format!("Unusable content type ({e}).")))?;
         let form = reqwest::multipart::Form::new().part("file", part);
-        let req = authed(self.http.post(self.url("images")), token).multipart(form);
+        let req = authed(self.http.post(self.url("images")), token)
+            .header("Idempotency-Key", key)
+            .multipart(form);
         json(send(req).await?).await
     }
+}
+
+/// An upload's `Idempotency-Key`: an HMAC of the bytes sent, keyed by the session's
+/// token. A retry of the same upload in the same session (after a restart too) carries
+/// the same key, so the server answers a retry after a lost 201 with the image it
+/// already stored. A bare content hash would also do that, but would let anyone reading
+/// the server's database confirm which known photo an account holds; this key means
+/// nothing without the token.
+fn upload_key(token: &Token, data: &[u8]) -> String {
+    format!("iv1-{}", token.keyed_digest(data))
 }
 
 fn authed(req: RequestBuilder, token: &Token) -> RequestBuilder {
@@ -369,6 +394,24 @@ mod tests {
         assert!(!shown.contains("secret-value"), "{shown}");
         assert!(shown.contains("[REDACTED]"), "{shown}");
         assert_eq!(token.expose_secret(), "secret-value");
+    }
+
+    #[test]
+    fn upload_keys_are_stable_per_session_and_content_and_fit_the_header() {
+        let (a, b) = (Token::new("token-a".into()), Token::new("token-b".into()));
+        let key = upload_key(&a, b"photo");
+        assert_eq!(key, upload_key(&a, b"photo"), "a retry sends the same key");
+        assert_ne!(key, upload_key(&a, b"photo2"), "another photo, another key");
+        assert_ne!(
+            key,
+            upload_key(&b, b"photo"),
+            "another session, another key"
+        );
+        assert!(
+            key.len() <= 64 && key.bytes().all(|c| c.is_ascii_graphic()),
+            "{key}"
+        );
+        assert!(!key.contains("photo"));
     }
 
     #[test]

@@ -100,6 +100,47 @@ impl UploadEvent {
     }
 }
 
+/// How a batch of uploads ended: reported when the last upload in the queue settles.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct BatchEvent {
+    /// Stored by the server.
+    pub uploaded: usize,
+    /// Refused, or out of retries.
+    pub failed: usize,
+    /// Cancelled by the person.
+    pub cancelled: usize,
+}
+
+impl BatchEvent {
+    /// The desktop notification's title and body; none when every upload was cancelled
+    /// (the person who cancelled knows).
+    #[must_use]
+    pub fn notification(&self) -> Option<(String, String)> {
+        let photos = |n: usize| {
+            if n == 1 {
+                "1 photo".to_owned()
+            } else {
+                format!("{n} photos")
+            }
+        };
+        match (self.uploaded, self.failed) {
+            (0, 0) => None,
+            (done, 0) => Some((
+                format!("{} uploaded", photos(done)),
+                "They are in your ImageVault gallery.".into(),
+            )),
+            (0, failed) => Some((
+                format!("{} not uploaded", photos(failed)),
+                "Open ImageVault to see why.".into(),
+            )),
+            (done, failed) => Some((
+                format!("{} uploaded, {failed} not", photos(done)),
+                "Open ImageVault to see why some were not.".into(),
+            )),
+        }
+    }
+}
+
 /// Where reports go.
 pub trait Events: Send + Sync + 'static {
     /// A card appeared or its check finished.
@@ -110,6 +151,8 @@ pub trait Events: Send + Sync + 'static {
     fn signed_out(&self, message: &str);
     /// A drag is over the window (or left it).
     fn drop_hover(&self, active: bool);
+    /// The upload queue emptied; how its batch ended.
+    fn batch(&self, event: BatchEvent);
 }
 
 /// Events delivered to the app's web view.
@@ -139,11 +182,55 @@ impl<R: Runtime> Events for TauriEvents<R> {
     fn drop_hover(&self, active: bool) {
         self.emit("drop-hover", serde_json::json!({ "active": active }));
     }
+
+    /// Also a native notification: a batch of hundreds of photos outlasts the person's
+    /// attention, and they learn it ended (or what failed) without watching the window.
+    fn batch(&self, event: BatchEvent) {
+        use tauri_plugin_notification::NotificationExt;
+        self.emit("batch", event);
+        if let Some((title, body)) = event.notification() {
+            let shown = self
+                .0
+                .notification()
+                .builder()
+                .title(title)
+                .body(body)
+                .show();
+            if let Err(e) = shown {
+                tracing::info!(error = %e, "no desktop notification (no notification service?)");
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_are_told_in_words() {
+        let batch = |uploaded, failed, cancelled| BatchEvent {
+            uploaded,
+            failed,
+            cancelled,
+        };
+        let title = |b: BatchEvent| b.notification().map(|(t, _)| t);
+        assert_eq!(title(batch(3, 0, 1)).as_deref(), Some("3 photos uploaded"));
+        assert_eq!(title(batch(1, 0, 0)).as_deref(), Some("1 photo uploaded"));
+        assert_eq!(
+            title(batch(0, 2, 0)).as_deref(),
+            Some("2 photos not uploaded")
+        );
+        assert_eq!(
+            title(batch(2, 1, 0)).as_deref(),
+            Some("2 photos uploaded, 1 not")
+        );
+        assert_eq!(
+            title(batch(0, 0, 4)),
+            None,
+            "all cancelled: nothing to tell"
+        );
+    }
 
     #[test]
     fn cards_serialise_flat_as_the_view_expects() {

@@ -8,6 +8,9 @@
 //! got its 201 is never sent twice; a cancelled or failed card is dropped again to retry.
 //! Every final state is decided and reported under one lock, so a cancel racing a 201
 //! cannot leave the view and the queue disagreeing.
+//!
+//! What is queued is written to the [`Journal`] first, and [`Files::resume`] queues it
+//! again when the same session is restored after a restart or a crash.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -19,8 +22,9 @@ use bytes::Bytes;
 use tauri::async_runtime::{JoinHandle, spawn, spawn_blocking};
 use tokio::sync::Semaphore;
 
-use crate::events::{CardCheck, CardEvent, Events, UploadEvent, UploadState};
+use crate::events::{BatchEvent, CardCheck, CardEvent, Events, UploadEvent, UploadState};
 use crate::intake::{self, Verdict};
+use crate::journal::{Entry, Journal};
 use crate::session::{Active, Session};
 
 /// Uploads in flight at once: the server's default `UPLOADS_PER_USER` (more would only
@@ -45,8 +49,20 @@ enum Stage {
 
 struct Card {
     path: PathBuf,
+    size: u64,
     stage: Stage,
     task: Option<JoinHandle<()>>,
+    /// SHA-256 of the file as checked.
+    digest: Option<String>,
+    /// Its entry in the journal while it is queued.
+    journal_id: Option<String>,
+}
+
+/// A journaled upload being queued again, for the session it was queued under.
+struct Resume {
+    entry: Entry,
+    session: Arc<Session>,
+    active: Active,
 }
 
 /// The cards and the work on them.
@@ -58,16 +74,21 @@ pub struct Files {
     upload_slots: Arc<Semaphore>,
     /// Seconds of the first retry's wait (tests shorten it).
     backoff_unit: Duration,
+    journal: Journal,
+    /// How the uploads of the batch in the queue have ended so far.
+    batch: Mutex<BatchEvent>,
+    /// Whether [`Files::resume`] already ran: the journal is read once per process.
+    resumed: std::sync::atomic::AtomicBool,
 }
 
 impl Files {
-    /// No cards yet.
-    pub fn new(events: Arc<dyn Events>) -> Self {
-        Self::with_backoff(events, Duration::from_secs(1))
+    /// No cards yet; the queue is journaled in `journal`.
+    pub fn new(events: Arc<dyn Events>, journal: Journal) -> Self {
+        Self::with_backoff(events, journal, Duration::from_secs(1))
     }
 
     /// With a given first back-off (doubling per attempt).
-    pub fn with_backoff(events: Arc<dyn Events>, backoff_unit: Duration) -> Self {
+    pub fn with_backoff(events: Arc<dyn Events>, journal: Journal, backoff_unit: Duration) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self {
             events,
@@ -76,7 +97,43 @@ impl Files {
             check_slots: Arc::new(Semaphore::new(cores)),
             upload_slots: Arc::new(Semaphore::new(UPLOAD_SLOTS)),
             backoff_unit,
+            journal,
+            batch: Mutex::default(),
+            resumed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Queues again what the journal holds for the restored session `active`: each
+    /// file is checked as it is now (a file gone or no longer acceptable is dropped
+    /// with its reason; a changed one says so) and uploaded. Anything journaled by
+    /// another session is dropped unsent. Runs once per process; returns how many
+    /// files it took up.
+    pub async fn resume(self: &Arc<Self>, session: &Arc<Session>, active: &Active) -> usize {
+        if self.resumed.swap(true, Ordering::SeqCst) {
+            return 0;
+        }
+        let this = Arc::clone(self);
+        let owner = journal_session(active);
+        let entries = spawn_blocking(move || this.journal.open(&owner))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())))
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the upload queue's journal could not be read");
+                Vec::new()
+            });
+        let count = entries.len();
+        for entry in entries {
+            let resume = Resume {
+                session: Arc::clone(session),
+                active: active.clone(),
+                entry,
+            };
+            self.add_one(resume.entry.path.clone(), resume.entry.size, Some(resume));
+        }
+        if count > 0 {
+            tracing::info!(count, "uploads resumed from the journal");
+        }
+        count
     }
 
     /// Adds dropped or picked paths (folders walked) and starts checking them. Returns
@@ -98,20 +155,23 @@ impl Files {
         .unwrap_or_default();
         let count = files.len();
         for (path, size) in files {
-            self.add_one(path, size);
+            self.add_one(path, size, None);
         }
         (count, truncated)
     }
 
-    fn add_one(self: &Arc<Self>, path: PathBuf, size: u64) {
+    fn add_one(self: &Arc<Self>, path: PathBuf, size: u64, resume: Option<Resume>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = intake::display_name(&path);
         self.cards.lock().unwrap().insert(
             id,
             Card {
                 path: path.clone(),
+                size,
                 stage: Stage::Checking,
                 task: None,
+                digest: None,
+                journal_id: resume.as_ref().map(|r| r.entry.id.clone()),
             },
         );
         self.events.card(CardEvent {
@@ -125,16 +185,17 @@ impl Files {
             let Ok(_permit) = this.check_slots.acquire().await else {
                 return;
             };
-            let verdict = spawn_blocking(move || intake::check(&path))
+            let (verdict, digest) = spawn_blocking(move || intake::check_with_digest(&path))
                 .await
-                .unwrap_or_else(|_| Verdict::Refused {
-                    reason: "The file could not be checked.".into(),
+                .unwrap_or_else(|_| {
+                    let reason = "The file could not be checked.".into();
+                    (Verdict::Refused { reason }, None)
                 });
             let stage = match verdict {
                 Verdict::Accepted { .. } => Stage::Accepted,
                 Verdict::Refused { .. } => Stage::Refused,
             };
-            if !this.set_stage_if(id, Stage::Checking, stage) {
+            if !this.checked(id, stage, digest.clone()) {
                 return; // removed meanwhile
             }
             this.events.card(CardEvent {
@@ -143,7 +204,42 @@ impl Files {
                 size,
                 check: CardCheck::Done(verdict),
             });
+            if let Some(resume) = resume {
+                this.requeue(id, stage, digest.as_deref(), &resume);
+            }
         });
+    }
+
+    /// A resumed card after its check: queued again when it still passes, else its
+    /// journal entry is settled (the card says why it was refused).
+    fn requeue(self: &Arc<Self>, id: u64, stage: Stage, digest: Option<&str>, resume: &Resume) {
+        if stage != Stage::Accepted {
+            self.journal_settled(&resume.entry.id);
+            return;
+        }
+        let mut cards = self.cards.lock().unwrap();
+        let Some(card) = cards.get_mut(&id).filter(|c| c.stage == Stage::Accepted) else {
+            return;
+        };
+        let message = if digest == Some(resume.entry.sha256.as_str()) {
+            "Resumed after the app was closed."
+        } else {
+            "Changed since it was queued: checked again and queued."
+        };
+        self.queue(id, card, &resume.session, &resume.active);
+        self.report(id, UploadState::Queued, Some(message.into()));
+    }
+
+    /// Records a card's check, unless it was removed meanwhile.
+    fn checked(&self, id: u64, stage: Stage, digest: Option<String>) -> bool {
+        match self.cards.lock().unwrap().get_mut(&id) {
+            Some(card) if card.stage == Stage::Checking => {
+                card.stage = stage;
+                card.digest = digest;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Queues every card that passed its check and has not been queued yet, for the
@@ -151,21 +247,47 @@ impl Files {
     /// sign-in as someone else can never receive it). Returns how many were queued.
     pub fn upload_accepted(self: &Arc<Self>, session: &Arc<Session>, active: &Active) -> usize {
         let mut cards = self.cards.lock().unwrap();
-        let mut queued = 0;
-        for (&id, card) in cards.iter_mut().filter(|(_, c)| c.stage == Stage::Accepted) {
-            card.stage = Stage::Queued;
-            self.report(id, UploadState::Queued, None);
-            let job = Job {
-                files: Arc::clone(self),
-                session: Arc::clone(session),
-                active: active.clone(),
-                id,
+        let accepted: Vec<u64> = cards
+            .iter()
+            .filter(|(_, c)| c.stage == Stage::Accepted)
+            .map(|(&id, _)| id)
+            .collect();
+        // Journaled before any starts (one fsync for the batch), so a crash at any
+        // point after leaves them to resume.
+        let mut entries = Vec::new();
+        for id in &accepted {
+            let card = cards.get_mut(id).expect("listed under the lock");
+            let entry = Entry {
+                id: uuid::Uuid::new_v4().to_string(),
                 path: card.path.clone(),
+                size: card.size,
+                sha256: card.digest.clone().unwrap_or_default(),
             };
-            card.task = Some(spawn(job.run()));
-            queued += 1;
+            card.journal_id = Some(entry.id.clone());
+            entries.push(entry);
         }
-        queued
+        if let Err(e) = self.journal.queued(&journal_session(active), &entries) {
+            tracing::warn!(error = %e, "the upload queue could not be journaled; it will not survive a restart");
+        }
+        for id in &accepted {
+            let card = cards.get_mut(id).expect("listed under the lock");
+            self.queue(*id, card, session, active);
+            self.report(*id, UploadState::Queued, None);
+        }
+        accepted.len()
+    }
+
+    /// Starts a card's upload job (under the cards' lock).
+    fn queue(self: &Arc<Self>, id: u64, card: &mut Card, session: &Arc<Session>, active: &Active) {
+        card.stage = Stage::Queued;
+        let job = Job {
+            files: Arc::clone(self),
+            session: Arc::clone(session),
+            active: active.clone(),
+            id,
+            path: card.path.clone(),
+        };
+        card.task = Some(spawn(job.run()));
     }
 
     /// Stops an upload that has not finished. If its 201 won the race, the card stays
@@ -179,7 +301,26 @@ impl Files {
                 task.abort();
             }
             card.stage = Stage::Cancelled;
+            if let Some(entry) = card.journal_id.take() {
+                self.journal_settled(&entry);
+            }
             self.report(id, UploadState::Cancelled, Some("Cancelled.".into()));
+            self.count_ended(&cards, Stage::Cancelled);
+        }
+    }
+
+    /// Counts an upload that ended in `stage`; when none is left in the queue, reports
+    /// how the batch ended and starts counting the next one. Called under the cards'
+    /// lock, so two uploads ending at once cannot both miss (or both report) the end.
+    fn count_ended(&self, cards: &BTreeMap<u64, Card>, stage: Stage) {
+        let mut batch = self.batch.lock().unwrap();
+        match stage {
+            Stage::Done => batch.uploaded += 1,
+            Stage::Failed => batch.failed += 1,
+            _ => batch.cancelled += 1,
+        }
+        if !cards.values().any(|c| c.stage == Stage::Queued) {
+            self.events.batch(std::mem::take(&mut *batch));
         }
     }
 
@@ -195,7 +336,10 @@ impl Files {
     pub fn remove(&self, id: u64) -> bool {
         let mut cards = self.cards.lock().unwrap();
         if cards.get(&id).is_some_and(|c| c.stage != Stage::Queued) {
-            cards.remove(&id);
+            // A resumed card removed before its check ends is not resumed again.
+            if let Some(entry) = cards.remove(&id).and_then(|c| c.journal_id) {
+                self.journal_settled(&entry);
+            }
             true
         } else {
             false
@@ -210,19 +354,19 @@ impl Files {
             .retain(|_, c| matches!(c.stage, Stage::Checking | Stage::Accepted | Stage::Queued));
     }
 
-    /// Cancels everything and forgets all cards (on sign-out and before a sign-in).
+    /// Cancels everything and forgets all cards and the journal (on sign-out and before
+    /// a sign-in): nothing queued in one session is sent in another.
     pub fn reset(&self) {
         self.cancel_all();
         self.cards.lock().unwrap().clear();
+        if let Err(e) = self.journal.clear() {
+            tracing::warn!(error = %e, "the upload queue's journal could not be removed");
+        }
     }
 
-    fn set_stage_if(&self, id: u64, from: Stage, to: Stage) -> bool {
-        match self.cards.lock().unwrap().get_mut(&id) {
-            Some(card) if card.stage == from => {
-                card.stage = to;
-                true
-            }
-            _ => false,
+    fn journal_settled(&self, entry: &str) {
+        if let Err(e) = self.journal.settled(entry) {
+            tracing::warn!(error = %e, "an upload's end could not be journaled; it may be sent again, and the server recognises it");
         }
     }
 
@@ -248,7 +392,11 @@ impl Files {
         if card.stage == Stage::Queued || stage == Stage::Done {
             card.stage = stage;
             card.task = None;
+            if let Some(entry) = card.journal_id.take() {
+                self.journal_settled(&entry);
+            }
             self.events.upload(event);
+            self.count_ended(&cards, stage);
         }
     }
 
@@ -256,6 +404,13 @@ impl Files {
         self.events
             .upload(UploadEvent::new(id, state, 0, 0, message));
     }
+}
+
+/// The journal's name for `active`'s session (a keyed digest of its token).
+fn journal_session(active: &Active) -> String {
+    active
+        .token
+        .keyed_digest(b"imagevault upload queue journal")
 }
 
 /// One card's upload, with its retries.

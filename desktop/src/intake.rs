@@ -97,7 +97,29 @@ pub enum Verdict {
 /// Reads and checks one file. Oversized files are refused from their size alone,
 /// before a byte is read.
 pub fn check(path: &Path) -> Verdict {
-    match read_checked(path) {
+    check_with_digest(path).0
+}
+
+/// [`check`], and the SHA-256 (base64url) of the bytes it read, when it could read them:
+/// the queue's journal tells by it whether a file changed while the app was closed.
+pub fn check_with_digest(path: &Path) -> (Verdict, Option<String>) {
+    let data = match read(path) {
+        Ok(data) => data,
+        Err(reason) => return (Verdict::Refused { reason }, None),
+    };
+    let digest = digest(&data);
+    let checked = validate(&data, &display_name(path)).map_err(|e| e.to_string());
+    (verdict(checked), Some(digest))
+}
+
+/// The SHA-256 of `data` in base64url.
+pub fn digest(data: &[u8]) -> String {
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(data))
+}
+
+fn verdict(checked: Result<imagevault_common::image::CheckedImage, String>) -> Verdict {
+    match checked {
         Ok(checked) => match checked.thumbnail() {
             Ok(thumb) => {
                 let (width, height) = checked.display_dimensions();
@@ -119,7 +141,11 @@ pub fn check(path: &Path) -> Verdict {
 /// GPS positions and other hidden metadata never leave the machine. The file is read
 /// again at upload time, so a file changed since the drop is checked as it is now.
 pub fn read_checked(path: &Path) -> Result<imagevault_common::image::CheckedImage, String> {
-    let name = display_name(path);
+    validate(&read(path)?, &display_name(path)).map_err(|e| e.to_string())
+}
+
+/// The file's bytes, refused from its size alone when it is too large.
+fn read(path: &Path) -> Result<Vec<u8>, String> {
     let meta = std::fs::metadata(path).map_err(|e| unreadable(&e))?;
     if !meta.is_file() {
         return Err("This is not a file.".into());
@@ -128,8 +154,7 @@ pub fn read_checked(path: &Path) -> Result<imagevault_common::image::CheckedImag
     if size > MAX_IMAGE_BYTES {
         return Err(ImageError::TooLarge { size }.to_string());
     }
-    let data = std::fs::read(path).map_err(|e| unreadable(&e))?;
-    validate(&data, &name).map_err(|e| e.to_string())
+    std::fs::read(path).map_err(|e| unreadable(&e))
 }
 
 fn refused(err: &ImageError) -> Verdict {

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod files;
 pub mod intake;
+pub mod journal;
 pub mod keychain;
 pub mod session;
 pub mod settings;
@@ -23,6 +24,7 @@ use tauri::{DragDropEvent, Manager, Runtime, WindowEvent};
 
 use crate::events::{Events, TauriEvents};
 use crate::files::Files;
+use crate::journal::Journal;
 use crate::session::Session;
 use crate::settings::SettingsFile;
 
@@ -37,7 +39,8 @@ pub struct AppState {
 /// Where the app keeps its settings (tests pass a temp folder).
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// The settings folder; the platform's app config folder when `None`.
+    /// The folder for the settings and the upload queue's journal; when `None`, the
+    /// platform's app config folder and app data folder.
     pub config_dir: Option<PathBuf>,
 }
 
@@ -46,6 +49,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
     builder
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_clipboard_manager::init())
+        // Notifications are sent from Rust only: the capability grants the view none.
+        .plugin(tauri_plugin_notification::init())
         .setup(move |app| Ok(install(app.handle(), &options)?))
         .on_window_event(|window, event| {
             if let WindowEvent::DragDrop(drag) = event {
@@ -93,15 +98,15 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
 /// Puts the app's state in place. The setup hook calls it; tests on the mock runtime,
 /// which never runs setup hooks, call it themselves after building the app.
 pub fn install<R: Runtime>(app: &tauri::AppHandle<R>, options: &Options) -> tauri::Result<()> {
-    let config_dir = match options.config_dir.clone() {
-        Some(dir) => dir,
-        None => app.path().app_config_dir()?,
+    let (config_dir, data_dir) = match options.config_dir.clone() {
+        Some(dir) => (dir.clone(), dir),
+        None => (app.path().app_config_dir()?, app.path().app_data_dir()?),
     };
     let events: Arc<dyn Events> = Arc::new(TauriEvents(app.clone()));
     let session = Session::new(SettingsFile::in_dir(&config_dir), Arc::clone(&events));
     app.manage(AppState {
         session: Arc::new(session),
-        files: Arc::new(Files::new(events)),
+        files: Arc::new(Files::new(events, Journal::in_dir(&data_dir))),
     });
     Ok(())
 }

@@ -180,10 +180,14 @@ fn the_web_view_gets_only_the_apps_commands() {
     // The dialog plugin is registered for Rust's pickers, but JavaScript may not use it,
     // nor anything else outside the capability file. Of the clipboard it may only write
     // text (a new share link, as the e2e journey shows): reading it back, or writing
-    // anything else, is refused.
+    // anything else, is refused. Notifications are Rust's alone: the view may neither
+    // send one nor ask for the permission.
     for cmd in [
         "plugin:dialog|open",
         "plugin:dialog|save",
+        "plugin:notification|notify",
+        "plugin:notification|request_permission",
+        "plugin:notification|is_permission_granted",
         "plugin:clipboard-manager|read_text",
         "plugin:clipboard-manager|read_image",
         "plugin:clipboard-manager|write_html",

@@ -19,7 +19,9 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::display::{drag_files, tauri_driver, window_geometry, xvfb};
+use support::display::{
+    drag_files, notification_daemon, notifications, tauri_driver, window_geometry, xvfb,
+};
 use support::secret_service::{enter, lookup};
 use support::server::images::{jpeg, png};
 use support::server::{Engine, PASSWORD, TestApp};
@@ -38,6 +40,7 @@ fn desktop_journey() {
 async fn journey() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     let (display, _xvfb) = xvfb();
+    let _notifications = notification_daemon(&display);
     let (driver, _driver) = tauri_driver(&display);
     let shots = std::env::var_os("IMAGEVAULT_SCREENSHOTS").map(PathBuf::from);
     let shots = shots.as_deref();
@@ -49,6 +52,11 @@ async fn journey() {
 
     let ui = Session::start(&driver, exe).await;
     ui.visible("#view-signin").await;
+    // No global Tauri API for any script to reach; the view imports what it uses.
+    assert_eq!(
+        ui.execute("return typeof window.__TAURI__").await,
+        "undefined"
+    );
     ui.fill("#server-url", server.as_str()).await;
     ui.screenshot(shots, "desktop-signin.png").await;
 
@@ -77,48 +85,7 @@ async fn journey() {
     let token = lookup(&username).expect("the token is in the Secret Service");
     assert_eq!(app.me(&token).await.status(), 200);
 
-    // A real drag-and-drop of three files from a GTK drag source.
-    let photos = app.dir.join("photos");
-    std::fs::create_dir_all(&photos).unwrap();
-    let files: Vec<PathBuf> = [
-        ("beach.jpg", jpeg(1600, 1067, 7)),
-        ("map.png", png(800, 600, 8)),
-        ("notes.jpg", b"shopping list: not a photo".to_vec()),
-    ]
-    .into_iter()
-    .map(|(name, bytes)| {
-        let path = photos.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    })
-    .collect();
-    let (left, top, width, height) = window_geometry(&display, "ImageVault");
-    drag_files(&display, &files, left + width / 2, top + height / 2);
-    let accepted = ui.wait_count(".card[data-state=\"accepted\"]", 2).await;
-    ui.wait_count(".card[data-state=\"refused\"]", 1).await;
-    ui.wait_text(
-        ".card[data-state=\"refused\"] .reason",
-        "Only JPEG, PNG and GIF images are accepted.",
-    )
-    .await;
-    for card in &accepted {
-        assert!(ui.text(card).await.contains('×'), "dimensions are shown");
-    }
-    ui.wait_images_loaded(".card img.preview", 2).await;
-    ui.screenshot(shots, "desktop-drop.png").await;
-
-    // Upload: only the two accepted files are sent.
-    ui.click("#upload-button").await;
-    ui.wait_count(".card[data-state=\"done\"]", 2).await;
-    // The meter follows: now some KiB or MiB of the quota ("0 bytes" has no "iB of").
-    ui.wait_text("#storage-text", "iB of 10 GiB").await;
-    ui.screenshot(shots, "desktop-uploaded.png").await;
-    let listed = app.listed(&token).await.to_string();
-    assert!(
-        listed.contains("beach.jpg") && listed.contains("map.png"),
-        "{listed}"
-    );
-    assert!(!listed.contains("notes.jpg"));
+    drop_three_and_upload(&ui, &app, &display, &token, shots).await;
 
     // The gallery shows them; one opens in the viewer.
     ui.click("#tab-gallery").await;
@@ -158,6 +125,62 @@ async fn journey() {
 /// "Select", tick both photos, "Share…": the new link is on the clipboard (read back
 /// from the X server, as a paste would) and works; the "Shared links" view lists it and
 /// revokes it, and then it no longer opens.
+/// A real drag-and-drop of three files from a GTK drag source (one refused), then the
+/// upload of the two accepted, told by a native notification.
+async fn drop_three_and_upload(
+    ui: &Session,
+    app: &TestApp,
+    display: &str,
+    token: &str,
+    shots: Option<&std::path::Path>,
+) {
+    let photos = app.dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let files: Vec<PathBuf> = [
+        ("beach.jpg", jpeg(1600, 1067, 7)),
+        ("map.png", png(800, 600, 8)),
+        ("notes.jpg", b"shopping list: not a photo".to_vec()),
+    ]
+    .into_iter()
+    .map(|(name, bytes)| {
+        let path = photos.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    })
+    .collect();
+    let (left, top, width, height) = window_geometry(display, "ImageVault");
+    drag_files(display, &files, left + width / 2, top + height / 2);
+    let accepted = ui.wait_count(".card[data-state=\"accepted\"]", 2).await;
+    ui.wait_count(".card[data-state=\"refused\"]", 1).await;
+    ui.wait_text(
+        ".card[data-state=\"refused\"] .reason",
+        "Only JPEG, PNG and GIF images are accepted.",
+    )
+    .await;
+    for card in &accepted {
+        assert!(ui.text(card).await.contains('×'), "dimensions are shown");
+    }
+    ui.wait_images_loaded(".card img.preview", 2).await;
+    ui.screenshot(shots, "desktop-drop.png").await;
+
+    // Upload: only the two accepted files are sent.
+    ui.click("#upload-button").await;
+    ui.wait_count(".card[data-state=\"done\"]", 2).await;
+    // The batch's end is a native notification, shown by the session's daemon.
+    support::display::wait_until("the notification", || {
+        notifications().contains("2 photos uploaded")
+    });
+    // The meter follows: now some KiB or MiB of the quota ("0 bytes" has no "iB of").
+    ui.wait_text("#storage-text", "iB of 10 GiB").await;
+    ui.screenshot(shots, "desktop-uploaded.png").await;
+    let listed = app.listed(token).await.to_string();
+    assert!(
+        listed.contains("beach.jpg") && listed.contains("map.png"),
+        "{listed}"
+    );
+    assert!(!listed.contains("notes.jpg"));
+}
+
 async fn share_from_the_gallery(
     ui: &Session,
     app: &TestApp,

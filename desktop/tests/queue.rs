@@ -1,7 +1,8 @@
 //! The upload queue against a real server on loopback (inside a real Secret Service,
 //! since signing in stores the token there): checks stream in, only accepted files are
 //! sent, each exactly once, with progress; network loss is retried until the server is
-//! back; cancelled and changed files are not sent; a session's queued uploads never go
+//! back; an answer lost after the server stored the photo is retried without storing it
+//! twice; cancelled and changed files are not sent; a session's queued uploads never go
 //! to the next account signed in.
 
 mod support;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use imagevault_common::api::ImageList;
 use imagevault_desktop::events::UploadState;
 use imagevault_desktop::files::Files;
+use imagevault_desktop::journal::Journal;
 use imagevault_desktop::session::Session;
 use imagevault_desktop::settings::SettingsFile;
 use support::proxy::Proxy;
@@ -53,6 +55,7 @@ async fn desk(email: &str, through_proxy: bool) -> Desk {
     support::sign_in(&session, email).await;
     let files = Arc::new(Files::with_backoff(
         events.clone(),
+        Journal::in_dir(&app.dir.join("config")),
         Duration::from_millis(300),
     ));
     let photos = app.dir.join("photos");
@@ -143,6 +146,10 @@ fn accepted_files_upload_once_with_progress_and_refused_ones_never_leave() {
         assert_eq!(d.upload_accepted(), 3);
         d.all_in(&accepted, UploadState::Done).await;
         assert_eq!(d.upload_accepted(), 0, "nothing is sent twice");
+        // One batch, told once (the app shows it as a desktop notification).
+        let batches = d.events.batches.lock().unwrap().clone();
+        assert_eq!(batches.len(), 1, "{batches:?}");
+        assert_eq!((batches[0].uploaded, batches[0].failed), (3, 0));
 
         let stored = d.stored().await;
         let mut names: Vec<_> = stored.items.iter().map(|i| i.filename.as_str()).collect();
@@ -237,6 +244,36 @@ fn lost_network_is_retried_until_the_server_is_back_without_duplicates() {
 }
 
 #[test]
+fn a_lost_answer_is_retried_and_the_photo_is_stored_once() {
+    if enter("a_lost_answer_is_retried_and_the_photo_is_stored_once").is_some() {
+        return;
+    }
+    runtime().block_on(async {
+        let d = desk("lost@example.com", true).await;
+        d.write("once.jpg", &jpeg(640, 480, 3));
+        d.files.add(vec![d.photos.clone()]).await;
+        d.checked(1).await;
+        let ids = d.events.checked("accepted");
+        // The server stores the photo; its 201 never reaches the app.
+        d.proxy.as_ref().unwrap().lose_answers(1);
+        assert_eq!(d.upload_accepted(), 1);
+        d.all_in(&ids, UploadState::Done).await;
+        assert!(
+            d.events
+                .upload_states(ids[0])
+                .contains(&UploadState::Retrying),
+            "the lost answer was retried"
+        );
+        assert_eq!(
+            d.stored().await.items.len(),
+            1,
+            "the retry's Idempotency-Key gets the stored image back"
+        );
+        d.app.finish().await;
+    });
+}
+
+#[test]
 fn cancelled_and_changed_files_are_not_sent() {
     if enter("cancelled_and_changed_files_are_not_sent").is_some() {
         return;
@@ -276,6 +313,9 @@ fn cancelled_and_changed_files_are_not_sent() {
             Some("Only JPEG, PNG and GIF images are accepted.")
         );
 
+        let batches = d.events.batches.lock().unwrap().clone();
+        assert_eq!(batches.len(), 1, "{batches:?}");
+        assert_eq!((batches[0].failed, batches[0].cancelled), (1, 1));
         d.proxy.as_mut().unwrap().resume().await;
         tokio::time::sleep(Duration::from_secs(2)).await; // well past every back-off
         assert_eq!(
@@ -289,6 +329,146 @@ fn cancelled_and_changed_files_are_not_sent() {
         assert_eq!(d.upload_accepted(), 0);
         d.app.finish().await;
     });
+}
+
+/// Set in the child process of [`a_killed_app_resumes_its_queue_and_stores_each_photo_once`]:
+/// the server's address, then the data folder and the photos folder.
+const CHILD: &str = "IMAGEVAULT_TEST_QUEUE_CHILD";
+const KILLED: &str = "a_killed_app_resumes_its_queue_and_stores_each_photo_once";
+const PHOTOS: usize = 30;
+
+/// The app is killed (`SIGKILL`) mid-queue (a child process: the real session, keychain and
+/// journal, no mocks); started again, it restores the session, resumes the journal, and
+/// every photo ends stored exactly once, including one whose 201 the kill may have cut.
+#[test]
+fn a_killed_app_resumes_its_queue_and_stores_each_photo_once() {
+    if let Ok(child) = std::env::var(CHILD) {
+        return runtime().block_on(upload_until_killed(&child));
+    }
+    if enter(KILLED).is_some() {
+        return;
+    }
+    runtime().block_on(async {
+        let app = TestApp::spawn(Engine::Sqlite).await;
+        let email = "killed@example.com";
+        let token = app.signed_up_user(email).await;
+        let (dir, photos) = (app.dir.join("desk"), app.dir.join("photos"));
+        std::fs::create_dir_all(&photos).unwrap();
+        for i in 0..PHOTOS {
+            let seed = u32::try_from(i).unwrap();
+            std::fs::write(photos.join(format!("p{i:02}.jpg")), jpeg(800, 600, seed)).unwrap();
+        }
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([KILLED, "--exact", "--nocapture"])
+            .env(
+                CHILD,
+                format!("{}\n{}\n{}", app.base, dir.display(), photos.display()),
+            )
+            .spawn()
+            .unwrap();
+        // Killed once a few photos are stored, so others are queued or mid-upload.
+        let stored_at_kill = loop {
+            let stored = stored_count(&app).await;
+            if stored >= 3 {
+                child.kill().unwrap(); // SIGKILL: nothing of the app's runs after it
+                child.wait().unwrap();
+                break stored_count(&app).await;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the app ended before it was killed"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        assert!(
+            stored_at_kill < PHOTOS,
+            "killed after the last upload: nothing left to resume"
+        );
+
+        // The app starts again on the same folders and keychain.
+        let events = Arc::new(Recorder::default());
+        let session = Arc::new(Session::new(SettingsFile::in_dir(&dir), events.clone()));
+        let account = session
+            .restore()
+            .await
+            .unwrap()
+            .expect("the token is in the keychain");
+        assert_eq!(account.email, email);
+        let files = Arc::new(Files::with_backoff(
+            events.clone(),
+            Journal::in_dir(&dir),
+            Duration::from_millis(300),
+        ));
+        let active = session.active().unwrap();
+        let resumed = files.resume(&session, &active).await;
+        assert!(
+            resumed >= PHOTOS - stored_at_kill,
+            "{resumed} resumed, {stored_at_kill} stored"
+        );
+        assert_eq!(
+            files.resume(&session, &active).await,
+            0,
+            "the journal is read once"
+        );
+        let ids: Vec<u64> = (1..=resumed as u64).collect();
+        events
+            .until("resumed uploads", |e| {
+                ids.iter()
+                    .all(|id| e.upload_state(*id) == Some(UploadState::Done))
+            })
+            .await;
+
+        let list: ImageList = serde_json::from_value(app.listed(&token).await).unwrap();
+        let mut names: Vec<String> = list.items.into_iter().map(|i| i.filename).collect();
+        names.sort();
+        let expected: Vec<String> = (0..PHOTOS).map(|i| format!("p{i:02}.jpg")).collect();
+        assert_eq!(names, expected, "each photo stored exactly once");
+        // Settled: a third start has nothing to resume.
+        let again = Arc::new(Files::new(events.clone(), Journal::in_dir(&dir)));
+        assert_eq!(again.resume(&session, &active).await, 0);
+        app.finish().await;
+    });
+}
+
+/// The killed app: signs in (the token goes to the keychain), queues every photo and
+/// uploads until it is killed.
+async fn upload_until_killed(child: &str) {
+    let mut parts = child.split('\n');
+    let (server, dir, photos) = (
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+        parts.next().unwrap(),
+    );
+    let events = Arc::new(Recorder::default());
+    let session = Arc::new(Session::new(
+        SettingsFile::in_dir(dir.as_ref()),
+        events.clone(),
+    ));
+    session.save_server(server).await.unwrap();
+    support::sign_in(&session, "killed@example.com").await;
+    let files = Arc::new(Files::with_backoff(
+        events.clone(),
+        Journal::in_dir(dir.as_ref()),
+        Duration::from_millis(300),
+    ));
+    files.add(vec![PathBuf::from(photos)]).await;
+    events
+        .until("checks", |e| e.checked("accepted").len() == PHOTOS)
+        .await;
+    assert_eq!(
+        files.upload_accepted(&session, &session.active().unwrap()),
+        PHOTOS
+    );
+    tokio::time::sleep(Duration::from_mins(2)).await;
+    panic!("the parent test should have killed this process");
+}
+
+async fn stored_count(app: &TestApp) -> usize {
+    let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM images")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    usize::try_from(count).unwrap()
 }
 
 #[test]

@@ -9,10 +9,10 @@ BUILD_PACKAGES=(build-essential pkg-config ca-certificates curl)
 # The desktop app (Tauri 2) links the system web view (WebKitGTK) and libxdo.
 DESKTOP_BUILD_PACKAGES=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev file)
 # Its tests: a virtual display, the WebDriver bridge, pointer automation, a GTK drag
-# source, a clipboard reader, and a real Secret Service (GNOME Keyring in a private
-# D-Bus session).
+# source, a clipboard reader, a real Secret Service (GNOME Keyring in a private
+# D-Bus session), and a notification daemon (dunst) that keeps what it showed.
 DESKTOP_TEST_PACKAGES=(xvfb xauth xdotool webkit2gtk-driver python3-gi gir1.2-gtk-3.0
-  gnome-keyring dbus-x11 libsecret-tools xclip)
+  gnome-keyring dbus-x11 libsecret-tools xclip dunst)
 
 # apt_install PKG...: installs the packages that are not installed yet. Needs root; on
 # a developer's own machine without root it says what is missing instead.
@@ -127,19 +127,34 @@ ensure_schemathesis() {
     || python3 -m pip install -q --break-system-packages "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
-# The desktop app's end-to-end test drives the built app through tauri-driver (crates.io),
-# installed once into the same cache as s3s-fs.
+# install_tool CRATE VERSION: builds a tool from crates.io once into the tools cache
+# beside s3s-fs, where the scripts and tests find it; a stamp file holds its version.
+install_tool() {
+  local crate=$1 version=$2
+  if [[ -x "$S3S_FS_ROOT/bin/$crate" || -x "$S3S_FS_ROOT/bin/cargo-${crate%-cli}" ]] \
+    && grep -qsx "$version" "$S3S_FS_ROOT/$crate.version"; then
+    return
+  fi
+  say "installing $crate $version (once)"
+  mkdir -p "$S3S_FS_ROOT"
+  CARGO_TARGET_DIR="$S3S_FS_ROOT/build" cargo install --locked --quiet \
+    "$crate" --version "$version" --root "$S3S_FS_ROOT"
+  rm -rf "$S3S_FS_ROOT/build"
+  echo "$version" > "$S3S_FS_ROOT/$crate.version"
+}
+
+# The desktop app's packages: the Tauri bundler (tauri-cli, the release matching the
+# `tauri` crate in Cargo.lock). Its package test reads the .rpm with `rpm` and checks
+# the desktop entry with desktop-file-validate.
+TAURI_CLI_VERSION=2.12.3
+PACKAGE_TEST_PACKAGES=(rpm desktop-file-utils)
+ensure_tauri_cli() {
+  install_tool tauri-cli "$TAURI_CLI_VERSION"
+}
+
+# The desktop app's end-to-end test drives the built app through tauri-driver.
 TAURI_DRIVER_VERSION=2.1.0
 ensure_desktop_tests() {
   apt_install "${DESKTOP_BUILD_PACKAGES[@]}" "${DESKTOP_TEST_PACKAGES[@]}"
-  local bin="$S3S_FS_ROOT/bin/tauri-driver"
-  if [[ -x "$bin" ]] && grep -qs "$TAURI_DRIVER_VERSION" "$S3S_FS_ROOT/tauri-driver.version"; then
-    return
-  fi
-  say "installing tauri-driver $TAURI_DRIVER_VERSION (once)"
-  mkdir -p "$S3S_FS_ROOT"
-  CARGO_TARGET_DIR="$S3S_FS_ROOT/build" cargo install --locked --quiet \
-    tauri-driver --version "$TAURI_DRIVER_VERSION" --root "$S3S_FS_ROOT"
-  rm -rf "$S3S_FS_ROOT/build"
-  echo "$TAURI_DRIVER_VERSION" > "$S3S_FS_ROOT/tauri-driver.version"
+  install_tool tauri-driver "$TAURI_DRIVER_VERSION"
 }

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use crate::db::ids::{ImageId, UserId};
 use crate::db::images::{self as rows, After, ImageRow};
 use crate::db::usage::{self, Usage};
-use crate::db::{DbError, user_keys};
+use crate::db::{DbError, upload_keys, user_keys};
 use crate::error::ApiError;
 use crate::image_cache::Plain;
 use crate::image_names;
@@ -46,6 +46,37 @@ pub struct Image {
     pub filename: String,
 }
 
+/// A client's `Idempotency-Key` for an upload: 1–64 printable ASCII characters
+/// (design.md). Desktop keys are keyed digests of the file, never a bare content hash,
+/// so the stored key does not tell a database reader which photo it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadKey(String);
+
+impl UploadKey {
+    /// Longest key accepted.
+    pub const MAX_LEN: usize = 64;
+
+    /// The key from its header value, or 400 with what a key must look like.
+    pub fn parse(raw: &[u8]) -> Result<Self, ApiError> {
+        let printable = raw.iter().all(|b| (0x20..=0x7e).contains(b));
+        match std::str::from_utf8(raw) {
+            Ok(key) if printable && (1..=Self::MAX_LEN).contains(&key.len()) => {
+                Ok(Self(key.to_owned()))
+            }
+            _ => Err(ApiError::BadRequest(format!(
+                "Idempotency-Key must be 1 to {} printable ASCII characters.",
+                Self::MAX_LEN
+            ))),
+        }
+    }
+
+    /// The key as sent.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An upload ready to store: both blobs and the name sealed, the row to commit after
 /// them.
 struct Sealed {
@@ -54,13 +85,16 @@ struct Sealed {
     thumbnail: Vec<u8>,
 }
 
-/// Validates, sanitises, thumbnails, encrypts and stores one upload for `owner`.
+/// Validates, sanitises, thumbnails, encrypts and stores one upload for `owner`. With
+/// an `upload_key`, an upload racing another with the same key answers with whichever image
+/// committed first, and its own blobs are removed.
 #[tracing::instrument(skip_all, fields(user.id = %owner, image.id))]
 pub async fn upload(
     state: &AppState,
     owner: UserId,
     filename: String,
     bytes: Vec<u8>,
+    upload_key: Option<&UploadKey>,
 ) -> Result<ImageObject, ApiError> {
     let bytes = Arc::new(bytes);
     // Sealed under a key a rotation has just retired, it is sealed again once.
@@ -71,16 +105,40 @@ pub async fn upload(
             prepare(&bytes, &filename, &key, kek_version, owner, epoch)
         })
         .await??;
-        if let Some(stored) = store(state, sealed).await? {
+        if let Some(stored) = store(state, sealed, upload_key).await? {
             return Ok(stored);
         }
     }
     Err(ApiError::internal("the user's key kept changing"))
 }
 
-/// Writes the blobs, then commits the row: the image, or `None` when the key that
-/// sealed it stopped being current meanwhile (nothing is kept).
-async fn store(state: &AppState, sealed: Sealed) -> Result<Option<ImageObject>, ApiError> {
+/// What an upload with `key` first stored for `owner` within the key's 24 h, if that
+/// image still exists: the answer a retry gets again, before any upload work.
+pub async fn stored_under(
+    state: &AppState,
+    owner: UserId,
+    key: &UploadKey,
+) -> Result<Option<ImageObject>, ApiError> {
+    let found = upload_keys::find(state.db.pool(), owner, key.as_str(), crate::db::now()).await?;
+    let Some(id) = found else {
+        return Ok(None);
+    };
+    match get(state, owner, id).await {
+        Ok(image) => Ok(Some(object(&image))),
+        // Deleted since: its key went with it, so the upload stores afresh.
+        Err(ApiError::NotFound) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the blobs, then commits the row: the image; or the one another upload with
+/// the same idempotency key committed first; or `None` when the key that sealed it
+/// stopped being current meanwhile (nothing of this upload is kept in either case).
+async fn store(
+    state: &AppState,
+    sealed: Sealed,
+    key: Option<&UploadKey>,
+) -> Result<Option<ImageObject>, ApiError> {
     let row = &sealed.image.row;
     let (id, owner, epoch) = (row.id, row.owner_id, row.key_epoch);
     tracing::Span::current().record("image.id", tracing::field::display(id));
@@ -100,12 +158,13 @@ async fn store(state: &AppState, sealed: Sealed) -> Result<Option<ImageObject>, 
         remove_blobs(&state.store, id, epoch).await;
         return Err(e.into());
     }
-    match commit_row(state, row, stored).await {
+    match commit_row(state, row, stored, key).await {
         Ok(Committed::Yes) => {}
         Ok(outcome) => {
             remove_blobs(&state.store, id, epoch).await;
-            return match outcome {
-                Committed::OverQuota => Err(over_quota(state, owner).await),
+            return match (outcome, key) {
+                (Committed::OverQuota, _) => Err(over_quota(state, owner).await),
+                (Committed::KeyTaken, Some(key)) => stored_under(state, owner, key).await,
                 _ => Ok(None),
             };
         }
@@ -249,12 +308,20 @@ enum Committed {
     OverQuota,
     /// Nothing written: the key that sealed it is no longer the user's.
     StaleKey,
+    /// Nothing written: another upload with the same idempotency key committed first.
+    KeyTaken,
 }
 
-/// Takes `stored` bytes from the owner's quota and inserts the row, in one transaction
-/// that also checks the key that sealed the blobs is still the user's (a rotation
-/// waits for it, or it sees the rotation and writes nothing).
-async fn commit_row(state: &AppState, row: &ImageRow, stored: i64) -> Result<Committed, DbError> {
+/// Takes `stored` bytes from the owner's quota, inserts the row and claims the upload's
+/// idempotency key, in one transaction that also checks the key that sealed the blobs
+/// is still the user's (a rotation waits for it, or it sees the rotation and writes
+/// nothing).
+async fn commit_row(
+    state: &AppState,
+    row: &ImageRow,
+    stored: i64,
+    key: Option<&UploadKey>,
+) -> Result<Committed, DbError> {
     let mut tx = state.db.begin().await?;
     let engine = state.db.engine();
     if !user_keys::epoch_is_live(&mut tx, engine, row.owner_id, row.key_epoch).await? {
@@ -264,6 +331,12 @@ async fn commit_row(state: &AppState, row: &ImageRow, stored: i64) -> Result<Com
         return Ok(Committed::OverQuota);
     }
     rows::insert(&mut *tx, row, stored).await?;
+    if let Some(key) = key {
+        let now = crate::db::now();
+        if !upload_keys::claim(&mut *tx, row.owner_id, key.as_str(), row.id, now).await? {
+            return Ok(Committed::KeyTaken);
+        }
+    }
     tx.commit().await?;
     Ok(Committed::Yes)
 }

@@ -12,16 +12,6 @@ use serde_json::Value;
 use support::images::{jpeg, png};
 use support::{Engine, TestApp, error_code};
 
-/// Files in `dir` and below.
-fn count_files(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries
-            .map(|e| e.unwrap().path())
-            .map(|p| if p.is_dir() { count_files(&p) } else { 1 })
-            .sum()
-    })
-}
-
 async fn image_count(app: &TestApp, token: &str) -> usize {
     let list: Value = app
         .get_bearer("/api/v1/images?limit=100", token)
@@ -150,7 +140,7 @@ async fn full_blob_volume_answers_507_and_recovers() {
         "no row for the refusal"
     );
     assert_eq!(
-        count_files(&volume_dir),
+        support::files_under(&volume_dir).len(),
         2 * stored.len(),
         "no temporary or half-written blob left"
     );

@@ -33,34 +33,6 @@ async fn upload_ok(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>) -> Va
     res.json().await.unwrap()
 }
 
-/// Every file under `root`, recursively.
-fn files_under(root: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return out;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
-/// Image blob files under the store (s3s-fs keeps its own metadata files beside them).
-fn blob_files(app: &TestApp) -> Vec<std::path::PathBuf> {
-    files_under(&app.blob_root())
-        .into_iter()
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_str().unwrap();
-            uuid::Uuid::try_parse(name.trim_end_matches(".thumb")).is_ok()
-        })
-        .collect()
-}
-
 async fn upload_then_read_back_through_every_endpoint(engine: Engine) {
     let app = TestApp::spawn_stack(engine).await;
     let token = app.signed_up_user("reader@example.com").await;
@@ -133,7 +105,7 @@ async fn upload_then_read_back_through_every_endpoint(engine: Engine) {
     assert_eq!(list["items"], json!([object]));
     assert_eq!(list["next_cursor"], Value::Null);
 
-    assert_eq!(blob_files(&app).len(), 2, "image and thumbnail blobs");
+    assert_eq!(app.blob_files().len(), 2, "image and thumbnail blobs");
     let res = app.delete_bearer(&location, &token).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     for path in [
@@ -148,7 +120,7 @@ async fn upload_then_read_back_through_every_endpoint(engine: Engine) {
         app.delete_bearer(&location, &token).await.status(),
         StatusCode::NOT_FOUND
     );
-    assert!(blob_files(&app).is_empty(), "blobs removed with the image");
+    assert!(app.blob_files().is_empty(), "blobs removed with the image");
     app.finish().await;
 }
 
@@ -244,7 +216,7 @@ async fn refused_uploads_get_their_4xx_and_store_nothing(engine: Engine) {
         .unwrap();
     assert_eq!(list["items"], json!([]), "no row for any refused upload");
     assert!(
-        blob_files(&app).is_empty(),
+        app.blob_files().is_empty(),
         "no blob for any refused upload"
     );
     // The server is still healthy and accepts a good file.
@@ -312,7 +284,7 @@ async fn stored_blobs_hold_no_plaintext_and_tampering_fails_cleanly(engine: Engi
 
     // No 16-byte window of the image appears in any stored file (blobs, database).
     let windows: std::collections::HashSet<&[u8]> = plain.chunks_exact(16).collect();
-    for file in files_under(&app.dir) {
+    for file in support::files_under(&app.dir) {
         let stored = std::fs::read(&file).unwrap();
         assert!(
             !stored.windows(16).any(|w| windows.contains(w)),
@@ -454,7 +426,7 @@ async fn sweep_removes_orphans_and_reports_rows_without_blobs(engine: Engine) {
     assert_eq!(report.blobs, 5);
     assert_eq!(report.removed, 2);
     assert_eq!(report.rows_without_blobs, vec![damaged_id.parse().unwrap()]);
-    assert_eq!(blob_files(&app).len(), 3);
+    assert_eq!(app.blob_files().len(), 3);
     let kept = format!("/api/v1/images/{}/content", kept["id"].as_str().unwrap());
     assert_eq!(app.get_bearer(&kept, &token).await.status(), StatusCode::OK);
     app.finish().await;
@@ -467,12 +439,12 @@ async fn deleting_an_account_destroys_its_key_and_blobs(engine: Engine) {
     upload_ok(&app, &token, "mine.jpg", jpeg(20, 20, 1)).await;
     upload_ok(&app, &token, "mine.png", png(20, 20, 2)).await;
     let theirs = upload_ok(&app, &other, "theirs.png", png(20, 20, 3)).await;
-    assert_eq!(blob_files(&app).len(), 6);
+    assert_eq!(app.blob_files().len(), 6);
 
     let res = app.delete_me(&token, "not-the-password").await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
-        blob_files(&app).len(),
+        app.blob_files().len(),
         6,
         "nothing deleted without the password"
     );
@@ -491,7 +463,7 @@ async fn deleting_an_account_destroys_its_key_and_blobs(engine: Engine) {
             .unwrap();
     assert_eq!(leaving_keys, 0, "the user key is destroyed");
     assert_eq!(
-        blob_files(&app).len(),
+        app.blob_files().len(),
         2,
         "only the other user's blobs remain"
     );

@@ -6,7 +6,6 @@
 use imagevault_test_support as support;
 use support::both_engines;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -87,20 +86,6 @@ fn sealed(id: &str) -> (String, String) {
     )
 }
 
-/// Files under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
 /// `serve` that must refuse to start: its one line of refusal, and all it printed.
 fn refusal(setup: &Process) -> (String, String) {
     let mut child = setup
@@ -176,7 +161,7 @@ async fn master_keys_live_in_the_token(engine: Engine) {
     server.wait().unwrap();
 
     // No key material on disk outside the token.
-    let on_disk = files_under(&dir);
+    let on_disk = support::files_under(&dir);
     assert!(
         on_disk
             .iter()

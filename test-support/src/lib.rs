@@ -166,6 +166,18 @@ impl TestApp {
             .map_or_else(|| self.dir.join("blobs"), S3Server::blob_root)
     }
 
+    /// Image blob files in the store (s3s-fs keeps its own metadata files beside them,
+    /// which are left out).
+    pub fn blob_files(&self) -> Vec<PathBuf> {
+        files_under(&self.blob_root())
+            .into_iter()
+            .filter(|p| {
+                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                uuid::Uuid::try_parse(name.trim_end_matches(".thumb")).is_ok()
+            })
+            .collect()
+    }
+
     /// The file of one blob of image `id`.
     pub fn blob_file(&self, id: &str, thumbnail: bool) -> PathBuf {
         let name = if thumbnail {
@@ -419,6 +431,20 @@ pub fn form_field(html: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} field"))
         + marker.len();
     html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }
 
 /// The `error.code` of an error response.

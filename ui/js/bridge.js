@@ -1,20 +1,25 @@
 /*
- * The bridge to Rust: the only module that touches window.__TAURI__.
+ * The bridge to Rust: the only module that talks to Tauri.
  *
  * Every server call, drop and file picker is Rust's job; the view reaches it through
  * the commands and events of the desktop contract shared with desktop/. Keeping the
  * bridge here means the rest of the UI sees one promise shape for every command
- * (rejections are always {code, message, failed_rules}) and never depends on
- * whether the global exists.
+ * (rejections are always {code, message, failed_rules}).
+ *
+ * The app runs without `withGlobalTauri`: no `window.__TAURI__` for any script to
+ * reach. The two API modules used are imported from ui/vendor/tauri-api, Tauri's own
+ * @tauri-apps/api at the version of the Rust crate (scripts/vendor-ui copies them
+ * from the npm registry; a test checks they are unchanged).
  */
 
-const tauri = window.__TAURI__;
+import { invoke } from '../vendor/tauri-api/core.js';
+import { listen } from '../vendor/tauri-api/event.js';
 
 const FALLBACK_MESSAGE = 'Something went wrong. Please try again.';
 export const NO_BRIDGE_MESSAGE = 'This window is not connected to ImageVault. Close it and start the app again.';
 
-/** False when the page was opened outside the app (no window.__TAURI__). */
-export const hasBridge = () => Boolean(tauri);
+/** False when the page was opened outside the app (no IPC injected by Tauri). */
+export const hasBridge = () => Boolean(window.__TAURI_INTERNALS__);
 
 /** Turns whatever a command rejected with into {code, message, failed_rules}. */
 export function toAppError(err) {
@@ -31,9 +36,9 @@ export function toAppError(err) {
 
 /** Runs a Rust command. Always rejects with the shape toAppError gives. */
 export async function call(name, args = {}) {
-  if (!tauri || !tauri.core) throw toAppError({ code: 'no_bridge', message: NO_BRIDGE_MESSAGE });
+  if (!hasBridge()) throw toAppError({ code: 'no_bridge', message: NO_BRIDGE_MESSAGE });
   try {
-    return await tauri.core.invoke(name, args);
+    return await invoke(name, args);
   } catch (err) {
     throw toAppError(err);
   }
@@ -54,9 +59,8 @@ export function copyText(text) {
  * passes the handlers so this module needs none of the view's modules.
  */
 export function listenToRust(handlers) {
-  if (!tauri || !tauri.event) return Promise.resolve();
-  const on = (name, handler) =>
-    tauri.event.listen(name, (event) => handler((event && event.payload) || {}));
+  if (!hasBridge()) return Promise.resolve();
+  const on = (name, handler) => listen(name, (event) => handler((event && event.payload) || {}));
   return Promise.all(Object.entries(handlers).map(([name, handler]) => on(name, handler)));
 }
 

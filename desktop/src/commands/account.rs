@@ -3,6 +3,8 @@
 
 use imagevault_common::api::{Credentials, FailedRule, Usage};
 use imagevault_common::password::{PasswordRule, live_check};
+use std::sync::Arc;
+
 use secrecy::{ExposeSecret, SecretString};
 use tauri::State;
 
@@ -14,7 +16,15 @@ use crate::session::{AccountInfo, SignInOutcome};
 /// Signs in from the keychain if a token is saved; `None` means "show sign-in".
 #[tauri::command]
 pub async fn restore_session(state: State<'_, AppState>) -> Result<Option<AccountInfo>> {
-    state.session.restore().await
+    let account = state.session.restore().await?;
+    if account.is_some() {
+        // Uploads the session left queued when the app last closed; their cards
+        // arrive as events, after the view has the account.
+        let active = state.session.active()?;
+        let (files, session) = (Arc::clone(&state.files), Arc::clone(&state.session));
+        tauri::async_runtime::spawn(async move { files.resume(&session, &active).await });
+    }
+    Ok(account)
 }
 
 /// Signs in with email and password: `{"status": "signed_in", "account": …}`, or

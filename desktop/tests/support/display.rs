@@ -36,6 +36,31 @@ pub fn xvfb() -> (String, Guard) {
     (display, Guard(child))
 }
 
+/// A real notification daemon (dunst) on `display`, owning the session bus's
+/// `org.freedesktop.Notifications`, so the app's notifications are shown and kept in its
+/// history ([`notifications`]).
+pub fn notification_daemon(display: &str) -> Guard {
+    let child = Command::new("dunst")
+        .env("DISPLAY", display)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dunst runs (apt-get install dunst)");
+    wait_until("dunst", || {
+        Command::new("dunstctl")
+            .arg("is-paused")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    Guard(child)
+}
+
+/// What the notification daemon has shown so far (`dunstctl history`, JSON).
+pub fn notifications() -> String {
+    let out = Command::new("dunstctl").arg("history").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `tauri-driver` on a free port, using Debian's WebKitWebDriver.
 pub fn tauri_driver(display: &str) -> (String, Guard) {
     let port = free_port();
@@ -74,12 +99,13 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_until(what: &str, ready: impl Fn() -> bool) {
+/// Waits (at most 20 s) until `ready` holds.
+pub fn wait_until(what: &str, ready: impl Fn() -> bool) {
     let started = Instant::now();
     while !ready() {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "{what} did not start"
+            "{what} did not come"
         );
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use imagevault_desktop::events::{CardEvent, Events, UploadEvent, UploadState};
+use imagevault_desktop::events::{BatchEvent, CardEvent, Events, UploadEvent, UploadState};
 use tokio::sync::Notify;
 
 /// Everything reported so far.
@@ -12,6 +12,7 @@ pub struct Recorder {
     pub cards: Mutex<Vec<CardEvent>>,
     pub uploads: Mutex<Vec<UploadEvent>>,
     pub signed_out: Mutex<Vec<String>>,
+    pub batches: Mutex<Vec<BatchEvent>>,
     changed: Notify,
 }
 
@@ -32,6 +33,11 @@ impl Events for Recorder {
     }
 
     fn drop_hover(&self, _active: bool) {}
+
+    fn batch(&self, event: BatchEvent) {
+        self.batches.lock().unwrap().push(event);
+        self.changed.notify_waiters();
+    }
 }
 
 impl Recorder {

@@ -237,6 +237,13 @@ impl Session {
         std::fs::write(dir.join(name), png).unwrap();
     }
 
+    /// Runs `script` (a function body) in the page and returns what it returns.
+    pub async fn execute(&self, script: &str) -> Value {
+        let body = json!({"script": script, "args": []});
+        self.call(reqwest::Method::POST, "/execute/sync", Some(body))
+            .await
+    }
+
     /// Closes the app.
     pub async fn quit(self) {
         let _ = self.http.delete(&self.base).send().await;

@@ -21,6 +21,7 @@ pub mod sessions;
 pub mod shares;
 pub mod throttle;
 pub mod tokens;
+pub mod upload_keys;
 pub mod usage;
 pub mod user_keys;
 pub mod users;
@@ -167,9 +168,10 @@ impl Db {
 
 impl Db {
     /// Deletes what no rule needs any more: rate-limit windows closed for a day, sessions
-    /// and email tokens a day past their expiry or revocation. Returns rows deleted.
-    /// Each delete stands alone (a failure midway leaves only less purged, nothing
-    /// inconsistent), so no transaction holds the write lock for all four.
+    /// and email tokens a day past their expiry or revocation, upload idempotency keys a
+    /// day old. Returns rows deleted. Each delete stands alone (a failure midway leaves
+    /// only less purged, nothing inconsistent), so no transaction holds the write lock
+    /// for all of them.
     pub async fn purge_stale(&self, now: i64) -> Result<u64, DbError> {
         const GRACE: i64 = 24 * 3600;
         let mut deleted = 0;
@@ -179,6 +181,8 @@ impl Db {
             "DELETE FROM email_tokens WHERE expires_at < $1",
             "DELETE FROM login_failures WHERE updated_at < $1 \
              AND (locked_until IS NULL OR locked_until < $1)",
+            // Their grace is their lifetime: a day-old key answers nothing any more.
+            "DELETE FROM upload_keys WHERE created_at < $1",
         ] {
             deleted += sqlx::query(sql)
                 .bind(now - GRACE)

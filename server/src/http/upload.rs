@@ -202,6 +202,24 @@ impl UploadReader {
     }
 }
 
+/// Reads and drops a body the answer does not need (an upload answered from its
+/// idempotency key), within an upload's own size and time limits: a client still
+/// sending would otherwise meet a reset connection instead of the answer, and retry.
+pub async fn discard_body(req: &mut Request, read_limit: Duration) {
+    let most = MAX_IMAGE_BYTES + FRAMING_BYTES;
+    let mut body = req.take_body();
+    let _ = tokio::time::timeout(read_limit, async {
+        let mut read = 0;
+        while let Some(Ok(frame)) = body.next().await {
+            read += frame.data_ref().map_or(0, Bytes::len);
+            if read > most {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 /// The body's declared `Content-Length`, if any (400 when it is not a number).
 pub fn declared_length(req: &Request) -> Result<Option<usize>, ApiError> {
     req.headers()

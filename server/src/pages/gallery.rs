@@ -245,7 +245,8 @@ async fn upload_submit(
         )?;
         while let Some(file) = reader.next_file().await? {
             let filename = file.filename.clone();
-            let stored = images::upload(&state, caller.user_id, file.filename, file.bytes).await;
+            let stored =
+                images::upload(&state, caller.user_id, file.filename, file.bytes, None).await;
             state.metrics.upload(stored.as_ref().map(|_| ()));
             outcomes.push(match stored {
                 Ok(object) => Outcome {

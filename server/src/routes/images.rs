@@ -13,11 +13,14 @@ use salvo_oapi::extract::{PathParam, QueryParam};
 
 use crate::error::ApiError;
 use crate::http::extract::{AuthUser, UploadUser, path_id};
-use crate::http::upload::{declared_length, read_upload};
+use crate::http::upload::{declared_length, discard_body, read_upload};
 use crate::image_cache::Plain;
 use crate::images;
-use crate::images::Image;
+use crate::images::{Image, UploadKey};
 use crate::vault::blob::BlobKind;
+
+/// The upload's idempotency header (design.md, "Upload idempotency").
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 /// The image routes.
 pub fn router() -> Router {
@@ -31,19 +34,49 @@ pub fn router() -> Router {
 }
 
 /// Upload one image (multipart field `file`; JPEG, PNG or GIF, at most 5 MiB). It is
-/// checked, stripped of metadata, thumbnailed and stored encrypted.
-#[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 201, description = "Stored", body = ImageObject)))]
+/// checked, stripped of metadata, thumbnailed and stored encrypted. With an
+/// `Idempotency-Key` header (1–64 printable characters), the same key within 24 h
+/// answers with the image it first stored, and stores nothing new.
+#[endpoint(
+    security(("bearer" = [])),
+    tags("images"),
+    parameters(("Idempotency-Key" = Option<String>, Header, description = "1–64 printable ASCII characters; the same key within 24 h answers with the image it first stored")),
+    responses((status_code = 201, description = "Stored", body = ImageObject))
+)]
 async fn upload(user: UploadUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let UploadUser {
         state,
         caller,
         csrf,
     } = user;
+    let key = req
+        .headers()
+        .get(IDEMPOTENCY_KEY)
+        .map(|v| UploadKey::parse(v.as_bytes()))
+        .transpose()?;
+    // Before the upload slot, the quota check and the work: a retry costs one lookup.
+    // A cookie form that still owes its CSRF field takes the full path, which checks
+    // it, and gets the same answer when its row would commit.
+    if let Some(key) = key.as_ref().filter(|_| csrf.is_none())
+        && let Some(first) = images::stored_under(&state, caller.user_id, key).await?
+    {
+        tracing::info!(image.id = %first.id, "upload answered from its idempotency key");
+        discard_body(req, state.config.upload_timeout).await;
+        created(res, first);
+        return Ok(());
+    }
     let stored = async {
         let pass = images::admit(&state, caller.user_id, declared_length(req)?).await?;
         let stored = async {
             let form = read_upload(req, csrf.as_deref(), state.config.upload_timeout).await?;
-            images::upload(&state, caller.user_id, form.filename, form.bytes).await
+            images::upload(
+                &state,
+                caller.user_id,
+                form.filename,
+                form.bytes,
+                key.as_ref(),
+            )
+            .await
         }
         .await;
         pass.release().await;
@@ -51,13 +84,17 @@ async fn upload(user: UploadUser, req: &mut Request, res: &mut Response) -> Resu
     }
     .await;
     state.metrics.upload(stored.as_ref().map(|_| ()));
-    let object = stored?;
+    created(res, stored?);
+    Ok(())
+}
+
+/// 201 with the image and its address.
+fn created(res: &mut Response, object: ImageObject) {
     res.status_code(StatusCode::CREATED);
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/images/{}", object.id)) {
         res.headers_mut().insert(LOCATION, location);
     }
     res.render(Json(object));
-    Ok(())
 }
 
 /// The caller's images, newest first.
