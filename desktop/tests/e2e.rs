@@ -8,7 +8,10 @@
 //! on the clipboard), list and revoke the link → view and delete one →
 //! Settings: turn on two-step sign-in (QR code, a code from an authenticator built here,
 //! ten recovery codes) and see this session listed → restart: still signed in → sign
-//! out: keychain entry gone, server token revoked → sign in again: the code step.
+//! out: keychain entry gone, server token revoked → sign in again from the keyboard
+//! alone: the code step, then Tab and Enter to the gallery and its viewer, Escape back.
+//! Every screen passes axe-core (serious and critical rules) in the app's web view; a
+//! batch's end is a notification the session's dunst shows.
 //!
 //! `IMAGEVAULT_SCREENSHOTS=$PWD/docs/screenshots` saves the screenshots shown in the README.
 //!
@@ -25,7 +28,7 @@ use support::display::{
 use support::secret_service::{enter, lookup};
 use support::server::images::{jpeg, png};
 use support::server::{Engine, PASSWORD, TestApp};
-use support::webdriver::Session;
+use support::webdriver::{ENTER, ESCAPE, Session, TAB};
 
 const EMAIL: &str = "desktop@example.com";
 
@@ -59,6 +62,7 @@ async fn journey() {
     );
     ui.fill("#server-url", server.as_str()).await;
     ui.screenshot(shots, "desktop-signin.png").await;
+    ui.assert_accessible("signin").await;
 
     // Register, with the live rules failing then passing.
     ui.click("#show-register").await;
@@ -66,6 +70,7 @@ async fn journey() {
     ui.fill("#reg-password", "short").await;
     ui.wait_text("#reg-rules", "12").await;
     ui.screenshot(shots, "desktop-register.png").await;
+    ui.assert_accessible("register").await;
     ui.fill("#reg-password", PASSWORD).await;
     ui.wait_count("#reg-rules li", 0).await;
     ui.click("#register").await;
@@ -92,10 +97,12 @@ async fn journey() {
     ui.wait_count("#gallery .tile", 2).await;
     ui.wait_images_loaded("#gallery .tile img", 2).await;
     ui.screenshot(shots, "desktop-gallery.png").await;
+    ui.assert_accessible("gallery").await;
     share_from_the_gallery(&ui, &app, &token, &display, shots).await;
     ui.click("#gallery .tile").await;
     ui.wait_images_loaded("#viewer-image", 1).await;
     ui.screenshot(shots, "desktop-viewer.png").await;
+    ui.assert_accessible("viewer").await;
     // Delete asks once more before it acts.
     ui.click("#viewer-delete").await;
     ui.wait_text("#viewer-delete", "Really").await;
@@ -122,9 +129,6 @@ async fn journey() {
     app.finish().await;
 }
 
-/// "Select", tick both photos, "Share…": the new link is on the clipboard (read back
-/// from the X server, as a paste would) and works; the "Shared links" view lists it and
-/// revokes it, and then it no longer opens.
 /// A real drag-and-drop of three files from a GTK drag source (one refused), then the
 /// upload of the two accepted, told by a native notification.
 async fn drop_three_and_upload(
@@ -162,6 +166,7 @@ async fn drop_three_and_upload(
     }
     ui.wait_images_loaded(".card img.preview", 2).await;
     ui.screenshot(shots, "desktop-drop.png").await;
+    ui.assert_accessible("drop").await;
 
     // Upload: only the two accepted files are sent.
     ui.click("#upload-button").await;
@@ -173,6 +178,7 @@ async fn drop_three_and_upload(
     // The meter follows: now some KiB or MiB of the quota ("0 bytes" has no "iB of").
     ui.wait_text("#storage-text", "iB of 10 GiB").await;
     ui.screenshot(shots, "desktop-uploaded.png").await;
+    ui.assert_accessible("uploaded").await;
     let listed = app.listed(token).await.to_string();
     assert!(
         listed.contains("beach.jpg") && listed.contains("map.png"),
@@ -181,6 +187,9 @@ async fn drop_three_and_upload(
     assert!(!listed.contains("notes.jpg"));
 }
 
+/// "Select", tick both photos, "Share…": the new link is on the clipboard (read back
+/// from the X server, as a paste would) and works; the "Shared links" view lists it and
+/// revokes it, and then it no longer opens.
 async fn share_from_the_gallery(
     ui: &Session,
     app: &TestApp,
@@ -201,6 +210,7 @@ async fn share_from_the_gallery(
     ui.visible("#share-form").await;
     ui.fill("#share-title", "Beach days").await;
     ui.screenshot(shots, "desktop-share.png").await;
+    ui.assert_accessible("share").await;
     ui.click("#share-create").await;
     ui.wait_text("#share-copied", "Link copied to the clipboard.")
         .await;
@@ -214,6 +224,7 @@ async fn share_from_the_gallery(
     assert!(link.starts_with("http://app.test/s/"), "{link}");
     assert_eq!(support::display::clipboard_text(display), link);
     ui.screenshot(shots, "desktop-share-link.png").await;
+    ui.assert_accessible("share-link").await;
     let share = app.url(&format!(
         "/api/v1/public/shares/{}",
         link.rsplit('/').next().unwrap()
@@ -225,6 +236,7 @@ async fn share_from_the_gallery(
     ui.wait_text("#shares-table", "Beach days").await;
     ui.wait_text("#shares-table .status", "Active").await;
     ui.screenshot(shots, "desktop-shared-links.png").await;
+    ui.assert_accessible("shared-links").await;
     ui.click("#shares-table button.revoke").await;
     ui.wait_text("#shares-table button.revoke", "Really").await;
     ui.click("#shares-table button.revoke").await;
@@ -249,21 +261,60 @@ async fn sign_in_with_a_code(
     authenticator: &totp_rs::Totp,
     shots: Option<&std::path::Path>,
 ) {
-    ui.fill("#email", EMAIL).await;
-    ui.fill("#password", PASSWORD).await;
-    ui.click("#sign-in").await;
+    // From the keyboard only: the focus waits in the email field, Tab moves to the
+    // password, Enter submits, and the code field has the focus next.
+    assert_eq!(ui.focused().await, "email");
+    ui.keys(&format!("{EMAIL}{TAB}")).await;
+    assert_eq!(ui.focused().await, "password");
+    ui.keys(&format!("{PASSWORD}{ENTER}")).await;
     ui.visible("#view-code").await;
     ui.screenshot(shots, "desktop-two-step-code.png").await;
-    ui.fill(
-        "#signin-code",
-        &authenticator.generate(now() + 30).to_string(),
-    )
-    .await;
-    ui.click("#submit-code").await;
+    ui.assert_accessible("two-step-code").await;
+    assert_eq!(ui.focused().await, "signin-code");
+    let code = authenticator.generate(now() + 30).to_string();
+    ui.keys(&format!("{code}{ENTER}")).await;
     ui.visible("#view-main").await;
     ui.wait_text("#account-email", EMAIL).await;
     let token = lookup(username).expect("signed in with the code: a new token");
     assert_eq!(app.me(&token).await.status(), 200);
+    keyboard_to_the_viewer_and_back(ui).await;
+}
+
+/// The main view from the keyboard: the drop's alternatives have the focus first; Tab
+/// reaches the Gallery tab, Enter opens it; Tab reaches a photo, Enter opens it in the
+/// viewer, Escape closes it and the focus returns to the photo.
+async fn keyboard_to_the_viewer_and_back(ui: &Session) {
+    assert_eq!(
+        ui.focused().await,
+        "choose-files",
+        "Choose photos… has the focus"
+    );
+    ui.keys(&TAB.to_string()).await;
+    assert_eq!(ui.focused().await, "choose-folder");
+    ui.tab_to("#tab-gallery").await;
+    ui.keys(&ENTER.to_string()).await;
+    ui.visible("#panel-gallery").await;
+    ui.wait_count("#gallery .tile", 1).await;
+    ui.tab_to("#gallery .tile").await;
+    ui.keys(&ENTER.to_string()).await;
+    ui.wait_images_loaded("#viewer-image", 1).await;
+    ui.keys(&ESCAPE.to_string()).await;
+    let viewer = ui.all("#viewer").await;
+    for _ in 0..50 {
+        if !ui.displayed(&viewer[0]).await {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!ui.displayed(&viewer[0]).await, "Escape closes the viewer");
+    let back = ui
+        .execute("return document.activeElement.classList.contains('tile')")
+        .await;
+    assert_eq!(
+        back,
+        serde_json::Value::Bool(true),
+        "the focus is back on the photo"
+    );
 }
 
 /// Settings: no CA file is set (one is chosen in a native picker); then two-step
@@ -294,6 +345,7 @@ async fn settings_and_two_step(ui: &Session, shots: Option<&std::path::Path>) ->
         .build()
         .unwrap();
     ui.screenshot(shots, "desktop-two-step-setup.png").await;
+    ui.assert_accessible("two-step-setup").await;
     ui.fill(
         "#two-step-confirm-code",
         &authenticator.generate(now()).to_string(),
@@ -303,6 +355,7 @@ async fn settings_and_two_step(ui: &Session, shots: Option<&std::path::Path>) ->
     ui.wait_count("#recovery-codes li", 10).await;
     ui.wait_text("#two-step-status", "On").await;
     ui.screenshot(shots, "desktop-settings.png").await;
+    ui.assert_accessible("settings").await;
     authenticator
 }
 

@@ -8,6 +8,11 @@ use serde_json::{Value, json};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// WebDriver's Tab, Enter and Escape keys, for [`Session::keys`].
+pub const TAB: char = '\u{E004}';
+pub const ENTER: char = '\u{E007}';
+pub const ESCAPE: char = '\u{E00C}';
+
 /// One WebDriver session, i.e. one run of the app.
 pub struct Session {
     http: reqwest::Client,
@@ -242,6 +247,83 @@ impl Session {
         let body = json!({"script": script, "args": []});
         self.call(reqwest::Method::POST, "/execute/sync", Some(body))
             .await
+    }
+
+    /// Presses `text`'s keys one after another on whatever has the focus, as a person
+    /// at the keyboard would ([`TAB`], [`ENTER`] and [`ESCAPE`] included).
+    pub async fn keys(&self, text: &str) {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let c = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": c}),
+                    json!({"type": "keyUp", "value": c}),
+                ]
+            })
+            .collect();
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.call(reqwest::Method::POST, "/actions", Some(body))
+            .await;
+    }
+
+    /// The id of the focused element ("" when it has none).
+    pub async fn focused(&self) -> String {
+        let id = self
+            .execute("return document.activeElement ? document.activeElement.id : ''")
+            .await;
+        id.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Presses Tab until `css` matches the focused element (at most 40 times): proves it
+    /// is reachable from the keyboard, in the tab order.
+    pub async fn tab_to(&self, css: &str) {
+        let test = format!(
+            "return document.activeElement !== null && document.activeElement.matches({})",
+            json!(css)
+        );
+        for _ in 0..40 {
+            if self.execute(&test).await == Value::Bool(true) {
+                return;
+            }
+            self.keys(&TAB.to_string()).await;
+        }
+        panic!("{css} is not reached with Tab");
+    }
+
+    /// Serious and critical axe-core violations of the view as it is now, `where`
+    /// prefixed. axe-core is the browser journey's (`e2e/node_modules`, which
+    /// `scripts/test` installs), run inside the app's own web view.
+    pub async fn accessibility_violations(&self, place: &str) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../e2e/node_modules/axe-core/axe.min.js");
+        let axe = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (scripts/test installs it)", path.display()));
+        let script = format!(
+            "{axe}\n;const done = arguments[arguments.length - 1];\n\
+             axe.run(document, {{ resultTypes: ['violations'] }}).then(\n\
+               (r) => done(r.violations\n\
+                 .filter((v) => v.impact === 'serious' || v.impact === 'critical')\n\
+                 .map((v) => v.id + ' (' + v.impact + '): ' +\n\
+                   v.nodes.map((n) => n.target.join(' ')).join(', '))),\n\
+               (e) => done(['axe-core failed: ' + e]));"
+        );
+        let body = json!({"script": script, "args": []});
+        let found = self
+            .call(reqwest::Method::POST, "/execute/async", Some(body))
+            .await;
+        found
+            .as_array()
+            .unwrap_or_else(|| panic!("axe-core answered {found}"))
+            .iter()
+            .map(|v| format!("{place}: {}", v.as_str().unwrap_or_default()))
+            .collect()
+    }
+
+    /// Fails with every serious or critical axe-core violation of the view as it is now.
+    pub async fn assert_accessible(&self, place: &str) {
+        let found = self.accessibility_violations(place).await;
+        assert!(found.is_empty(), "accessibility:\n{}", found.join("\n"));
     }
 
     /// Closes the app.
