@@ -19,6 +19,7 @@
  *   js/shares.js        the Shared links tab: list, status, revoke
  *   js/usage.js         the header's storage meter (silent on failure)
  *   js/security.js      Settings: two-step sign-in, recovery codes, sessions
+ *   js/watch.js         Settings: watched folders and the pause switch
  *
  * Does not own: the network, the disk or the login token. Every server call is a
  * Rust command, and drops and file pickers are handled in Rust; the command and
@@ -43,6 +44,7 @@ import { $ } from './js/dom.js';
 import { clearStatus, setSessionEndHandler, statusError } from './js/notices.js';
 import { TABS, showTab } from './js/views.js';
 import { loadSettings, onChooseCaFile, onClearCaFile, onSaveSettings } from './js/settings.js';
+import { onAddWatchedFolder, onWatchPaused } from './js/watch.js';
 import {
   leaveMain, onCodeBack, onResendFromSignIn, onSignIn, onSignOut, onSignedOut, onSubmitCode,
   restoreSession, showSignIn,
@@ -82,6 +84,8 @@ function wireForms() {
   $('settings-form').addEventListener('submit', onSaveSettings);
   $('choose-ca-file').addEventListener('click', onChooseCaFile);
   $('clear-ca-file').addEventListener('click', onClearCaFile);
+  $('add-watched-folder').addEventListener('click', onAddWatchedFolder);
+  $('watch-paused').addEventListener('change', onWatchPaused);
 }
 
 function wireSecurity() {

@@ -19,6 +19,9 @@ pub struct CardEvent {
     pub name: String,
     /// Its size in bytes.
     pub size: u64,
+    /// The watched folder it was found in (its name), when it came from one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// `checking`, or the verdict's fields flattened (`accepted`/`refused`).
     #[serde(flatten)]
     pub check: CardCheck,
@@ -238,6 +241,7 @@ mod tests {
             id: 7,
             name: "a.png".into(),
             size: 10,
+            origin: None,
             check: CardCheck::CHECKING,
         };
         let json = serde_json::to_value(&checking).unwrap();

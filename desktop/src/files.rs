@@ -58,11 +58,19 @@ struct Card {
     journal_id: Option<String>,
 }
 
-/// A journaled upload being queued again, for the session it was queued under.
-struct Resume {
-    entry: Entry,
+/// A card queued as soon as its check passes, for the session given.
+struct Auto {
     session: Arc<Session>,
     active: Active,
+    from: AutoFrom,
+}
+
+/// Why a card queues itself.
+enum AutoFrom {
+    /// The journal held it when the app started.
+    Journal(Entry),
+    /// It appeared or changed in a watched folder (named here).
+    Folder(String),
 }
 
 /// The cards and the work on them.
@@ -77,6 +85,9 @@ pub struct Files {
     journal: Journal,
     /// How the uploads of the batch in the queue have ended so far.
     batch: Mutex<BatchEvent>,
+    /// Digests of the files uploaded in this process: a watched folder's copy of one
+    /// is not sent again.
+    uploaded: Mutex<std::collections::HashSet<String>>,
     /// Whether [`Files::resume`] already ran: the journal is read once per process.
     resumed: std::sync::atomic::AtomicBool,
 }
@@ -99,6 +110,7 @@ impl Files {
             backoff_unit,
             journal,
             batch: Mutex::default(),
+            uploaded: Mutex::default(),
             resumed: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -123,17 +135,45 @@ impl Files {
             });
         let count = entries.len();
         for entry in entries {
-            let resume = Resume {
+            let (path, size) = (entry.path.clone(), entry.size);
+            let auto = Auto {
                 session: Arc::clone(session),
                 active: active.clone(),
-                entry,
+                from: AutoFrom::Journal(entry),
             };
-            self.add_one(resume.entry.path.clone(), resume.entry.size, Some(resume));
+            self.add_one(path, size, Some(auto));
         }
         if count > 0 {
             tracing::info!(count, "uploads resumed from the journal");
         }
         count
+    }
+
+    /// Adds a file that appeared or changed in the watched folder `origin`, for the
+    /// session `active`: checked, then uploaded if it passes, unless the same content
+    /// was uploaded before in this run. A file whose card is still on its way is left
+    /// to it. Returns whether a card was added.
+    pub fn add_watched(
+        self: &Arc<Self>,
+        path: PathBuf,
+        origin: String,
+        session: &Arc<Session>,
+        active: &Active,
+    ) -> bool {
+        let on_its_way = self.cards.lock().unwrap().values().any(|c| {
+            c.path == path && matches!(c.stage, Stage::Checking | Stage::Accepted | Stage::Queued)
+        });
+        if on_its_way {
+            return false;
+        }
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let auto = Auto {
+            session: Arc::clone(session),
+            active: active.clone(),
+            from: AutoFrom::Folder(origin),
+        };
+        self.add_one(path, size, Some(auto));
+        true
     }
 
     /// Adds dropped or picked paths (folders walked) and starts checking them. Returns
@@ -160,9 +200,14 @@ impl Files {
         (count, truncated)
     }
 
-    fn add_one(self: &Arc<Self>, path: PathBuf, size: u64, resume: Option<Resume>) {
+    fn add_one(self: &Arc<Self>, path: PathBuf, size: u64, auto: Option<Auto>) {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let name = intake::display_name(&path);
+        let (journal_id, origin) = match auto.as_ref().map(|a| &a.from) {
+            Some(AutoFrom::Journal(entry)) => (Some(entry.id.clone()), None),
+            Some(AutoFrom::Folder(folder)) => (None, Some(folder.clone())),
+            None => (None, None),
+        };
         self.cards.lock().unwrap().insert(
             id,
             Card {
@@ -171,13 +216,14 @@ impl Files {
                 stage: Stage::Checking,
                 task: None,
                 digest: None,
-                journal_id: resume.as_ref().map(|r| r.entry.id.clone()),
+                journal_id,
             },
         );
         self.events.card(CardEvent {
             id,
             name: name.clone(),
             size,
+            origin: origin.clone(),
             check: CardCheck::CHECKING,
         });
         let this = Arc::clone(self);
@@ -202,32 +248,55 @@ impl Files {
                 id,
                 name,
                 size,
+                origin,
                 check: CardCheck::Done(verdict),
             });
-            if let Some(resume) = resume {
-                this.requeue(id, stage, digest.as_deref(), &resume);
+            if let Some(auto) = auto {
+                this.auto_queue(id, stage, digest.as_deref(), &auto);
             }
         });
     }
 
-    /// A resumed card after its check: queued again when it still passes, else its
-    /// journal entry is settled (the card says why it was refused).
-    fn requeue(self: &Arc<Self>, id: u64, stage: Stage, digest: Option<&str>, resume: &Resume) {
+    /// A resumed or watched card after its check: queued when it passes; otherwise its
+    /// journal entry is settled (the card says why it was refused). A watched file
+    /// whose content was uploaded before in this run is not sent again.
+    fn auto_queue(self: &Arc<Self>, id: u64, stage: Stage, digest: Option<&str>, auto: &Auto) {
         if stage != Stage::Accepted {
-            self.journal_settled(&resume.entry.id);
+            if let AutoFrom::Journal(entry) = &auto.from {
+                self.journal_settled(&entry.id);
+            }
             return;
         }
         let mut cards = self.cards.lock().unwrap();
         let Some(card) = cards.get_mut(&id).filter(|c| c.stage == Stage::Accepted) else {
             return;
         };
-        let message = if digest == Some(resume.entry.sha256.as_str()) {
-            "Resumed after the app was closed."
-        } else {
-            "Changed since it was queued: checked again and queued."
+        let message = match &auto.from {
+            AutoFrom::Journal(entry) if digest == Some(entry.sha256.as_str()) => {
+                Some("Resumed after the app was closed.")
+            }
+            AutoFrom::Journal(_) => Some("Changed since it was queued: checked again and queued."),
+            AutoFrom::Folder(_) => {
+                let seen = digest.is_some_and(|d| self.uploaded.lock().unwrap().contains(d));
+                if seen {
+                    card.stage = Stage::Done;
+                    let message = "Already uploaded: the same photo was sent before.";
+                    self.report(id, UploadState::Done, Some(message.into()));
+                    return;
+                }
+                let entry = Entry {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    path: card.path.clone(),
+                    size: card.size,
+                    sha256: digest.unwrap_or_default().to_owned(),
+                };
+                card.journal_id = Some(entry.id.clone());
+                self.journal_queued(&auto.active, &[entry]);
+                None
+            }
         };
-        self.queue(id, card, &resume.session, &resume.active);
-        self.report(id, UploadState::Queued, Some(message.into()));
+        self.queue(id, card, &auto.session, &auto.active);
+        self.report(id, UploadState::Queued, message.map(str::to_owned));
     }
 
     /// Records a card's check, unless it was removed meanwhile.
@@ -266,9 +335,7 @@ impl Files {
             card.journal_id = Some(entry.id.clone());
             entries.push(entry);
         }
-        if let Err(e) = self.journal.queued(&journal_session(active), &entries) {
-            tracing::warn!(error = %e, "the upload queue could not be journaled; it will not survive a restart");
-        }
+        self.journal_queued(active, &entries);
         for id in &accepted {
             let card = cards.get_mut(id).expect("listed under the lock");
             self.queue(*id, card, session, active);
@@ -364,6 +431,12 @@ impl Files {
         }
     }
 
+    fn journal_queued(&self, active: &Active, entries: &[Entry]) {
+        if let Err(e) = self.journal.queued(&journal_session(active), entries) {
+            tracing::warn!(error = %e, "the upload queue could not be journaled; it will not survive a restart");
+        }
+    }
+
     fn journal_settled(&self, entry: &str) {
         if let Err(e) = self.journal.settled(entry) {
             tracing::warn!(error = %e, "an upload's end could not be journaled; it may be sent again, and the server recognises it");
@@ -394,6 +467,9 @@ impl Files {
             card.task = None;
             if let Some(entry) = card.journal_id.take() {
                 self.journal_settled(&entry);
+            }
+            if let (Stage::Done, Some(digest)) = (stage, &card.digest) {
+                self.uploaded.lock().unwrap().insert(digest.clone());
             }
             self.events.upload(event);
             self.count_ended(&cards, stage);

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod keychain;
 pub mod session;
 pub mod settings;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,24 @@ pub struct AppState {
     pub session: Arc<Session>,
     /// The upload panel's cards.
     pub files: Arc<Files>,
+    /// The watched folders' watch.
+    pub watch: watch::Watch,
+}
+
+impl AppState {
+    /// Watches the folders in Settings for the signed-in session (after a sign-in or a
+    /// restore); returns a sentence per folder that cannot be watched.
+    pub fn watch_folders(&self) -> Vec<String> {
+        self.watch
+            .apply(&self.session.settings(), &self.files, &self.session)
+    }
+
+    /// Forgets the cards, the queue's journal and the watch, when a session ends or
+    /// another starts: nothing of one session goes to the next.
+    pub fn forget_session_work(&self) {
+        self.files.reset();
+        self.watch.stop();
+    }
 }
 
 /// Where the app keeps its settings (tests pass a temp folder).
@@ -92,6 +111,10 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
             commands::security::save_recovery_codes,
             commands::security::list_sessions,
             commands::security::revoke_session,
+            commands::watch::watched_folders,
+            commands::watch::add_watched_folder,
+            commands::watch::remove_watched_folder,
+            commands::watch::set_watch_paused,
         ])
 }
 
@@ -107,6 +130,7 @@ pub fn install<R: Runtime>(app: &tauri::AppHandle<R>, options: &Options) -> taur
     app.manage(AppState {
         session: Arc::new(session),
         files: Arc::new(Files::new(events, Journal::in_dir(&data_dir))),
+        watch: watch::Watch::default(),
     });
     Ok(())
 }

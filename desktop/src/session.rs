@@ -138,6 +138,19 @@ impl Session {
         self.save(next)
     }
 
+    /// Saves the watched folders and the pause switch. Folders come from the native
+    /// picker, never from the web view.
+    pub fn save_watching(
+        &self,
+        folders: Vec<std::path::PathBuf>,
+        paused: bool,
+    ) -> Result<Settings> {
+        let mut next = self.settings();
+        next.watched_folders = folders;
+        next.watch_paused = paused;
+        self.save(next)
+    }
+
     fn save(&self, next: Settings) -> Result<Settings> {
         self.file.save(&next)?;
         *self.settings.lock().unwrap() = next.clone();

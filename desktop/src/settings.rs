@@ -28,6 +28,12 @@ pub struct Settings {
     /// Email of the last successful sign-in (names the keychain entry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// Folders whose new photos are uploaded by themselves, in the order added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub watched_folders: Vec<PathBuf>,
+    /// Watching is paused (the folders stay listed).
+    #[serde(default)]
+    pub watch_paused: bool,
 }
 
 impl Default for Settings {
@@ -36,6 +42,8 @@ impl Default for Settings {
             server_url: DEFAULT_SERVER_URL.into(),
             ca_file: None,
             email: None,
+            watched_folders: Vec::new(),
+            watch_paused: false,
         }
     }
 }
@@ -207,6 +215,8 @@ mod tests {
             server_url: "https://example.com/".into(),
             ca_file: Some("/tmp/ca.pem".into()),
             email: Some("a@example.com".into()),
+            watched_folders: vec!["/home/a/Pictures".into(), "/media/camera".into()],
+            watch_paused: true,
         };
         file.save(&saved).unwrap();
         assert_eq!(file.load(), saved);

@@ -113,10 +113,12 @@ async fn journey() {
     let authenticator = settings_and_two_step(&ui, shots).await;
     ui.quit().await;
 
-    // Restart: signed in silently from the keychain.
+    // Restart: signed in silently from the keychain, now watching a folder.
+    let camera = watch_a_folder(&app);
     let ui = Session::start(&driver, exe).await;
     ui.visible("#view-main").await;
     ui.wait_text("#account-email", EMAIL).await;
+    watched_folder_uploads(&ui, &app, &token, &camera, shots).await;
 
     // Sign out: the keychain entry is gone and the server no longer takes the token.
     ui.click("#sign-out").await;
@@ -185,6 +187,58 @@ async fn drop_three_and_upload(
         "{listed}"
     );
     assert!(!listed.contains("notes.jpg"));
+}
+
+/// Names a folder to watch in the app's settings file, as "Add a folder…" does after
+/// its native picker (which WebDriver cannot drive). Returns the folder.
+fn watch_a_folder(app: &TestApp) -> PathBuf {
+    let camera = app.dir.join("Camera");
+    std::fs::create_dir_all(&camera).unwrap();
+    let config = PathBuf::from(std::env::var_os("XDG_CONFIG_HOME").unwrap())
+        .join("org.imagevault.desktop/settings.json");
+    let mut settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    settings["watched_folders"] = serde_json::json!([camera]);
+    std::fs::write(&config, serde_json::to_vec(&settings).unwrap()).unwrap();
+    camera
+}
+
+/// Photos copied into the watched folder arrive as cards marked with it and are
+/// uploaded; copied in again under other names they are recognised and nothing new
+/// is stored. Settings lists the folder.
+async fn watched_folder_uploads(
+    ui: &Session,
+    app: &TestApp,
+    token: &str,
+    camera: &std::path::Path,
+    shots: Option<&std::path::Path>,
+) {
+    let before = app.listed(token).await["items"].as_array().unwrap().len();
+    std::fs::write(camera.join("IMG_0101.jpg"), jpeg(1200, 900, 21)).unwrap();
+    std::fs::write(camera.join("IMG_0102.jpg"), jpeg(900, 1200, 22)).unwrap();
+    ui.wait_count(".card[data-state=\"done\"]", 2).await;
+    ui.wait_text(".card .meta", "from Camera").await;
+    ui.screenshot(shots, "desktop-watched-upload.png").await;
+    ui.assert_accessible("watched-upload").await;
+    assert_eq!(
+        app.listed(token).await["items"].as_array().unwrap().len(),
+        before + 2
+    );
+    for name in ["IMG_0101.jpg", "IMG_0102.jpg"] {
+        std::fs::copy(camera.join(name), camera.join(format!("copy of {name}"))).unwrap();
+    }
+    ui.wait_count(".card[data-state=\"done\"]", 4).await;
+    ui.wait_text(".card .reason", "Already uploaded").await;
+    assert_eq!(
+        app.listed(token).await["items"].as_array().unwrap().len(),
+        before + 2,
+        "nothing new stored"
+    );
+    ui.click("#tab-settings").await;
+    ui.wait_text("#watched-list", &camera.display().to_string())
+        .await;
+    ui.screenshot(shots, "desktop-watched-folders.png").await;
+    ui.assert_accessible("watched-folders").await;
 }
 
 /// "Select", tick both photos, "Share…": the new link is on the clipboard (read back
@@ -294,7 +348,7 @@ async fn keyboard_to_the_viewer_and_back(ui: &Session) {
     ui.tab_to("#tab-gallery").await;
     ui.keys(&ENTER.to_string()).await;
     ui.visible("#panel-gallery").await;
-    ui.wait_count("#gallery .tile", 1).await;
+    ui.wait_count("#gallery .tile", 3).await; // one left after the delete, two from the folder
     ui.tab_to("#gallery .tile").await;
     ui.keys(&ENTER.to_string()).await;
     ui.wait_images_loaded("#viewer-image", 1).await;
@@ -377,6 +431,89 @@ fn drop_of_50_photos() {
         .block_on(drop_benchmark(50));
 }
 
+/// Polls until `count` elements match `css` (at most 5 minutes); returns when the first
+/// matched, after `start`.
+async fn first_and_all(
+    ui: &Session,
+    css: &str,
+    count: usize,
+    start: std::time::Instant,
+) -> std::time::Duration {
+    let mut first = None;
+    loop {
+        let n = ui.all(css).await.len();
+        if n > 0 && first.is_none() {
+            first = Some(start.elapsed());
+        }
+        if n == count {
+            return first.unwrap_or_default();
+        }
+        assert!(
+            start.elapsed().as_secs() < 300,
+            "{n} of {count} match {css}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Signs the benchmarks' user in on the sign-in view.
+async fn sign_in_through_the_window(ui: &Session, app: &TestApp) {
+    ui.fill("#server-url", &app.base).await;
+    ui.fill("#email", EMAIL).await;
+    ui.fill("#password", PASSWORD).await;
+    ui.click("#sign-in").await;
+    ui.visible("#view-main").await;
+}
+
+/// The watched-folder benchmark of docs/PERFORMANCE.md (ignored by default):
+/// `cargo test -p imagevault-desktop --test e2e -- --ignored --nocapture watched_folder_of_1000_photos`.
+#[test]
+#[ignore = "benchmark for docs/PERFORMANCE.md; run with --ignored"]
+fn watched_folder_of_1000_photos() {
+    if enter("watched_folder_of_1000_photos").is_some() {
+        return;
+    }
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(watched_benchmark(1000));
+}
+
+/// Copies `count` photos (1200×900 JPEGs) into a watched folder at once and reports
+/// when the first and the last card are checked, with the app's peak RSS.
+async fn watched_benchmark(count: usize) {
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    app.signed_up_user(EMAIL).await;
+    let (display, _xvfb) = xvfb();
+    let (driver, _driver) = tauri_driver(&display);
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_imagevault-desktop"));
+    let ui = Session::start(&driver, exe).await;
+    sign_in_through_the_window(&ui, &app).await;
+    ui.quit().await;
+    let camera = watch_a_folder(&app);
+    let ui = Session::start(&driver, exe).await;
+    ui.visible("#view-main").await;
+
+    let photo = jpeg(1200, 900, 5);
+    let copied = std::time::Instant::now();
+    for i in 0..count {
+        std::fs::write(camera.join(format!("IMG_{i:04}.jpg")), &photo).unwrap();
+    }
+    let first = first_and_all(&ui, ".card:not([data-state=\"checking\"])", count, copied).await;
+    let all = copied.elapsed();
+    let (rust, web) = support::display::peak_rss_mib("imagevault-desktop");
+    println!(
+        "{count} × {:.0} KiB 1200×900 JPEGs copied into a watched folder: first card checked \
+         after {:.2} s, all {count} after {:.2} s (the {} s quiet period included); \
+         peak RSS: app {rust:.0} MiB, web content process {web:.0} MiB",
+        f64::from(u32::try_from(photo.len()).unwrap()) / 1024.0,
+        first.as_secs_f64(),
+        all.as_secs_f64(),
+        imagevault_desktop::watch::QUIET.as_secs(),
+    );
+    ui.quit().await;
+    app.finish().await;
+}
+
 /// Drops a folder of `count` camera-sized JPEGs (4000×3000, just under 5 MiB) on the
 /// signed-in app and reports when the cards and previews appear, and the peak RSS of
 /// the app and of its web content process.
@@ -387,11 +524,7 @@ async fn drop_benchmark(count: usize) {
     let (driver, _driver) = tauri_driver(&display);
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_imagevault-desktop"));
     let ui = Session::start(&driver, exe).await;
-    ui.fill("#server-url", &app.base).await;
-    ui.fill("#email", EMAIL).await;
-    ui.fill("#password", PASSWORD).await;
-    ui.click("#sign-in").await;
-    ui.visible("#view-main").await;
+    sign_in_through_the_window(&ui, &app).await;
 
     let folder = app.dir.join("camera");
     std::fs::create_dir_all(&folder).unwrap();
@@ -407,18 +540,7 @@ async fn drop_benchmark(count: usize) {
         top + height / 2,
     );
     let dropped = std::time::Instant::now();
-    let mut first = None;
-    loop {
-        let n = ui.all(".card[data-state=\"accepted\"]").await.len();
-        if n > 0 && first.is_none() {
-            first = Some(dropped.elapsed());
-        }
-        if n == count {
-            break;
-        }
-        assert!(dropped.elapsed().as_secs() < 120, "{n} of {count} accepted");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let first = first_and_all(&ui, ".card[data-state=\"accepted\"]", count, dropped).await;
     let accepted = dropped.elapsed();
     ui.wait_images_loaded(".card img.preview", count).await;
     let shown = dropped.elapsed();
@@ -428,7 +550,7 @@ async fn drop_benchmark(count: usize) {
          all accepted after {:.2} s, all previews shown after {:.2} s; \
          peak RSS: app {rust:.0} MiB, web content process {web:.0} MiB",
         f64::from(u32::try_from(photo.len()).unwrap()) / 1_048_576.0,
-        first.unwrap().as_secs_f64(),
+        first.as_secs_f64(),
         accepted.as_secs_f64(),
         shown.as_secs_f64(),
     );

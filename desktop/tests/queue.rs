@@ -17,6 +17,7 @@ use imagevault_desktop::files::Files;
 use imagevault_desktop::journal::Journal;
 use imagevault_desktop::session::Session;
 use imagevault_desktop::settings::SettingsFile;
+use imagevault_desktop::watch::Watch;
 use support::proxy::Proxy;
 use support::recorder::Recorder;
 use support::secret_service::enter;
@@ -469,6 +470,111 @@ async fn stored_count(app: &TestApp) -> usize {
         .await
         .unwrap();
     usize::try_from(count).unwrap()
+}
+
+/// A watched folder (real inotify through `notify`): new photos, in subfolders too,
+/// are uploaded once they settle, marked with their folder; the same photos copied in
+/// again under other names are recognised and not sent; while paused nothing is
+/// taken, and resuming takes up what arrived meanwhile.
+#[test]
+fn watched_folders_upload_new_photos_once() {
+    if enter("watched_folders_upload_new_photos_once").is_some() {
+        return;
+    }
+    runtime().block_on(async {
+        let d = desk("watch@example.com", false).await;
+        let camera = d.photos.join("Camera");
+        std::fs::create_dir_all(camera.join("2026")).unwrap();
+        let watch = Watch::default();
+        let settings = d
+            .session
+            .save_watching(vec![camera.clone()], false)
+            .unwrap();
+        assert!(watch.apply(&settings, &d.files, &d.session).is_empty());
+
+        let photos = [
+            camera.join("IMG_1.jpg"),
+            camera.join("IMG_2.png"),
+            camera.join("2026").join("IMG_3.jpg"),
+        ];
+        std::fs::write(&photos[0], jpeg(640, 480, 1)).unwrap();
+        std::fs::write(&photos[1], png(320, 240, 2)).unwrap();
+        std::fs::write(&photos[2], jpeg(480, 640, 3)).unwrap();
+        std::fs::write(camera.join("notes.txt"), b"not a photo").unwrap();
+        std::fs::write(camera.join(".hidden.jpg"), jpeg(10, 10, 4)).unwrap();
+        d.events
+            .until("three uploads", |e| done(e).len() == 3)
+            .await;
+        assert_eq!(d.stored().await.items.len(), 3);
+        for card in d.events.cards.lock().unwrap().iter() {
+            assert_eq!(card.origin.as_deref(), Some("Camera"), "{card:?}");
+        }
+
+        // Copied in again under other names: recognised, and nothing is sent.
+        for (i, photo) in photos.iter().enumerate() {
+            let name = photo.file_name().unwrap().to_str().unwrap();
+            std::fs::copy(photo, camera.join(format!("copy-{i}-{name}"))).unwrap();
+        }
+        d.events
+            .until("three more cards", |e| done(e).len() == 6)
+            .await;
+        let already = d
+            .events
+            .uploads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|u| {
+                u.message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("Already uploaded"))
+            })
+            .count();
+        assert_eq!(already, 3);
+        assert_eq!(d.stored().await.items.len(), 3, "nothing new stored");
+
+        // Paused: a new photo waits; resuming takes it up.
+        let paused = d.session.save_watching(vec![camera.clone()], true).unwrap();
+        assert!(watch.apply(&paused, &d.files, &d.session).is_empty());
+        std::fs::write(camera.join("IMG_4.jpg"), jpeg(300, 200, 5)).unwrap();
+        tokio::time::sleep(imagevault_desktop::watch::QUIET * 2).await;
+        assert_eq!(
+            d.events
+                .cards
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| c.name == "IMG_4.jpg")
+                .count(),
+            0
+        );
+        let resumed = d
+            .session
+            .save_watching(vec![camera.clone()], false)
+            .unwrap();
+        assert!(watch.apply(&resumed, &d.files, &d.session).is_empty());
+        d.events
+            .until("the photo of the pause", |e| done(e).len() == 7)
+            .await;
+        assert_eq!(d.stored().await.items.len(), 4);
+        watch.stop();
+        d.app.finish().await;
+    });
+}
+
+/// Ids of the cards whose upload is done.
+fn done(events: &Recorder) -> Vec<u64> {
+    let mut ids: Vec<u64> = events
+        .uploads
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|u| u.state == UploadState::Done)
+        .map(|u| u.id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
 }
 
 #[test]

@@ -79,6 +79,7 @@ function renderPreview(card) {
 function cardMeta(card) {
   const parts = [formatBytes(card.size), formatDims(card.width, card.height)];
   if (card.format) parts.push(card.format.toUpperCase());
+  if (card.origin) parts.push(`from ${card.origin}`);
   return parts.filter(Boolean).join(' · ');
 }
 

@@ -64,6 +64,7 @@ export function onIntake(p) {
   if (typeof p.format === 'string') card.format = p.format;
   if (typeof p.preview === 'string' && p.preview.startsWith('data:image/')) card.preview = p.preview;
   if (typeof p.reason === 'string') card.reason = p.reason;
+  if (typeof p.origin === 'string') card.origin = p.origin;
   if (intakeMayOverride(card.state, p.state)) {
     card.state = p.state;
     card.actionError = '';

@@ -10,6 +10,7 @@ import { $, clearMessage } from './dom.js';
 import { ui } from './state.js';
 import { onGalleryShown } from './gallery.js';
 import { onSettingsShown } from './security.js';
+import { loadWatching } from './watch.js';
 import { onSharesShown } from './shares.js';
 
 const VIEWS = ['view-loading', 'view-signin', 'view-code', 'view-register', 'view-check-email', 'view-main'];
@@ -38,5 +39,6 @@ export function showTab(name) {
   if (name === 'settings') {
     clearMessage($('settings-message'));
     onSettingsShown();
+    loadWatching();
   }
 }

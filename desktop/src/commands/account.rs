@@ -23,6 +23,7 @@ pub async fn restore_session(state: State<'_, AppState>) -> Result<Option<Accoun
         let active = state.session.active()?;
         let (files, session) = (Arc::clone(&state.files), Arc::clone(&state.session));
         tauri::async_runtime::spawn(async move { files.resume(&session, &active).await });
+        state.watch_folders();
     }
     Ok(account)
 }
@@ -37,16 +38,22 @@ pub async fn sign_in(
     password: SecretString,
 ) -> Result<SignInOutcome> {
     // A new session starts with no cards: nothing dropped before can go to this account.
-    state.files.reset();
-    state.session.sign_in(&email, password).await
+    state.forget_session_work();
+    let outcome = state.session.sign_in(&email, password).await?;
+    if matches!(outcome, SignInOutcome::SignedIn { .. }) {
+        state.watch_folders();
+    }
+    Ok(outcome)
 }
 
 /// Finishes a sign-in that needed a code: one from the authenticator app, or a
 /// recovery code. `sign_in_expired` means start again from the password.
 #[tauri::command]
 pub async fn sign_in_code(state: State<'_, AppState>, code: String) -> Result<AccountInfo> {
-    state.files.reset();
-    state.session.sign_in_code(&code).await
+    state.forget_session_work();
+    let account = state.session.sign_in_code(&code).await?;
+    state.watch_folders();
+    Ok(account)
 }
 
 /// Creates an account; the server emails a verification link.
@@ -86,7 +93,7 @@ pub async fn resend_verification(state: State<'_, AppState>, email: String) -> R
 /// Revokes the token on the server and deletes it from the keychain.
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>) -> Result<()> {
-    state.files.reset();
+    state.forget_session_work();
     state.session.sign_out().await
 }
 

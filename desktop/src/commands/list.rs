@@ -36,4 +36,8 @@ pub const ALL: &[&str] = &[
     "save_recovery_codes",
     "list_sessions",
     "revoke_session",
+    "watched_folders",
+    "add_watched_folder",
+    "remove_watched_folder",
+    "set_watch_paused",
 ];

@@ -11,6 +11,7 @@ pub mod gallery;
 pub mod security;
 pub mod settings;
 pub mod shares;
+pub mod watch;
 
 mod list;
 

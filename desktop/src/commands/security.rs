@@ -154,7 +154,7 @@ pub async fn revoke_session(state: State<'_, AppState>, id: String) -> Result<bo
         .map_err(|_| Error::BadResponse(format!("{id:?} is not a session id")))?;
     let signed_out = state.session.revoke_session(id).await?;
     if signed_out {
-        state.files.reset();
+        state.forget_session_work();
     }
     Ok(signed_out)
 }

@@ -21,7 +21,7 @@ pub async fn save_settings(state: State<'_, AppState>, server_url: String) -> Re
     let before = state.session.active().is_ok();
     let saved = state.session.save_server(&server_url).await?;
     if before && state.session.active().is_err() {
-        state.files.reset();
+        state.forget_session_work();
     }
     Ok(saved)
 }
