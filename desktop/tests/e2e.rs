@@ -114,7 +114,7 @@ async fn journey() {
     ui.quit().await;
 
     // Restart: signed in silently from the keychain, now watching a folder.
-    let camera = watch_a_folder(&app);
+    let camera = support::watch_a_folder(&app.dir);
     let ui = Session::start(&driver, exe).await;
     ui.visible("#view-main").await;
     ui.wait_text("#account-email", EMAIL).await;
@@ -187,20 +187,6 @@ async fn drop_three_and_upload(
         "{listed}"
     );
     assert!(!listed.contains("notes.jpg"));
-}
-
-/// Names a folder to watch in the app's settings file, as "Add a folder…" does after
-/// its native picker (which WebDriver cannot drive). Returns the folder.
-fn watch_a_folder(app: &TestApp) -> PathBuf {
-    let camera = app.dir.join("Camera");
-    std::fs::create_dir_all(&camera).unwrap();
-    let config = PathBuf::from(std::env::var_os("XDG_CONFIG_HOME").unwrap())
-        .join("org.imagevault.desktop/settings.json");
-    let mut settings: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
-    settings["watched_folders"] = serde_json::json!([camera]);
-    std::fs::write(&config, serde_json::to_vec(&settings).unwrap()).unwrap();
-    camera
 }
 
 /// Photos copied into the watched folder arrive as cards marked with it and are
@@ -489,7 +475,7 @@ async fn watched_benchmark(count: usize) {
     let ui = Session::start(&driver, exe).await;
     sign_in_through_the_window(&ui, &app).await;
     ui.quit().await;
-    let camera = watch_a_folder(&app);
+    let camera = support::watch_a_folder(&app.dir);
     let ui = Session::start(&driver, exe).await;
     ui.visible("#view-main").await;
 

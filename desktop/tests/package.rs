@@ -1,9 +1,10 @@
 //! The desktop app as people install it. The .deb that `scripts/package` builds (into
 //! `dist/`; `scripts/test` builds it first) is installed with `apt-get`, so its declared
 //! dependencies are resolved for real; the installed binary is started from its
-//! installed path in a real window under Xvfb and shows sign-in; its desktop entry and
-//! icons are where a desktop looks for them; then the package is removed and leaves
-//! nothing behind. The .rpm is read with `rpm`: the same app, files and dependencies.
+//! installed path in a real window under Xvfb, signs in to a real server, watches a
+//! folder and uploads a photo saved there, which the browser gallery then shows; its
+//! desktop entry and icons are where a desktop looks for them; then the package is
+//! removed and leaves nothing behind. The .rpm is read with `rpm`: the same app, files and dependencies.
 //!
 //! Installing needs root (CI runs as root).
 
@@ -14,7 +15,11 @@ use std::process::Command;
 
 use support::display::{tauri_driver, xvfb};
 use support::secret_service::enter;
+use support::server::images::jpeg;
+use support::server::{Engine, PASSWORD, TestApp};
 use support::webdriver::Session;
+
+const EMAIL: &str = "newcomer@example.com";
 
 /// The binary's installed path.
 const BINARY: &str = "/usr/bin/imagevault-desktop";
@@ -54,6 +59,24 @@ fn run(program: &str, args: &[&str]) -> String {
     stdout
 }
 
+/// An installed package, removed with `apt-get remove` when dropped.
+struct Installed(String);
+
+impl Drop for Installed {
+    fn drop(&mut self) {
+        let removed = Command::new("apt-get")
+            .args(["remove", "-y", &self.0])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output();
+        let ok = removed.as_ref().is_ok_and(|o| o.status.success());
+        assert!(
+            ok || std::thread::panicking(),
+            "apt-get remove {}: {removed:?}",
+            self.0
+        );
+    }
+}
+
 #[test]
 fn the_deb_installs_starts_and_removes_cleanly() {
     if enter("the_deb_installs_starts_and_removes_cleanly").is_some() {
@@ -82,6 +105,8 @@ fn the_deb_installs_starts_and_removes_cleanly() {
             deb.to_str().unwrap(),
         ],
     );
+    // Removed again even when a step below fails, so no run leaves it installed.
+    let installed = Installed(name.clone());
     let files = run("dpkg", &["--listfiles", &name]);
     assert!(files.lines().any(|f| f == BINARY), "{files}");
     let entry = files
@@ -102,19 +127,11 @@ fn the_deb_installs_starts_and_removes_cleanly() {
         );
     }
 
-    let shots = std::env::var_os("IMAGEVAULT_SCREENSHOTS").map(PathBuf::from);
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let (display, _xvfb) = xvfb();
-        let (driver, _driver) = tauri_driver(&display);
-        let ui = Session::start(&driver, Path::new(BINARY)).await;
-        ui.visible("#view-signin").await;
-        ui.visible("#email").await;
-        ui.screenshot(shots.as_deref(), "desktop-installed.png")
-            .await;
-        ui.quit().await;
-    });
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(a_newcomers_first_run());
 
-    run("apt-get", &["remove", "-y", &name]);
+    drop(installed);
     assert!(!Path::new(BINARY).exists(), "the binary is removed");
     assert!(!Path::new(entry).exists(), "the desktop entry is removed");
     let status = Command::new("dpkg-query")
@@ -125,6 +142,44 @@ fn the_deb_installs_starts_and_removes_cleanly() {
         !String::from_utf8_lossy(&status.stdout).contains("install ok installed"),
         "{name} is no longer installed"
     );
+}
+
+/// What a newcomer does with the installed app: sign in, point it at a folder, and see
+/// a new photo there arrive in the browser gallery.
+async fn a_newcomers_first_run() {
+    let shots = std::env::var_os("IMAGEVAULT_SCREENSHOTS").map(PathBuf::from);
+    let shots = shots.as_deref();
+    let app = TestApp::spawn(Engine::Sqlite).await;
+    app.signed_up_user(EMAIL).await;
+    let (display, _xvfb) = xvfb();
+    let (driver, _driver) = tauri_driver(&display);
+    let ui = Session::start(&driver, Path::new(BINARY)).await;
+    ui.visible("#view-signin").await;
+    ui.screenshot(shots, "desktop-installed.png").await;
+    ui.fill("#server-url", &app.base).await;
+    ui.fill("#email", EMAIL).await;
+    ui.fill("#password", PASSWORD).await;
+    ui.click("#sign-in").await;
+    ui.visible("#view-main").await;
+    ui.quit().await;
+
+    // A folder to watch (the picker's part), then the app again, signed in from the
+    // keychain; a new photo saved into the folder goes up by itself.
+    let camera = support::watch_a_folder(&app.dir);
+    let ui = Session::start(&driver, Path::new(BINARY)).await;
+    ui.visible("#view-main").await;
+    std::fs::write(camera.join("first-photo.jpg"), jpeg(1024, 768, 9)).unwrap();
+    ui.wait_count(".card[data-state=\"done\"]", 1).await;
+    ui.quit().await;
+    let browser = support::server::browser();
+    let signed_in = app.login_form(&browser, EMAIL).await;
+    assert_eq!(signed_in.status(), reqwest::StatusCode::SEE_OTHER);
+    let gallery = app.page(&browser, "/").await;
+    assert!(
+        gallery.contains("first-photo.jpg"),
+        "the browser gallery shows it:\n{gallery}"
+    );
+    app.finish().await;
 }
 
 #[test]

@@ -15,6 +15,21 @@ pub mod webdriver;
 
 use imagevault_desktop::session::{AccountInfo, Session, SignInOutcome};
 
+/// Names a folder (`dir/Camera`, created) to watch in the app's settings file under
+/// `XDG_CONFIG_HOME`, as "Add a folder…" does after its native picker (which WebDriver
+/// cannot drive). Returns the folder.
+pub fn watch_a_folder(dir: &std::path::Path) -> std::path::PathBuf {
+    let camera = dir.join("Camera");
+    std::fs::create_dir_all(&camera).unwrap();
+    let config = std::path::PathBuf::from(std::env::var_os("XDG_CONFIG_HOME").unwrap())
+        .join("org.imagevault.desktop/settings.json");
+    let mut settings: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&config).unwrap()).unwrap();
+    settings["watched_folders"] = serde_json::json!([camera]);
+    std::fs::write(&config, serde_json::to_vec(&settings).unwrap()).unwrap();
+    camera
+}
+
 /// Signs `session` in as `email` with the test password (an account without two-step
 /// sign-in).
 pub async fn sign_in(session: &Session, email: &str) -> AccountInfo {
