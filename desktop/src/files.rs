@@ -58,6 +58,20 @@ struct Card {
     journal_id: Option<String>,
 }
 
+impl Card {
+    /// A new journal entry for this card, remembered as its own.
+    fn journal_entry(&mut self) -> Entry {
+        let entry = Entry {
+            id: uuid::Uuid::new_v4().to_string(),
+            path: self.path.clone(),
+            size: self.size,
+            sha256: self.digest.clone().unwrap_or_default(),
+        };
+        self.journal_id = Some(entry.id.clone());
+        entry
+    }
+}
+
 /// A card queued as soon as its check passes, for the session given.
 struct Auto {
     session: Arc<Session>,
@@ -156,6 +170,7 @@ impl Files {
     pub fn add_watched(
         self: &Arc<Self>,
         path: PathBuf,
+        size: u64,
         origin: String,
         session: &Arc<Session>,
         active: &Active,
@@ -166,7 +181,6 @@ impl Files {
         if on_its_way {
             return false;
         }
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
         let auto = Auto {
             session: Arc::clone(session),
             active: active.clone(),
@@ -284,14 +298,7 @@ impl Files {
                     self.report(id, UploadState::Done, Some(message.into()));
                     return;
                 }
-                let entry = Entry {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    path: card.path.clone(),
-                    size: card.size,
-                    sha256: digest.unwrap_or_default().to_owned(),
-                };
-                card.journal_id = Some(entry.id.clone());
-                self.journal_queued(&auto.active, &[entry]);
+                self.journal_queued(&auto.active, &[card.journal_entry()]);
                 None
             }
         };
@@ -326,14 +333,7 @@ impl Files {
         let mut entries = Vec::new();
         for id in &accepted {
             let card = cards.get_mut(id).expect("listed under the lock");
-            let entry = Entry {
-                id: uuid::Uuid::new_v4().to_string(),
-                path: card.path.clone(),
-                size: card.size,
-                sha256: card.digest.clone().unwrap_or_default(),
-            };
-            card.journal_id = Some(entry.id.clone());
-            entries.push(entry);
+            entries.push(card.journal_entry());
         }
         self.journal_queued(active, &entries);
         for id in &accepted {

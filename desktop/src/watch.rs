@@ -155,6 +155,8 @@ impl Taker {
         let Some(origin) = origin(&self.folders, &path) else {
             return;
         };
+        // Its size goes to the card, and with its time tells whether it changed since it
+        // was last taken.
         let Ok(stamp) = std::fs::metadata(&path).and_then(|m| Ok((m.len(), m.modified()?))) else {
             return;
         };
@@ -163,7 +165,7 @@ impl Taker {
         }
         if self
             .files
-            .add_watched(path.clone(), origin, &self.session, &self.active)
+            .add_watched(path.clone(), stamp.0, origin, &self.session, &self.active)
         {
             self.taken.insert(path, stamp);
         }

@@ -149,6 +149,13 @@ fn hostile_arguments_get_errors_not_panics() {
             .contains("not a share link's id"),
         "{err}"
     );
+    // Watched folders are named by the native picker only: the view can pass no path,
+    // and a position that is not in the list changes nothing.
+    assert!(invoke(&window, "remove_watched_folder", json!({"index": -1})).is_err());
+    assert!(invoke(&window, "remove_watched_folder", json!({"index": "/etc"})).is_err());
+    assert!(invoke(&window, "set_watch_paused", json!({"paused": "yes"})).is_err());
+    let unchanged = invoke(&window, "remove_watched_folder", json!({"index": 999})).unwrap();
+    assert_eq!(unchanged["folders"], json!([]));
     // Unknown ids are harmless.
     assert_eq!(
         invoke(&window, "remove_item", json!({"id": 999})).unwrap(),

@@ -442,15 +442,6 @@ async fn first_and_all(
     }
 }
 
-/// Signs the benchmarks' user in on the sign-in view.
-async fn sign_in_through_the_window(ui: &Session, app: &TestApp) {
-    ui.fill("#server-url", &app.base).await;
-    ui.fill("#email", EMAIL).await;
-    ui.fill("#password", PASSWORD).await;
-    ui.click("#sign-in").await;
-    ui.visible("#view-main").await;
-}
-
 /// The watched-folder benchmark of docs/PERFORMANCE.md (ignored by default):
 /// `cargo test -p imagevault-desktop --test e2e -- --ignored --nocapture watched_folder_of_1000_photos`.
 #[test]
@@ -473,7 +464,7 @@ async fn watched_benchmark(count: usize) {
     let (driver, _driver) = tauri_driver(&display);
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_imagevault-desktop"));
     let ui = Session::start(&driver, exe).await;
-    sign_in_through_the_window(&ui, &app).await;
+    ui.sign_in(&app.base, EMAIL).await;
     ui.quit().await;
     let camera = support::watch_a_folder(&app.dir);
     let ui = Session::start(&driver, exe).await;
@@ -510,7 +501,7 @@ async fn drop_benchmark(count: usize) {
     let (driver, _driver) = tauri_driver(&display);
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_imagevault-desktop"));
     let ui = Session::start(&driver, exe).await;
-    sign_in_through_the_window(&ui, &app).await;
+    ui.sign_in(&app.base, EMAIL).await;
 
     let folder = app.dir.join("camera");
     std::fs::create_dir_all(&folder).unwrap();

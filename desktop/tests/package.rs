@@ -16,7 +16,7 @@ use std::process::Command;
 use support::display::{tauri_driver, xvfb};
 use support::secret_service::enter;
 use support::server::images::jpeg;
-use support::server::{Engine, PASSWORD, TestApp};
+use support::server::{Engine, TestApp};
 use support::webdriver::Session;
 
 const EMAIL: &str = "newcomer@example.com";
@@ -156,11 +156,7 @@ async fn a_newcomers_first_run() {
     let ui = Session::start(&driver, Path::new(BINARY)).await;
     ui.visible("#view-signin").await;
     ui.screenshot(shots, "desktop-installed.png").await;
-    ui.fill("#server-url", &app.base).await;
-    ui.fill("#email", EMAIL).await;
-    ui.fill("#password", PASSWORD).await;
-    ui.click("#sign-in").await;
-    ui.visible("#view-main").await;
+    ui.sign_in(&app.base, EMAIL).await;
     ui.quit().await;
 
     // A folder to watch (the picker's part), then the app again, signed in from the

@@ -486,11 +486,17 @@ fn watched_folders_upload_new_photos_once() {
         let camera = d.photos.join("Camera");
         std::fs::create_dir_all(camera.join("2026")).unwrap();
         let watch = Watch::default();
+        // A folder that is not there (a settings file edited by hand, a drive unplugged):
+        // a sentence naming it, and the others are still watched.
+        let missing = d.photos.join("unplugged");
         let settings = d
             .session
-            .save_watching(vec![camera.clone()], false)
+            .save_watching(vec![missing.clone(), camera.clone()], false)
             .unwrap();
-        assert!(watch.apply(&settings, &d.files, &d.session).is_empty());
+        let problems = watch.apply(&settings, &d.files, &d.session);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let named = format!("{} cannot be watched", missing.display());
+        assert!(problems[0].starts_with(&named), "{problems:?}");
 
         let photos = [
             camera.join("IMG_1.jpg"),

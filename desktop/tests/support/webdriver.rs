@@ -326,6 +326,16 @@ impl Session {
         assert!(found.is_empty(), "accessibility:\n{}", found.join("\n"));
     }
 
+    /// Signs in on the sign-in view: server address, email, the tests' password, then
+    /// waits for the main view.
+    pub async fn sign_in(&self, server: &str, email: &str) {
+        self.fill("#server-url", server).await;
+        self.fill("#email", email).await;
+        self.fill("#password", super::server::PASSWORD).await;
+        self.click("#sign-in").await;
+        self.visible("#view-main").await;
+    }
+
     /// Closes the app.
     pub async fn quit(self) {
         let _ = self.http.delete(&self.base).send().await;
