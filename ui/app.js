@@ -46,7 +46,8 @@ import { TABS, showTab } from './js/views.js';
 import { loadSettings, onChooseCaFile, onClearCaFile, onSaveSettings } from './js/settings.js';
 import { onAddWatchedFolder, onWatchPaused } from './js/watch.js';
 import {
-  leaveMain, onCodeBack, onResendFromSignIn, onSignIn, onSignOut, onSignedOut, onSubmitCode,
+  leaveMain, onCodeBack, onLinkBack, onResendFromSignIn, onServerChanged, onSignIn,
+  onSignInSso, onSignOut, onSignedOut, onSubmitCode, onSubmitLink,
   restoreSession, showSignIn,
 } from './js/auth.js';
 import {
@@ -74,6 +75,10 @@ function wireForms() {
   $('resend').addEventListener('click', onResendFromSignIn);
   $('code-form').addEventListener('submit', onSubmitCode);
   $('code-back').addEventListener('click', onCodeBack);
+  $('sign-in-sso').addEventListener('click', onSignInSso);
+  $('server-url').addEventListener('change', onServerChanged);
+  $('link-form').addEventListener('submit', onSubmitLink);
+  $('link-back').addEventListener('click', onLinkBack);
   $('show-register').addEventListener('click', onShowRegister);
   $('register-form').addEventListener('submit', onRegister);
   $('reg-password').addEventListener('input', refreshRules);

@@ -70,8 +70,21 @@ pub enum ErrorCode {
     InvalidShare,
     /// The share link has a password: unlock it first.
     PasswordRequired,
-    /// A dependency (database, object store) is down; try again.
+    /// A dependency (database, object store, identity provider) is down; try again.
     Unavailable,
+    /// A single sign-on could not be used: a wrong or replayed `state`, a code the
+    /// provider refused, an ID token that failed a check, or an unverified email.
+    SsoFailed,
+    /// The provider vouched for an email that has no account here, and this server makes
+    /// none at single sign-on (`OIDC_AUTO_REGISTER=False`).
+    SsoNoAccount,
+    /// An account has the provider's email but is not linked to it yet: send its
+    /// password (and code) once, with the `link_token` of this answer, to
+    /// `POST /auth/oidc/link`.
+    SsoLinkRequired,
+    /// Removing this would leave the account no way to sign in: set a password or add
+    /// a passkey first.
+    LastSignInMethod,
     /// Something went wrong on the server; the message carries a request id only.
     Internal,
 }
@@ -106,6 +119,10 @@ impl ErrorCode {
             Self::InvalidShare => "invalid_share",
             Self::PasswordRequired => "password_required",
             Self::Unavailable => "unavailable",
+            Self::SsoFailed => "sso_failed",
+            Self::SsoNoAccount => "sso_no_account",
+            Self::SsoLinkRequired => "sso_link_required",
+            Self::LastSignInMethod => "last_sign_in_method",
             Self::Internal => "internal",
         }
     }
@@ -143,6 +160,10 @@ pub struct ErrorDetail {
     /// For `mfa_required` only: the token to send with the code (5 minutes, 5 tries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mfa_token: Option<String>,
+    /// For `sso_link_required` only: the token to send with the account's password
+    /// (10 minutes, 5 tries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_token: Option<String>,
 }
 
 impl ErrorBody {
@@ -154,6 +175,7 @@ impl ErrorBody {
                 message: message.into(),
                 failed_rules: Vec::new(),
                 mfa_token: None,
+                link_token: None,
             },
         }
     }
@@ -251,6 +273,57 @@ impl std::fmt::Debug for LoginResponse {
             .field("device_token", &"[redacted]")
             .finish()
     }
+}
+
+/// `GET /auth/oidc`: whether the server offers single sign-on, and the button's words
+/// (404 when it does not), so apps show the button only where it works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct SsoInfo {
+    /// The sign-in button's words (`OIDC_BUTTON_TEXT`).
+    pub button_text: String,
+}
+
+/// `POST /auth/oidc/exchange`: a native app's authorization code, received on its
+/// loopback redirect (RFC 8252), with the PKCE verifier only the app knows.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct SsoExchange {
+    /// The `code` the provider sent to the app's redirect.
+    pub code: String,
+    /// The PKCE verifier whose S256 challenge the app sent to `GET /auth/oidc/start`.
+    pub code_verifier: String,
+    /// The app's loopback redirect URI, exactly as sent to `GET /auth/oidc/start`.
+    pub redirect_uri: String,
+}
+
+/// `POST /auth/oidc/link`: the account's password (and code) for a waiting link.
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct SsoLinkRequest {
+    /// From the `sso_link_required` answer.
+    pub link_token: String,
+    /// The account's password; zeroised on drop, never logged.
+    #[serde(serialize_with = "expose_secret")]
+    #[cfg_attr(feature = "openapi", salvo(schema(value_type = String)))]
+    pub password: SecretString,
+    /// With two-step sign-in on: the code from the app, or a recovery code.
+    #[serde(default)]
+    pub code: String,
+}
+
+/// An account's link to a person at the OpenID Provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(salvo_oapi::ToSchema))]
+pub struct SsoLink {
+    /// The provider's issuer.
+    pub issuer: String,
+    /// The email the provider last gave.
+    pub email: String,
+    /// When the link was made (unix seconds).
+    pub created_at: i64,
+    /// When it last signed in (unix seconds).
+    pub last_used_at: i64,
 }
 
 /// `POST /auth/login/mfa`: the second step.
@@ -414,6 +487,9 @@ pub struct Me {
     /// Storage used against the quota.
     #[serde(default)]
     pub usage: Usage,
+    /// Links to people at the OpenID Provider (single sign-on).
+    #[serde(default)]
+    pub sso: Vec<SsoLink>,
 }
 
 /// The storage part of `GET /me`.

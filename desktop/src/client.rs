@@ -8,6 +8,9 @@
 
 mod account;
 mod shares;
+mod sso;
+
+pub use sso::SsoLogin;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,7 +138,7 @@ impl Api {
         if res.status().is_success() {
             return json(res).await.map(Login::Done);
         }
-        match server_error_and_mfa_token(res).await {
+        match server_error_and_token(res).await {
             (_, Some(mfa_token)) => Ok(Login::CodeNeeded(mfa_token)),
             (
                 Error::Server {
@@ -302,12 +305,13 @@ async fn json<T: DeserializeOwned>(res: Response) -> Result<T> {
 /// The server's `{"error": {...}}`, or a plain description when something else answered
 /// (a proxy's HTML page, a redirect to somewhere else).
 async fn server_error(res: Response) -> Error {
-    server_error_and_mfa_token(res).await.0
+    server_error_and_token(res).await.0
 }
 
-/// [`server_error`], and the `mfa_token` of an `mfa_required` answer, kept apart from
-/// the error so it can never reach a log line or the web view.
-async fn server_error_and_mfa_token(res: Response) -> (Error, Option<SecretString>) {
+/// [`server_error`], and the token an answer carries to go on with — the `mfa_token`
+/// of `mfa_required`, the `link_token` of `sso_link_required` — kept apart from the
+/// error so it can never reach a log line or the web view.
+async fn server_error_and_token(res: Response) -> (Error, Option<SecretString>) {
     let status = res.status();
     let retry_after = res
         .headers()
@@ -317,10 +321,12 @@ async fn server_error_and_mfa_token(res: Response) -> (Error, Option<SecretStrin
     let body = read_capped(res, MAX_ERROR_ANSWER).await.unwrap_or_default();
     match serde_json::from_slice::<ErrorBody>(&body) {
         Ok(ErrorBody { error }) => {
-            let mfa_token = error
-                .mfa_token
-                .filter(|_| error.code == ErrorCode::MfaRequired)
-                .map(SecretString::from);
+            let token = match error.code {
+                ErrorCode::MfaRequired => error.mfa_token,
+                ErrorCode::SsoLinkRequired => error.link_token,
+                _ => None,
+            }
+            .map(SecretString::from);
             let err = Error::Server {
                 status: status.as_u16(),
                 code: error.code,
@@ -328,7 +334,7 @@ async fn server_error_and_mfa_token(res: Response) -> (Error, Option<SecretStrin
                 failed_rules: error.failed_rules,
                 retry_after,
             };
-            (err, mfa_token)
+            (err, token)
         }
         Err(_) if status.is_redirection() => (
             Error::BadResponse(format!(

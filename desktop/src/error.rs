@@ -57,6 +57,16 @@ pub enum Error {
     /// allows five codes in five minutes), so only a new sign-in can go on.
     #[error("This sign-in has expired. Start again with your email and password.")]
     SignInExpired,
+    /// Single sign-on did not finish: the provider said why, or the answer that came
+    /// back to this computer was not one (the sentence says which).
+    #[error("{0}")]
+    SsoRefused(String),
+    /// Nobody finished at the identity provider in time.
+    #[error(
+        "Signing in at your identity provider did not finish within ten minutes. Start again \
+         when you are ready."
+    )]
+    SsoTimedOut,
     /// The OS keychain refused or is not running.
     #[error("The system keychain could not be used: {0}.")]
     Keychain(String),
@@ -81,6 +91,8 @@ impl Error {
             Self::NotSignedIn => "not_signed_in",
             Self::SessionExpired => "session_expired",
             Self::SignInExpired => "sign_in_expired",
+            Self::SsoRefused(_) => "sso_refused",
+            Self::SsoTimedOut => "sso_timed_out",
             Self::Keychain(_) => "keychain",
             Self::File(_) => "file",
         }

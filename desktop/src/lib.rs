@@ -70,6 +70,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
         .plugin(tauri_plugin_clipboard_manager::init())
         // Notifications are sent from Rust only: the capability grants the view none.
         .plugin(tauri_plugin_notification::init())
+        // The system browser for single sign-on, opened from Rust only: the capability
+        // grants the view nothing of the opener.
+        .plugin(tauri_plugin_opener::init())
         .setup(move |app| Ok(install(app.handle(), &options)?))
         .on_window_event(|window, event| {
             if let WindowEvent::DragDrop(drag) = event {
@@ -84,6 +87,9 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, options: Options) -> tauri:
             commands::account::restore_session,
             commands::account::sign_in,
             commands::account::sign_in_code,
+            commands::account::sso_available,
+            commands::account::sign_in_sso,
+            commands::account::sign_in_sso_link,
             commands::account::register,
             commands::account::password_rules,
             commands::account::resend_verification,

@@ -7,6 +7,7 @@
 //! view told to show sign-in with a clear message.
 
 mod sign_in;
+mod sso;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

@@ -128,6 +128,24 @@ fn hostile_arguments_get_errors_not_panics() {
     assert!(invoke(&window, "sign_in", json!({"email": 5})).is_err());
     assert!(invoke(&window, "cancel_upload", json!({"id": "not a number"})).is_err());
     assert!(invoke(&window, "no_such_command", json!({})).is_err());
+    // Single sign-on's link step: wrong types are refused, and without a sign-in waiting
+    // for its password there is nothing to link.
+    assert!(
+        invoke(
+            &window,
+            "sign_in_sso_link",
+            json!({"password": 5, "code": ""})
+        )
+        .is_err()
+    );
+    assert!(invoke(&window, "sign_in_sso_link", json!({"password": "x"})).is_err());
+    let err = invoke(
+        &window,
+        "sign_in_sso_link",
+        json!({"password": "x", "code": "123456"}),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "sign_in_expired", "{err}");
     // A share request the server's types do not describe never leaves the app.
     for request in [
         json!({"image_ids": "all", "allow_download": false, "watermark": false}),
@@ -188,13 +206,17 @@ fn the_web_view_gets_only_the_apps_commands() {
     // nor anything else outside the capability file. Of the clipboard it may only write
     // text (a new share link, as the e2e journey shows): reading it back, or writing
     // anything else, is refused. Notifications are Rust's alone: the view may neither
-    // send one nor ask for the permission.
+    // send one nor ask for the permission. The system browser (single sign-on) is
+    // opened from Rust: the view can open neither a URL nor a file.
     for cmd in [
         "plugin:dialog|open",
         "plugin:dialog|save",
         "plugin:notification|notify",
         "plugin:notification|request_permission",
         "plugin:notification|is_permission_granted",
+        "plugin:opener|open_url",
+        "plugin:opener|open_path",
+        "plugin:opener|reveal_item_in_dir",
         "plugin:clipboard-manager|read_text",
         "plugin:clipboard-manager|read_image",
         "plugin:clipboard-manager|write_html",

@@ -40,6 +40,103 @@ fn desktop_journey() {
     tokio::runtime::Runtime::new().unwrap().block_on(journey());
 }
 
+/// Single sign-on in the built app: its button opens "the system browser" — the
+/// desktop's default http handler, registered in the test's private XDG folders as
+/// Debian's Chromium driven by `e2e/sso-browser.mjs` — through xdg-open; Chromium signs
+/// in at a real OpenID Provider, which sends it back to the app's loopback listener;
+/// the window then shows the signed-in account, with the token in the Secret Service.
+#[test]
+fn desktop_single_sign_on() {
+    if enter("desktop_single_sign_on").is_some() {
+        return;
+    }
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(single_sign_on());
+}
+
+async fn single_sign_on() {
+    use support::server::oidc::{OidcProvider, PROVIDER_PASSWORD, Person};
+    let email = "lee@example.com";
+    let provider = OidcProvider::start(&[Person {
+        id: "lee",
+        email,
+        verified: true,
+        amr: None,
+    }]);
+    let app = provider
+        .app(
+            Engine::Sqlite,
+            &[("OIDC_BUTTON_TEXT", "Sign in with Example Corp")],
+        )
+        .await;
+    let report = app.dir.join("browser-report");
+    default_browser(&app.dir, &report, "lee", PROVIDER_PASSWORD);
+    let (display, _xvfb) = xvfb();
+    let (driver, _driver) = tauri_driver(&display);
+    let shots = std::env::var_os("IMAGEVAULT_SCREENSHOTS").map(PathBuf::from);
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_imagevault-desktop"));
+    let server = imagevault_desktop::settings::parse_server_url(&app.base).unwrap();
+
+    let ui = Session::start(&driver, exe).await;
+    ui.visible("#view-signin").await;
+    // The button appears once the typed server says it offers single sign-on.
+    ui.fill("#server-url", server.as_str()).await;
+    ui.click("#email").await;
+    ui.wait_text("#sign-in-sso", "Sign in with Example Corp")
+        .await;
+    ui.screenshot(shots.as_deref(), "desktop-sso-signin.png")
+        .await;
+    ui.assert_accessible("signin with single sign-on").await;
+    ui.click("#sign-in-sso").await;
+    ui.visible("#view-main").await;
+    ui.wait_text("#account-email", email).await;
+    assert_eq!(std::fs::read_to_string(&report).unwrap(), "ok");
+    let username = imagevault_desktop::keychain::Account::new(email, &server)
+        .username()
+        .to_owned();
+    let token = lookup(&username).expect("the token is in the Secret Service");
+    assert_eq!(app.me(&token).await.status(), 200);
+    ui.quit().await;
+    app.finish().await;
+}
+
+/// Makes Chromium, driven by `e2e/sso-browser.mjs`, the default handler of http URLs
+/// for this test's session (its `XDG_*` folders are the test's own).
+fn default_browser(dir: &std::path::Path, report: &std::path::Path, login: &str, password: &str) {
+    let e2e = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../e2e");
+    let settings = dir.join("browser.json");
+    let body = serde_json::json!({"login": login, "password": password, "report": report});
+    std::fs::write(&settings, body.to_string()).unwrap();
+    let node = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v node"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let env = |name: &str| PathBuf::from(std::env::var_os(name).expect("inside the test session"));
+    let applications = env("XDG_DATA_HOME").join("applications");
+    std::fs::create_dir_all(&applications).unwrap();
+    std::fs::write(
+        applications.join("iv-test-browser.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Test browser\n\
+             Exec={} {} {} %u\nMimeType=x-scheme-handler/http;\n",
+            node.trim(),
+            e2e.join("sso-browser.mjs").display(),
+            settings.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        env("XDG_CONFIG_HOME").join("mimeapps.list"),
+        "[Default Applications]\nx-scheme-handler/http=iv-test-browser.desktop\n",
+    )
+    .unwrap();
+}
+
 async fn journey() {
     let app = TestApp::spawn(Engine::Sqlite).await;
     let (display, _xvfb) = xvfb();

@@ -12,7 +12,7 @@ DESKTOP_BUILD_PACKAGES=(libwebkit2gtk-4.1-dev libxdo-dev libssl-dev file)
 # source, a clipboard reader, a real Secret Service (GNOME Keyring in a private
 # D-Bus session), and a notification daemon (dunst) that keeps what it showed.
 DESKTOP_TEST_PACKAGES=(xvfb xauth xdotool webkit2gtk-driver python3-gi gir1.2-gtk-3.0
-  gnome-keyring dbus-x11 libsecret-tools xclip dunst)
+  gnome-keyring dbus-x11 libsecret-tools xclip dunst xdg-utils)
 
 # apt_install PKG...: installs the packages that are not installed yet. Needs root; on
 # a developer's own machine without root it says what is missing instead.
@@ -98,19 +98,19 @@ ensure_s3s_fs() {
 
 # The browser tests: Debian's Chromium driven by Playwright (playwright-core, axe-core
 # from e2e/package-lock.json; no browser download), with the machine's Node.js or
-# Debian's.
+# Debian's; and the single sign-on tests' OpenID Provider (oidc-provider, jose).
 ensure_browser_tests() {
   apt_install chromium fonts-dejavu-core
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     apt_install nodejs npm
   fi
-  # playwright-core needs Node.js 20 or newer (Debian 12's own is 18; these machines
-  # carry 20).
+  # playwright-core and oidc-provider 8 need Node.js 20 or newer (Debian 12's own is 18;
+  # these machines carry 20).
   if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-    say "Node.js $(node --version) is too old for playwright-core: install Node.js 20 or newer"
+    say "Node.js $(node --version) is too old for playwright-core and oidc-provider: install Node.js 20 or newer"
     return 1
   fi
-  say "installing the browser-test packages (npm ci in e2e/, two packages)"
+  say "installing the browser-test packages (npm ci in e2e/)"
   (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 }
 

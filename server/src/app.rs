@@ -70,6 +70,9 @@ pub enum BuildError {
     /// The TLS files are not a usable certificate and key.
     #[error("TLS_CERT_FILE/TLS_KEY_FILE: {0}")]
     Tls(std::io::Error),
+    /// The single sign-on client could not be made.
+    #[error("OIDC_ISSUER_URL: {0}")]
+    Sso(#[from] crate::sso::SsoError),
 }
 
 impl Application {
@@ -227,8 +230,13 @@ pub async fn state(config: Config, db: Db) -> Result<AppState, BuildError> {
     let store = BlobStore::open(&config.storage).map_err(BuildError::Storage)?;
     let cores = cores();
     let passkeys = accounts::passkeys::relying_party(&config).map(Arc::new);
+    let sso = match &config.oidc {
+        Some(settings) => Some(Arc::new(crate::sso::Provider::new(settings.clone())?)),
+        None => None,
+    };
     Ok(AppState::new(Inner {
         passkeys,
+        sso,
         db,
         mailer,
         hasher: Hasher::new(cores),

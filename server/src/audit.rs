@@ -59,7 +59,7 @@ macro_rules! kinds {
 }
 
 kinds! {
-    SignIn = "sign_in": "A sign-in succeeded (password, code or passkey).",
+    SignIn = "sign_in": "A sign-in succeeded (password, code, passkey or single sign-on).",
     SignInFailed = "sign_in_failed": "A wrong password or code for an account.",
     Lockout = "lockout": "Too many failures locked sign-in from unknown devices.",
     DeviceUnlocked = "device_unlocked": "The emailed link made a browser a known device.",
@@ -90,6 +90,9 @@ kinds! {
     ShareUnlocked = "share_unlocked": "Someone entered a share link's password.",
     ShareWrongPassword = "share_wrong_password": "A wrong password was tried on a share link.",
     ShareRevoked = "share_revoked": "A share link was revoked.",
+    SsoLinked = "sso_linked": "The account was linked to an identity at the single sign-on provider.",
+    SsoUnlinked = "sso_unlinked": "The owner removed the account's single sign-on link.",
+    SsoRefused = "sso_refused": "A single sign-on was refused (a bad state, code or ID token, or an unverified email).",
 }
 
 /// One event to record.

@@ -113,6 +113,28 @@ pub enum ApiError {
     /// A `Host` header not in `ALLOWED_HOSTS`.
     #[error("This server does not answer for that host name.")]
     InvalidHost,
+    /// A single sign-on that cannot be used; the sentence says why, for the person.
+    #[error("{0}")]
+    SsoFailed(&'static str),
+    /// The provider's email has no account here and none is made at single sign-on.
+    #[error(
+        "No ImageVault account uses this email address, and this server does not make \
+        accounts at single sign-on. Ask its administrator for one."
+    )]
+    SsoNoAccount,
+    /// An account has the provider's email: its password is asked once (the token names
+    /// the waiting link).
+    #[error(
+        "An ImageVault account already uses this email address. Enter its password \
+        once to link it to your identity provider."
+    )]
+    SsoLinkRequired(String),
+    /// The last way into the account would go.
+    #[error(
+        "This is the only way into your account. Set a password (use “Forgot your \
+        password?” on the sign-in page) or add a passkey first."
+    )]
+    SsoLastWayIn,
     /// A dependency is down; the request can be retried.
     #[error("The service is temporarily unavailable. Try again shortly.")]
     Unavailable(#[source] Cause),
@@ -155,6 +177,10 @@ impl ApiError {
             Self::PasswordRequired => (StatusCode::UNAUTHORIZED, C::PasswordRequired),
             Self::InvalidHost => (StatusCode::BAD_REQUEST, C::InvalidHost),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, C::Unavailable),
+            Self::SsoFailed(_) => (StatusCode::BAD_REQUEST, C::SsoFailed),
+            Self::SsoNoAccount => (StatusCode::FORBIDDEN, C::SsoNoAccount),
+            Self::SsoLinkRequired(_) => (StatusCode::CONFLICT, C::SsoLinkRequired),
+            Self::SsoLastWayIn => (StatusCode::CONFLICT, C::LastSignInMethod),
             Self::Internal(_) | Self::Integrity(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, C::Internal)
             }
@@ -205,6 +231,11 @@ impl ApiError {
             Self::MfaRequired(token) => {
                 let mut body = ErrorBody::new(code, self.to_string());
                 body.error.mfa_token = Some(token.clone());
+                body
+            }
+            Self::SsoLinkRequired(token) => {
+                let mut body = ErrorBody::new(code, self.to_string());
+                body.error.link_token = Some(token.clone());
                 body
             }
             other => ErrorBody::new(code, other.to_string()),
@@ -259,7 +290,7 @@ impl salvo_oapi::EndpointOutRegister for ApiError {
         for (code, description) in [
             (
                 "400",
-                "Malformed request, an invalid token or host, or a wrong two-step code (`invalid_code`)",
+                "Malformed request, an invalid token or host, a wrong two-step code (`invalid_code`), or a single sign-on that cannot be used (`sso_failed`)",
             ),
             (
                 "401",
@@ -267,12 +298,12 @@ impl salvo_oapi::EndpointOutRegister for ApiError {
             ),
             (
                 "403",
-                "Email not verified, account disabled (`account_disabled`), or CSRF token missing",
+                "Email not verified, account disabled (`account_disabled`), CSRF token missing, or no account for the provider's email (`sso_no_account`)",
             ),
             ("404", "No such resource, or it belongs to someone else"),
             (
                 "409",
-                "Two-step sign-in is already on (`mfa_already_enabled`)",
+                "Two-step sign-in is already on (`mfa_already_enabled`), an account to link first (`sso_link_required`, with `link_token`), or the account's last way in (`last_sign_in_method`)",
             ),
             ("413", "Body too large"),
             (
@@ -327,6 +358,18 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{value:.0} {}", UNITS[unit])
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+impl From<crate::sso::SsoError> for ApiError {
+    fn from(err: crate::sso::SsoError) -> Self {
+        match err {
+            crate::sso::SsoError::Unavailable(reason) => Self::Unavailable(reason.into()),
+            crate::sso::SsoError::Refused { message, reason } => {
+                tracing::warn!(target: "security", event = "sso_refused", %reason, "single sign-on refused");
+                Self::SsoFailed(message)
+            }
+        }
     }
 }
 

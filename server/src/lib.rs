@@ -47,6 +47,7 @@ pub mod rendering;
 pub mod routes;
 pub mod secret;
 pub mod shares;
+pub mod sso;
 pub mod state;
 pub mod storage;
 pub mod throttle;

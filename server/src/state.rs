@@ -36,6 +36,8 @@ pub struct Inner {
     /// The WebAuthn relying party for passkeys; `None` when `PUBLIC_URL` cannot be
     /// one (an IP address).
     pub passkeys: Option<Arc<webauthn_rs::Webauthn>>,
+    /// The OpenID Provider for single sign-on; `None` when `OIDC_ISSUER_URL` is unset.
+    pub sso: Option<Arc<crate::sso::Provider>>,
     /// Bounds the CPU-heavy part of uploads (decode, thumbnail, encrypt) to one per
     /// core, so a burst of uploads queues instead of thrashing or exhausting memory.
     pub image_work: Arc<tokio::sync::Semaphore>,

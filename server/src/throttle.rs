@@ -33,6 +33,9 @@ pub const LOGIN_PER_ACCOUNT: Limit = Limit::new("login-account", 10, 60);
 /// Login attempts from one known device of an account: counted apart, so strangers'
 /// attempts never use up the owner's.
 pub const LOGIN_PER_DEVICE: Limit = Limit::new("login-device", 10, 60);
+/// Single sign-on steps (start, return, exchange) from one address: a sign-in takes
+/// two, and a team behind one address may all sign in at nine.
+pub const SSO_PER_IP: Limit = Limit::new("sso-ip", 120, 60);
 /// Registrations from one address.
 pub const REGISTER_PER_IP: Limit = Limit::new("register-ip", 20, 3600);
 /// "Someone tried to register" notices to one address (over the limit they are skipped

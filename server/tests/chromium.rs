@@ -8,6 +8,7 @@
 //! and reads the audit log, with no photo or file name on any admin page. Every page is
 //! scanned with
 //! axe-core (no serious violations) and the console must show no CSP violation.
+//! A second journey signs in through a real OpenID Provider (single sign-on).
 //!
 //! Screenshots: `IMAGEVAULT_SCREENSHOTS=$PWD/docs/screenshots cargo test -p
 //! imagevault-server --test chromium` refreshes the README's.
@@ -114,5 +115,51 @@ async fn full_journey_in_chromium() {
             "{name} screenshot"
         );
     }
+    app.finish().await;
+}
+
+/// Single sign-on in Chromium: the button, the provider's own pages, back signed in
+/// (`e2e/sso.mjs` against `e2e/oidc-provider.mjs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_sign_on_in_chromium() {
+    use support::oidc::{OidcProvider, PROVIDER_PASSWORD, Person};
+    let provider = OidcProvider::start(&[Person {
+        id: "ines",
+        email: "ines@example.com",
+        verified: true,
+        amr: None,
+    }]);
+    let button = "Sign in with Example Corp";
+    let app = provider
+        .app(Engine::Sqlite, &[("OIDC_BUTTON_TEXT", button)])
+        .await;
+    let screenshots = std::env::var("IMAGEVAULT_SCREENSHOTS")
+        .unwrap_or_else(|_| app.dir.join("screenshots").display().to_string());
+    let journey = tokio::process::Command::new("node")
+        .arg(e2e_dir().join("sso.mjs"))
+        .current_dir(e2e_dir())
+        .env("BASE_URL", &app.base)
+        .env("LOGIN", "ines")
+        .env("PROVIDER_PASSWORD", PROVIDER_PASSWORD)
+        .env("EMAIL", "ines@example.com")
+        .env("BUTTON", button)
+        .env("SCREENSHOTS", &screenshots)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_mins(2), journey)
+        .await
+        .expect("the journey finishes within 2 minutes")
+        .expect("node runs e2e/sso.mjs (scripts/test installs node, npm packages and chromium)");
+    assert!(
+        out.status.success(),
+        "single sign-on journey failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shot = Path::new(&screenshots).join("sso-login.png");
+    assert!(
+        shot.metadata().is_ok_and(|m| m.len() > 1000),
+        "sso-login screenshot"
+    );
     app.finish().await;
 }

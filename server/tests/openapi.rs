@@ -28,6 +28,8 @@ async fn openapi_document_lists_the_auth_endpoints_with_schemas_and_errors() {
         "/api/v1/auth/logout-all",
         "/api/v1/auth/forgot-password",
         "/api/v1/auth/reset-password",
+        "/api/v1/auth/oidc/exchange",
+        "/api/v1/auth/oidc/link",
     ] {
         assert!(paths[path]["post"].is_object(), "{path} is documented");
     }

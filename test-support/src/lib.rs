@@ -2,7 +2,7 @@
 //! server on a random port with a fresh database (SQLite file or a new PostgreSQL
 //! database) and a real SMTP sink, plus one method per endpoint; a real S3 server
 //! ([`s3`]); an SMTP sink ([`smtp`]); test images ([`images`]); the binary as a child
-//! process ([`process`]).
+//! process ([`process`]); an OpenID Provider ([`oidc`]).
 //!
 //! A crate of its own, so both test suites depend on one copy instead of including
 //! each other's files by path. Test code: helpers panic with a message instead of
@@ -11,6 +11,7 @@
 
 pub mod images;
 pub mod metrics;
+pub mod oidc;
 pub mod process;
 pub mod s3;
 pub mod smtp;

@@ -46,8 +46,35 @@ export function showSignIn(message) {
   $('resend').hidden = true;
   $('password').value = '';
   $('signin-code').value = '';
+  $('link-password').value = '';
   showView('view-signin');
   $($('email').value ? 'password' : 'email').focus();
+  refreshSso();
+}
+
+/**
+ * A new server address typed on the sign-in screen: saved (when usable) so the single
+ * sign-on button reflects that server; a bad address is reported at sign-in instead.
+ */
+export async function onServerChanged() {
+  try {
+    await saveServerIfChanged();
+  } catch {
+    return;
+  }
+  await refreshSso();
+}
+
+/** Shows the single sign-on button when the server offers it, with the server's words. */
+export async function refreshSso() {
+  let words = null;
+  try {
+    words = await call('sso_available');
+  } catch {
+    words = null;
+  }
+  $('sign-in-sso').textContent = words || '';
+  $('sso-box').hidden = !words;
 }
 
 function enterMain(account) {
@@ -106,10 +133,65 @@ export async function onSignIn(event) {
   });
 }
 
-/** sign_in answers {status: 'signed_in', account} or {status: 'code_needed'}. */
+/**
+ * sign_in answers {status: 'signed_in', account} or {status: 'code_needed'};
+ * sign_in_sso may also answer {status: 'link_needed'}.
+ */
 function afterPassword(outcome) {
   if (outcome && outcome.status === 'code_needed') showCodeStep();
+  else if (outcome && outcome.status === 'link_needed') showLinkStep();
   else enterMain(outcome.account);
+}
+
+/** Single sign-on: Rust opens the system browser and waits for it to come back. */
+export async function onSignInSso() {
+  const box = $('signin-message');
+  await withBusy($('sign-in-sso'), 'Continue in your browser…', async () => {
+    $('resend').hidden = true;
+    try {
+      await saveServerIfChanged();
+      setMessage(box, 'Finish signing in in your web browser; this window waits for it.', 'info');
+      afterPassword(await call('sign_in_sso'));
+    } catch (err) {
+      setMessage(box, err.message, 'error');
+    }
+  });
+}
+
+/** The account single sign-on found by its email: its password links it, once. */
+function showLinkStep() {
+  $('link-password').value = '';
+  $('link-code').value = '';
+  clearMessage($('signin-message'));
+  clearMessage($('link-message'));
+  showView('view-link');
+  $('link-password').focus();
+}
+
+export async function onSubmitLink(event) {
+  event.preventDefault();
+  const box = $('link-message');
+  const password = $('link-password').value;
+  const code = $('link-code').value.trim();
+  if (!password) return fieldError(box, 'Enter the password of your ImageVault account.', 'link-password');
+  await withBusy($('submit-link'), 'Linking…', async () => {
+    try {
+      const account = await call('sign_in_sso_link', { password, code });
+      $('link-password').value = '';
+      enterMain(account);
+    } catch (err) {
+      if (err.code === 'sign_in_expired') return showSignIn(err.message);
+      setMessage(box, err.message, 'error');
+      $('link-password').value = '';
+      $(err.code === 'invalid_code' ? 'link-code' : 'link-password').focus();
+    }
+  });
+}
+
+/** "Cancel" on the link step: back to sign-in; Rust forgets the waiting link. */
+export function onLinkBack() {
+  call('sign_out').catch(() => {});
+  showSignIn('');
 }
 
 /** The second step: the password was right, Rust waits for a code. */

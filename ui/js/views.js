@@ -13,7 +13,7 @@ import { onSettingsShown } from './security.js';
 import { loadWatching } from './watch.js';
 import { onSharesShown } from './shares.js';
 
-const VIEWS = ['view-loading', 'view-signin', 'view-code', 'view-register', 'view-check-email', 'view-main'];
+const VIEWS = ['view-loading', 'view-signin', 'view-code', 'view-link', 'view-register', 'view-check-email', 'view-main'];
 
 export const TABS = {
   upload: { tab: 'tab-upload', panel: 'panel-upload' },

@@ -6,11 +6,11 @@ use imagevault_common::password::{PasswordRule, live_check};
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
-use tauri::State;
+use tauri::{AppHandle, Runtime, State};
 
 use crate::AppState;
 use crate::client::Api;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::session::{AccountInfo, SignInOutcome};
 
 /// Signs in from the keychain if a token is saved; `None` means "show sign-in".
@@ -52,6 +52,55 @@ pub async fn sign_in(
 pub async fn sign_in_code(state: State<'_, AppState>, code: String) -> Result<AccountInfo> {
     state.forget_session_work();
     let account = state.session.sign_in_code(&code).await?;
+    state.watch_folders();
+    Ok(account)
+}
+
+/// The words of the server's single sign-on button, or `None` when it offers none (or
+/// cannot be reached: the password form still works, and says so if it cannot either).
+#[tauri::command]
+pub async fn sso_available(state: State<'_, AppState>) -> Result<Option<String>> {
+    let api = Api::new(&state.session.settings())?;
+    Ok(api
+        .sso_info()
+        .await
+        .ok()
+        .flatten()
+        .map(|info| info.button_text))
+}
+
+/// Signs in through the server's identity provider in the system browser (RFC 8252):
+/// signed in, `code_needed`, or `link_needed` (the password of the account the
+/// provider's email names, asked once).
+#[tauri::command]
+pub async fn sign_in_sso<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+) -> Result<SignInOutcome> {
+    use tauri_plugin_opener::OpenerExt;
+    state.forget_session_work();
+    let open = |url: &url::Url| {
+        app.opener()
+            .open_url(url.as_str(), None::<&str>)
+            .map_err(|e| Error::File(format!("The system browser could not be opened ({e}).")))
+    };
+    let outcome = state.session.sign_in_sso(open).await?;
+    if matches!(outcome, SignInOutcome::SignedIn { .. }) {
+        state.watch_folders();
+    }
+    Ok(outcome)
+}
+
+/// Links the account single sign-on found with its password (and a code, if it uses
+/// two-step sign-in), and signs in.
+#[tauri::command]
+pub async fn sign_in_sso_link(
+    state: State<'_, AppState>,
+    password: SecretString,
+    code: String,
+) -> Result<AccountInfo> {
+    state.forget_session_work();
+    let account = state.session.sign_in_sso_link(password, &code).await?;
     state.watch_folders();
     Ok(account)
 }

@@ -37,12 +37,27 @@ pub enum SignInOutcome {
     /// The password was right and two-step sign-in is on: ask for a code and pass it
     /// to [`Session::sign_in_code`].
     CodeNeeded,
+    /// Single sign-on found an account by the provider's email that is not linked yet:
+    /// ask for its password (and a code, if it uses two-step sign-in) once and pass
+    /// them to [`Session::sign_in_sso_link`].
+    LinkNeeded,
 }
 
-/// A sign-in waiting for its code.
+/// What a waiting sign-in waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    /// A code (the second step).
+    Code,
+    /// The password of the account to link to the identity provider.
+    Link,
+}
+
+/// A sign-in waiting for its code, or for the password that links it.
 pub(super) struct Pending {
     api: Api,
-    mfa_token: SecretString,
+    /// The `mfa_token` or `link_token` the server gave.
+    token: SecretString,
+    step: Step,
     started: Instant,
     tries: u32,
     /// Tells this sign-in from a later one, so a code's answer that arrives after the
@@ -70,13 +85,7 @@ impl Session {
                 Ok(SignInOutcome::SignedIn { account })
             }
             Login::CodeNeeded(mfa_token) => {
-                *self.pending.lock().unwrap() = Some(Pending {
-                    api,
-                    mfa_token,
-                    started: Instant::now(),
-                    tries: 0,
-                    generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-                });
+                self.wait_for(api, mfa_token, Step::Code);
                 Ok(SignInOutcome::CodeNeeded)
             }
         }
@@ -86,17 +95,9 @@ impl Session {
     /// code may be tried again; once the server's time or tries for this sign-in are
     /// used up, the answer is [`Error::SignInExpired`] and only a new sign-in goes on.
     pub async fn sign_in_code(&self, code: &str) -> Result<AccountInfo> {
-        let (api, mfa_token, generation) = self.live_pending()?;
+        let (api, mfa_token, generation) = self.live_pending(Step::Code)?;
         match api.login_code(&mfa_token, code.trim()).await {
-            Ok(login) => {
-                if !self.take_pending(generation) {
-                    // The person started over (or signed out) while the code was
-                    // checked: this session must not become theirs, nor stay valid.
-                    let _ = api.logout(&Token::new(login.token)).await;
-                    return Err(Error::SignInExpired);
-                }
-                self.finish(api, login).await
-            }
+            Ok(login) => self.finish_pending(api, login, generation).await,
             Err(
                 e @ Error::Server {
                     code: ErrorCode::InvalidCode,
@@ -105,6 +106,34 @@ impl Session {
             ) => Err(self.failed_try(e)),
             Err(e) => Err(e),
         }
+    }
+
+    /// Keeps a sign-in waiting for `step`, with the token the server gave for it.
+    pub(super) fn wait_for(&self, api: Api, token: SecretString, step: Step) {
+        *self.pending.lock().unwrap() = Some(Pending {
+            api,
+            token,
+            step,
+            started: Instant::now(),
+            tries: 0,
+            generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        });
+    }
+
+    /// Completes the waiting sign-in `generation` with the server's `login`.
+    pub(super) async fn finish_pending(
+        &self,
+        api: Api,
+        login: LoginResponse,
+        generation: u64,
+    ) -> Result<AccountInfo> {
+        if !self.take_pending(generation) {
+            // The person started over (or signed out) while the step was checked: this
+            // session must not become theirs, nor stay valid.
+            let _ = api.logout(&Token::new(login.token)).await;
+            return Err(Error::SignInExpired);
+        }
+        self.finish(api, login).await
     }
 
     /// Forgets a sign-in waiting for its code.
@@ -122,12 +151,15 @@ impl Session {
         false
     }
 
-    /// The waiting sign-in's client, token and generation, unless it has expired.
-    fn live_pending(&self) -> Result<(Api, SecretString, u64)> {
+    /// The client, token and generation of the sign-in waiting for `step`, unless it
+    /// has expired.
+    pub(super) fn live_pending(&self, step: Step) -> Result<(Api, SecretString, u64)> {
         let mut pending = self.pending.lock().unwrap();
         match pending.as_ref() {
-            Some(p) if p.started.elapsed() < CODE_WAIT && p.tries < CODE_TRIES => {
-                Ok((p.api.clone(), p.mfa_token.clone(), p.generation))
+            Some(p)
+                if p.step == step && p.started.elapsed() < CODE_WAIT && p.tries < CODE_TRIES =>
+            {
+                Ok((p.api.clone(), p.token.clone(), p.generation))
             }
             _ => {
                 pending.take();
@@ -138,7 +170,7 @@ impl Session {
 
     /// Counts a wrong code; the last try the server allows turns `err` into
     /// [`Error::SignInExpired`], since a further code could not be accepted.
-    fn failed_try(&self, err: Error) -> Error {
+    pub(super) fn failed_try(&self, err: Error) -> Error {
         let mut pending = self.pending.lock().unwrap();
         let Some(p) = pending.as_mut() else {
             return err;
@@ -153,7 +185,7 @@ impl Session {
 
     /// Completes a sign-in: both tokens into the keychain, the account remembered in
     /// the settings, the session made current.
-    async fn finish(&self, api: Api, login: LoginResponse) -> Result<AccountInfo> {
+    pub(super) async fn finish(&self, api: Api, login: LoginResponse) -> Result<AccountInfo> {
         let token = Token::new(login.token);
         let me = api.me(&token).await?;
         let account = keychain::Account::new(&me.email, api.base());

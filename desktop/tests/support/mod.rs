@@ -40,5 +40,6 @@ pub async fn sign_in(session: &Session, email: &str) -> AccountInfo {
     {
         SignInOutcome::SignedIn { account } => account,
         SignInOutcome::CodeNeeded => panic!("{email} has two-step sign-in on"),
+        SignInOutcome::LinkNeeded => unreachable!("a password sign-in links nothing"),
     }
 }

@@ -10,6 +10,7 @@
 mod devices;
 pub mod passkeys;
 mod sign_in;
+pub mod sso;
 pub mod two_factor;
 
 pub use devices::{list_sessions, revoke_session};

@@ -93,7 +93,7 @@ pub async fn login(
     guard.admit(state).await?;
     let matched = state
         .hasher
-        .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
+        .verify(password, user.as_ref().and_then(User::password))
         .await?;
     let user = match user {
         Some(user) if matched => user,
@@ -116,20 +116,7 @@ pub async fn login(
     // followed by wrong codes must keep counting, or knowing the password would buy
     // unlimited guesses at the code.
     if mfa::totp_enabled(&mut *tx, user.id).await? {
-        let mfa_token = random_token();
-        let challenge = Challenge {
-            user_id: user.id,
-            kind: kind.as_str().to_owned(),
-            device_id: device.id_or_new(),
-            known_device: i64::from(matches!(device, Device::Known(_))),
-        };
-        let now = now();
-        let new = NewChallenge {
-            token_hash: &hash_token(&mfa_token),
-            challenge: &challenge,
-            expires_at: now + MFA_TTL,
-        };
-        mfa::insert_challenge(&mut tx, &new, now).await?;
+        let mfa_token = ask_second_step(&mut tx, user.id, kind, &device).await?;
         tx.commit().await?;
         tracing::info!(target: "security", event = "login_password_ok", %ip, "password right; second step asked");
         return Ok(SignIn::SecondStep { mfa_token });
@@ -139,6 +126,32 @@ pub async fn login(
     tx.commit().await?;
     signed_in(state, &session, ip, "password").await;
     Ok(SignIn::Session(session))
+}
+
+/// Makes the second step that must follow a first one (a password, or a provider's
+/// sign-in without its own second factor), in the caller's transaction: its token
+/// allows five codes in five minutes at `POST /auth/login/mfa`.
+pub(super) async fn ask_second_step(
+    tx: &mut Tx,
+    user: UserId,
+    kind: SessionKind,
+    device: &Device,
+) -> Result<String, ApiError> {
+    let mfa_token = random_token();
+    let challenge = Challenge {
+        user_id: user,
+        kind: kind.as_str().to_owned(),
+        device_id: device.id_or_new(),
+        known_device: i64::from(matches!(device, Device::Known(_))),
+    };
+    let now = now();
+    let new = NewChallenge {
+        token_hash: &hash_token(&mfa_token),
+        challenge: &challenge,
+        expires_at: now + MFA_TTL,
+    };
+    mfa::insert_challenge(tx, &new, now).await?;
+    Ok(mfa_token)
 }
 
 /// `POST /auth/login/mfa`: the code (TOTP or recovery code) for a waiting second step.
@@ -204,11 +217,9 @@ pub(super) async fn recheck_password(
     let device = device_id.map_or(Device::Unknown, |d| Device::Known(d.to_owned()));
     let guard = Guard::new(&device, &user.email, ip);
     guard.admit(state).await?;
-    if state
-        .hasher
-        .verify(password, Some(&user.password_hash))
-        .await?
-    {
+    // An account without a password checks against the dummy hash: the same time, and
+    // never a match.
+    if state.hasher.verify(password, user.password()).await? {
         return Ok(());
     }
     guard.failed(state, Some(user)).await?;

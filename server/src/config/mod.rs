@@ -14,7 +14,7 @@ mod tests;
 
 use parse::{
     allowed_hosts, bounded_number, database_url, email_from, flag, key_provider, metrics_token,
-    parse_bind_addr, public_url, redirect_addr, require_dev_loopback, secret_key,
+    oidc, parse_bind_addr, public_url, redirect_addr, require_dev_loopback, secret_key,
     session_lifetimes, small_number, smtp, storage_url, tls_files, trusted_proxies, upload_timeout,
 };
 
@@ -84,6 +84,25 @@ pub struct Config {
     /// `METRICS_TOKEN`: the bearer token `GET /metrics` asks for; unset, there is no
     /// `/metrics` (404).
     pub metrics_token: Option<SecretString>,
+    /// `OIDC_*`: sign-in through an OpenID Provider; `None` when `OIDC_ISSUER_URL` is
+    /// unset.
+    pub oidc: Option<OidcSettings>,
+}
+
+/// The OpenID Provider people may sign in with, and the client registered there.
+#[derive(Debug, Clone)]
+pub struct OidcSettings {
+    /// `OIDC_ISSUER_URL`, exactly as given (issuers are compared as strings).
+    pub issuer: String,
+    /// `OIDC_CLIENT_ID`.
+    pub client_id: String,
+    /// `OIDC_CLIENT_SECRET`, or the contents of `OIDC_CLIENT_SECRET_FILE`.
+    pub client_secret: SecretString,
+    /// `OIDC_BUTTON_TEXT`: the sign-in button's words.
+    pub button_text: String,
+    /// `OIDC_AUTO_REGISTER` (default `True`): a first sign-in with a new verified email
+    /// makes an account.
+    pub auto_register: bool,
 }
 
 /// `DATABASE_URL`, whose `Debug` hides the password so the start-up log can show it.
@@ -279,6 +298,7 @@ impl Config {
                 1..=1_000_000,
             )?,
             metrics_token: metrics_token(get("METRICS_TOKEN"))?,
+            oidc: oidc(&get, debug)?,
         })
     }
 

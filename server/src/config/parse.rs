@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 
 use super::{
-    ConfigError, DEFAULT_BIND_ADDR, S3_VARIABLES, SmtpConfig, StorageUrl, TlsFiles, invalid,
+    ConfigError, DEFAULT_BIND_ADDR, OidcSettings, S3_VARIABLES, SmtpConfig, StorageUrl, TlsFiles,
+    invalid,
 };
 
 pub(super) fn flag(
@@ -426,30 +427,11 @@ pub(super) fn key_provider(
         ));
     }
     let token_label = required("PKCS11_TOKEN_LABEL")?;
-    let pin = match (get("PKCS11_PIN"), get("PKCS11_PIN_FILE")) {
-        (Some(pin), None) => pin,
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| invalid("PKCS11_PIN_FILE", format!("{path} cannot be read: {e}")))?;
-            let pin = text.trim_end_matches(['\r', '\n']).to_owned();
-            if pin.is_empty() {
-                return Err(invalid("PKCS11_PIN_FILE", format!("{path} is empty")));
-            }
-            pin
-        }
-        (Some(_), Some(_)) => {
-            return Err(invalid(
-                "PKCS11_PIN",
-                "and PKCS11_PIN_FILE are both set: keep one",
-            ));
-        }
-        (None, None) => {
-            return Err(invalid(
-                "PKCS11_PIN",
-                "or PKCS11_PIN_FILE must be set when MASTER_KEY_PROVIDER=pkcs11",
-            ));
-        }
-    };
+    let pin = secret_or_file(
+        get,
+        ("PKCS11_PIN", "PKCS11_PIN_FILE"),
+        "MASTER_KEY_PROVIDER=pkcs11",
+    )?;
     let key_label = get("PKCS11_KEY_LABEL").unwrap_or_else(|| DEFAULT_PKCS11_KEY_LABEL.into());
     if key_label.len() > 64 || key_label.chars().any(char::is_control) {
         return Err(invalid(
@@ -460,7 +442,136 @@ pub(super) fn key_provider(
     Ok(Some(crate::vault::token::TokenSettings {
         module,
         token_label,
-        pin: SecretString::from(pin),
+        pin,
         key_label,
     }))
+}
+
+/// A secret given in the first variable, or read from the file the second names (its
+/// trailing newline dropped, so `echo secret > file` works): one of them, not both, so
+/// an operator never wonders which one is used.
+fn secret_or_file(
+    get: &impl Fn(&str) -> Option<String>,
+    (name, file_name): (&'static str, &'static str),
+    needed_when: &str,
+) -> Result<SecretString, ConfigError> {
+    match (get(name), get(file_name)) {
+        (Some(secret), None) => Ok(SecretString::from(secret)),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| invalid(file_name, format!("{path} cannot be read: {e}")))?;
+            let secret = text.trim_end_matches(['\r', '\n']);
+            if secret.is_empty() {
+                return Err(invalid(file_name, format!("{path} is empty")));
+            }
+            Ok(SecretString::from(secret))
+        }
+        (Some(_), Some(_)) => Err(invalid(
+            name,
+            format!("and {file_name} are both set: keep one"),
+        )),
+        (None, None) => Err(invalid(
+            name,
+            format!("or {file_name} must be set when {needed_when}"),
+        )),
+    }
+}
+
+/// The words of the sign-in button unless `OIDC_BUTTON_TEXT` says otherwise.
+pub(super) const DEFAULT_OIDC_BUTTON_TEXT: &str = "Sign in with single sign-on";
+/// `OIDC_BUTTON_TEXT` is a button's label, not a paragraph.
+const MAX_OIDC_BUTTON_CHARS: usize = 60;
+
+/// `OIDC_*`: single sign-on. The issuer is kept exactly as given, because OpenID
+/// Connect compares it with the provider's `issuer` and the ID token's `iss` character
+/// for character.
+pub(super) fn oidc(
+    get: &impl Fn(&str) -> Option<String>,
+    debug: bool,
+) -> Result<Option<OidcSettings>, ConfigError> {
+    const OTHERS: [&str; 5] = [
+        "OIDC_CLIENT_ID",
+        "OIDC_CLIENT_SECRET",
+        "OIDC_CLIENT_SECRET_FILE",
+        "OIDC_BUTTON_TEXT",
+        "OIDC_AUTO_REGISTER",
+    ];
+    let Some(issuer) = get("OIDC_ISSUER_URL") else {
+        return match OTHERS.into_iter().find(|name| get(name).is_some()) {
+            Some(name) => Err(invalid(
+                "OIDC_ISSUER_URL",
+                format!("must be set when {name} is set (the provider to sign in with)"),
+            )),
+            None => Ok(None),
+        };
+    };
+    oidc_issuer(&issuer, debug)?;
+    let client_id = get("OIDC_CLIENT_ID")
+        .ok_or_else(|| invalid("OIDC_CLIENT_ID", "must be set when OIDC_ISSUER_URL is set"))?;
+    if client_id.len() > 255 || client_id.chars().any(char::is_control) {
+        return Err(invalid(
+            "OIDC_CLIENT_ID",
+            "must be at most 255 bytes without control characters",
+        ));
+    }
+    let client_secret = secret_or_file(
+        get,
+        ("OIDC_CLIENT_SECRET", "OIDC_CLIENT_SECRET_FILE"),
+        "OIDC_ISSUER_URL is set",
+    )?;
+    let button_text =
+        get("OIDC_BUTTON_TEXT").unwrap_or_else(|| DEFAULT_OIDC_BUTTON_TEXT.to_owned());
+    if button_text.chars().count() > MAX_OIDC_BUTTON_CHARS
+        || button_text.chars().any(char::is_control)
+    {
+        return Err(invalid(
+            "OIDC_BUTTON_TEXT",
+            format!("must be at most {MAX_OIDC_BUTTON_CHARS} characters on one line"),
+        ));
+    }
+    let auto_register = match get("OIDC_AUTO_REGISTER") {
+        None => true,
+        Some(_) => flag(get, "OIDC_AUTO_REGISTER")?,
+    };
+    Ok(Some(OidcSettings {
+        issuer,
+        client_id,
+        client_secret,
+        button_text,
+        auto_register,
+    }))
+}
+
+/// Outside `DEBUG` the provider must be reached over TLS: its answers sign people in.
+/// With `DEBUG`, a provider on this machine may speak plain HTTP (the tests run one).
+fn oidc_issuer(issuer: &str, debug: bool) -> Result<(), ConfigError> {
+    let url = url::Url::parse(issuer)
+        .map_err(|e| invalid("OIDC_ISSUER_URL", format!("{issuer:?} is not a URL: {e}")))?;
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(invalid(
+            "OIDC_ISSUER_URL",
+            format!("{issuer:?} must be a plain address, without a query, fragment or user"),
+        ));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if debug && loopback => Ok(()),
+        _ => Err(invalid(
+            "OIDC_ISSUER_URL",
+            format!(
+                "{issuer:?} must be an https:// address (plain http:// only for a provider \
+                 on this machine, with DEBUG=True): the provider's answers sign people in"
+            ),
+        )),
+    }
 }

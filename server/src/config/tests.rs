@@ -327,3 +327,132 @@ fn a_token_needs_all_its_settings_and_never_shows_its_pin() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `OIDC_ISSUER_URL`, a client and `extra`.
+fn with_provider(
+    issuer: &'static str,
+    extra: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
+    let mut vars = vec![
+        ("OIDC_ISSUER_URL", issuer),
+        ("OIDC_CLIENT_ID", "imagevault"),
+        ("OIDC_CLIENT_SECRET", "s3cret-value"),
+    ];
+    vars.extend_from_slice(extra);
+    vars
+}
+
+#[test]
+fn single_sign_on_takes_a_client_at_a_provider_over_tls() {
+    let dir = std::env::temp_dir().join(format!("iv-cfg-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret_file = dir.join("oidc-secret");
+    std::fs::write(&secret_file, "from-a-file\n").unwrap();
+
+    assert!(dev(&[]).unwrap().oidc.is_none());
+    let issuer = "https://sso.example.com/application/o/imagevault/";
+    let c = production(&with_provider(issuer, &[])).unwrap();
+    let oidc = c.oidc.as_ref().unwrap();
+    assert_eq!(oidc.issuer, issuer, "kept exactly, trailing slash and all");
+    assert_eq!(oidc.button_text, "Sign in with single sign-on");
+    assert!(oidc.auto_register, "accounts are made by default");
+    assert!(!format!("{c:?}").contains("s3cret-value"), "{c:?}");
+    let c = dev(&with_provider(
+        "http://127.0.0.1:9000",
+        &[("OIDC_AUTO_REGISTER", "False")],
+    ))
+    .unwrap();
+    assert!(!c.oidc.unwrap().auto_register);
+    let c = dev(&[
+        ("OIDC_ISSUER_URL", "https://accounts.google.com"),
+        ("OIDC_CLIENT_ID", "id"),
+        ("OIDC_CLIENT_SECRET_FILE", secret_file.to_str().unwrap()),
+        ("OIDC_BUTTON_TEXT", "Sign in with Google"),
+    ])
+    .unwrap();
+    let oidc = c.oidc.unwrap();
+    assert_eq!(oidc.client_secret.expose_secret(), "from-a-file");
+    assert_eq!(oidc.button_text, "Sign in with Google");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn single_sign_on_settings_that_cannot_work_are_refused_by_name() {
+    for (vars, blamed, debug) in [
+        (
+            with_provider("http://127.0.0.1:9000", &[]),
+            "OIDC_ISSUER_URL",
+            false,
+        ),
+        (
+            with_provider("http://sso.example.com", &[]),
+            "OIDC_ISSUER_URL",
+            true,
+        ),
+        (
+            with_provider("ftp://sso.example.com", &[]),
+            "OIDC_ISSUER_URL",
+            true,
+        ),
+        (with_provider("not a url", &[]), "OIDC_ISSUER_URL", true),
+        (
+            with_provider("https://sso.example.com/?x=1", &[]),
+            "OIDC_ISSUER_URL",
+            true,
+        ),
+        (
+            with_provider("https://user:pw@sso.example.com", &[]),
+            "OIDC_ISSUER_URL",
+            true,
+        ),
+        (vec![("OIDC_CLIENT_ID", "orphan")], "OIDC_ISSUER_URL", true),
+        (
+            vec![
+                ("OIDC_ISSUER_URL", "https://sso.example.com"),
+                ("OIDC_CLIENT_SECRET", "s"),
+            ],
+            "OIDC_CLIENT_ID",
+            true,
+        ),
+        (
+            vec![
+                ("OIDC_ISSUER_URL", "https://sso.example.com"),
+                ("OIDC_CLIENT_ID", "id"),
+            ],
+            "OIDC_CLIENT_SECRET",
+            true,
+        ),
+        (
+            with_provider(
+                "https://sso.example.com",
+                &[("OIDC_CLIENT_SECRET_FILE", "/nonexistent/x")],
+            ),
+            "OIDC_CLIENT_SECRET",
+            true,
+        ),
+        (
+            with_provider(
+                "https://sso.example.com",
+                &[("OIDC_AUTO_REGISTER", "maybe")],
+            ),
+            "OIDC_AUTO_REGISTER",
+            true,
+        ),
+        (
+            with_provider(
+                "https://sso.example.com",
+                &[("OIDC_CLIENT_ID", "line\nbreak")],
+            ),
+            "OIDC_CLIENT_ID",
+            true,
+        ),
+    ] {
+        let err = if debug { dev(&vars) } else { production(&vars) }.unwrap_err();
+        assert_eq!(err.variable, blamed, "{vars:?}: {err}");
+        assert!(!err.to_string().contains('\n'));
+    }
+    let long_button = "b".repeat(61);
+    let mut vars: Vec<(&str, &str)> = with_provider("https://sso.example.com", &[]);
+    vars.push(("OIDC_BUTTON_TEXT", long_button.as_str()));
+    assert_eq!(dev(&vars).unwrap_err().variable, "OIDC_BUTTON_TEXT");
+}

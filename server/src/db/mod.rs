@@ -19,6 +19,7 @@ pub mod mfa;
 pub mod passkeys;
 pub mod sessions;
 pub mod shares;
+pub mod sso;
 pub mod throttle;
 pub mod tokens;
 pub mod upload_keys;
@@ -183,6 +184,8 @@ impl Db {
              AND (locked_until IS NULL OR locked_until < $1)",
             // Their grace is their lifetime: a day-old key answers nothing any more.
             "DELETE FROM upload_keys WHERE created_at < $1",
+            "DELETE FROM sso_flows WHERE expires_at < $1",
+            "DELETE FROM sso_pending_links WHERE expires_at < $1",
         ] {
             deleted += sqlx::query(sql)
                 .bind(now - GRACE)

@@ -10,7 +10,8 @@ pub struct User {
     pub id: UserId,
     /// Normalised email.
     pub email: String,
-    /// Argon2id PHC string.
+    /// Argon2id PHC string; empty for an account made by single sign-on that never set
+    /// a password (see [`User::password`]).
     pub password_hash: String,
     /// 1 for administrators.
     pub is_admin: i64,
@@ -26,6 +27,12 @@ const COLUMNS: &str =
     "id, email, password_hash, is_admin, email_verified_at, created_at, disabled_at";
 
 impl User {
+    /// The password's hash, if the account has a password: one made by single sign-on
+    /// has none until a reset gives it one, and no password matches it.
+    pub fn password(&self) -> Option<&str> {
+        Some(self.password_hash.as_str()).filter(|hash| !hash.is_empty())
+    }
+
     /// Whether the email address was verified.
     pub fn verified(&self) -> bool {
         self.email_verified_at.is_some()

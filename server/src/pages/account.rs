@@ -39,7 +39,8 @@ pub(super) fn router() -> Router {
                         .push(Router::with_path("recovery-codes").post(two_step_new_codes)),
                 )
                 .push(Router::with_path("sessions/{id}/revoke").post(session_revoke))
-                .push(Router::with_path("passkeys/{id}/delete").post(passkey_delete)),
+                .push(Router::with_path("passkeys/{id}/delete").post(passkey_delete))
+                .push(Router::with_path("sso/remove").post(sso_remove)),
         )
 }
 
@@ -131,6 +132,9 @@ struct AccountPage<'a> {
     sessions: Vec<SessionRow>,
     passkeys: Vec<PasskeyRow>,
     passkeys_available: bool,
+    /// The account's single sign-on links; `None` when the server has no provider and
+    /// the account no link.
+    sso: Option<Vec<SsoRow>>,
     storage: StorageBar,
     activity: Vec<ActivityRow>,
     is_admin: bool,
@@ -157,6 +161,14 @@ struct PasskeyRow {
     id: String,
     name: String,
     added: String,
+    last_used: String,
+}
+
+/// One single sign-on link as the account page lists it.
+struct SsoRow {
+    issuer: String,
+    email: String,
+    linked: String,
     last_used: String,
 }
 
@@ -194,6 +206,7 @@ async fn render_account_with(
         .unwrap_or_default();
     let two_step = two_factor::status(&user.state, account.id).await?;
     let passkeys = passkey_rows(&user.state, account.id).await?;
+    let sso = sso_rows(&user.state, account.id).await?;
     let (usage, quota) = crate::images::usage(&user.state, account.id).await?;
     let stored = u64::try_from(usage.bytes_used).unwrap_or(0);
     let storage = StorageBar {
@@ -251,6 +264,7 @@ async fn render_account_with(
             sessions,
             passkeys,
             passkeys_available: user.state.passkeys.is_some(),
+            sso,
             storage,
         },
     )
@@ -275,6 +289,32 @@ async fn passkey_rows(
             last_used: p.last_used_at.map_or_else(|| "never".to_owned(), at),
         })
         .collect())
+}
+
+async fn sso_rows(
+    state: &AppState,
+    user: crate::db::ids::UserId,
+) -> Result<Option<Vec<SsoRow>>, ApiError> {
+    let links = accounts::sso::links(state, user).await?;
+    if links.is_empty() && state.sso.is_none() {
+        return Ok(None);
+    }
+    let at = |t| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .map(date_text)
+            .unwrap_or_default()
+    };
+    Ok(Some(
+        links
+            .into_iter()
+            .map(|link| SsoRow {
+                linked: at(link.created_at),
+                last_used: at(link.last_used_at),
+                issuer: link.issuer,
+                email: link.email,
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Template)]
@@ -504,6 +544,33 @@ async fn passkey_delete(
     let account = accounts::profile(&user.state, user.caller.user_id).await?;
     passkeys::remove(&user.state, &account, id).await?;
     render_account_with(&user, None, Some("The passkey was removed."), res).await
+}
+
+#[derive(Deserialize)]
+struct SsoRemoveForm {
+    #[serde(default)]
+    issuer: String,
+}
+
+/// `POST /account/sso/remove`: the provider no longer signs this account in (refused
+/// while it is the account's only way in).
+#[handler]
+async fn sso_remove(user: AuthUser, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
+    let form: SsoRemoveForm = super::read_form(req).await?;
+    let account = accounts::profile(&user.state, user.caller.user_id).await?;
+    let ip = client_ip(req, &user.state.config);
+    match accounts::sso::unlink(&user.state, &account, &form.issuer, ip).await {
+        Ok(()) => {
+            let notice = "Single sign-on was removed: your identity provider no longer signs \
+                you in here.";
+            render_account_with(&user, None, Some(notice), res).await
+        }
+        Err(err @ (ApiError::SsoLastWayIn | ApiError::NotFound)) => {
+            res.status_code(err.status());
+            render_account(&user, Some(&err.to_string()), res).await
+        }
+        Err(other) => Err(other),
+    }
 }
 
 #[handler]

@@ -17,6 +17,7 @@ mod gallery;
 mod session;
 mod shared;
 mod sharing;
+mod sso;
 
 use askama::Template;
 use salvo::http::cookie::{Cookie, SameSite};
@@ -39,6 +40,7 @@ pub fn router() -> Router {
         .push(admin::router())
         .push(shared::router())
         .push(sharing::router())
+        .push(sso::router())
         .push(Router::with_path("static/{name}").get(assets::serve))
         .push(Router::with_path("robots.txt").get(robots))
         .push(Router::with_path("favicon.ico").get(assets::favicon))

@@ -43,22 +43,57 @@ pub(super) fn router() -> Router {
 
 #[derive(Template)]
 #[template(path = "login.html")]
-struct LoginPage<'a> {
+pub(super) struct LoginPage<'a> {
     csrf: &'a str,
     email: &'a str,
     error: Option<&'a str>,
     notice: Option<&'a str>,
     /// Whether to offer "Sign in with a passkey" (off when `PUBLIC_URL` is an address).
     passkeys: bool,
+    /// The single sign-on button's words, when a provider is configured.
+    sso: Option<&'a str>,
+}
+
+impl<'a> LoginPage<'a> {
+    /// The sign-in form, with the address filled in and an error or a notice.
+    fn new(
+        state: &'a AppState,
+        csrf: &'a str,
+        email: &'a str,
+        error: Option<&'a str>,
+        notice: Option<&'a str>,
+    ) -> Self {
+        Self {
+            csrf,
+            email,
+            error,
+            notice,
+            passkeys: state.passkeys.is_some(),
+            sso: state
+                .sso
+                .as_ref()
+                .map(|p| p.settings().button_text.as_str()),
+        }
+    }
+
+    /// The sign-in form saying why the last attempt did not sign in.
+    pub(super) fn with_error(
+        state: &'a AppState,
+        csrf: &'a str,
+        email: &'a str,
+        error: &'a str,
+    ) -> Self {
+        Self::new(state, csrf, email, Some(error), None)
+    }
 }
 
 /// The second step: the code, with the waiting sign-in's token.
 #[derive(Template)]
 #[template(path = "login_code.html")]
-struct CodePage<'a> {
-    csrf: &'a str,
-    mfa_token: &'a str,
-    error: Option<&'a str>,
+pub(super) struct CodePage<'a> {
+    pub(super) csrf: &'a str,
+    pub(super) mfa_token: &'a str,
+    pub(super) error: Option<&'a str>,
 }
 
 /// `GET /`: the gallery when signed in, the sign-in page otherwise.
@@ -74,16 +109,7 @@ async fn login_page(
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let csrf = PresessionCsrf::issue(req, res, &state);
-    render_html(
-        res,
-        &LoginPage {
-            csrf: &csrf,
-            email: "",
-            error: None,
-            notice: None,
-            passkeys: state.passkeys.is_some(),
-        },
-    )
+    render_html(res, &LoginPage::new(&state, &csrf, "", None, None))
 }
 
 #[handler]
@@ -122,13 +148,7 @@ async fn login_submit(
             res.status_code(err.status());
             render_html(
                 res,
-                &LoginPage {
-                    csrf: &form.csrf_token,
-                    email: &form.email,
-                    error: Some(&message),
-                    notice: None,
-                    passkeys: state.passkeys.is_some(),
-                },
+                &LoginPage::with_error(&state, &form.csrf_token, &form.email, &message),
             )
         }
         Err(other) => Err(other),
@@ -208,7 +228,7 @@ async fn passkey_submit(
 
 /// Sets the session and device cookies (ending the session this browser held before)
 /// and goes to the gallery.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     req: &Request,
     res: &mut Response,
@@ -231,7 +251,7 @@ fn device_cookie_name(state: &AppState) -> &'static str {
     }
 }
 
-fn device_cookie(req: &Request, state: &AppState) -> Option<String> {
+pub(super) fn device_cookie(req: &Request, state: &AppState) -> Option<String> {
     req.cookie(device_cookie_name(state))
         .map(|c| c.value().to_owned())
 }
@@ -280,18 +300,11 @@ async fn unlock_submit(
     match accounts::unlock_device(&state, &form.token).await {
         Ok((user, device_token)) => {
             res.add_cookie(device_cookie_for(&state, device_token));
+            let notice = "This browser can sign in to your account now, despite the lock. \
+                Enter your password.";
             render_html(
                 res,
-                &LoginPage {
-                    csrf: &form.csrf_token,
-                    email: &user.email,
-                    error: None,
-                    notice: Some(
-                        "This browser can sign in to your account now, despite the lock. \
-                         Enter your password.",
-                    ),
-                    passkeys: state.passkeys.is_some(),
-                },
+                &LoginPage::new(&state, &form.csrf_token, &user.email, None, Some(notice)),
             )
         }
         Err(err @ ApiError::InvalidToken) => {

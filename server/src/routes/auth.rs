@@ -189,6 +189,7 @@ async fn me(user: AuthUser) -> Result<Json<Me>, ApiError> {
             quota_bytes: quota,
             image_count: u64::try_from(usage.image_count).unwrap_or(0),
         },
+        sso: accounts::sso::links(&user.state, account.id).await?,
     }))
 }
 

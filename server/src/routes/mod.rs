@@ -9,6 +9,7 @@ pub mod me;
 pub mod passkeys;
 pub mod policy;
 pub mod shares;
+pub mod sso;
 
 use salvo::http::ParseError;
 use salvo::prelude::*;
@@ -28,7 +29,8 @@ pub fn router() -> Router {
         .push(policy::router())
         .push(admin::router())
         .push(shares::router())
-        .push(shares::public_router());
+        .push(shares::public_router())
+        .push(sso::router());
     let openapi = docs::openapi(&api);
     Router::new()
         .filter(crate::http::head::HeadAsGet)
