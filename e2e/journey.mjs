@@ -11,13 +11,10 @@
 // BASE_URL names the server as `localhost`: WebAuthn (passkeys) refuses IP addresses.
 
 import { createHmac } from 'node:crypto';
-import { readFileSync, mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
+import { launchChromium, seriousViolations } from './chromium.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const base = process.env.BASE_URL;
 const password = process.env.PASSWORD;
 const files = process.env.FILES.split(',');
@@ -55,12 +52,7 @@ async function watched(browser, options) {
 
 /** Fails on serious or critical accessibility violations of the current page. */
 async function accessible(page, name) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const serious = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
-  for (const v of serious) {
-    problems.push(`${name}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  }
+  problems.push(...await seriousViolations(page, name));
 }
 
 async function shot(page, name) {
@@ -428,11 +420,7 @@ async function adminConsole(browser, otherPage) {
 
 async function main() {
   if (shots) mkdirSync(shots, { recursive: true });
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  const browser = await launchChromium();
   try {
     const desktop = await watched(browser, { viewport: { width: 1280, height: 800 } });
     const page = await desktop.newPage();

@@ -19,15 +19,6 @@ use support::secret_service::{enter, lookup};
 use support::server::oidc::{Consent, OidcProvider, Person};
 use support::server::{Engine, PASSWORD, TestApp};
 
-fn person<'a>(id: &'a str, email: &'a str) -> Person<'a> {
-    Person {
-        id,
-        email,
-        verified: true,
-        amr: None,
-    }
-}
-
 /// The app's session core pointed at `app`.
 async fn session(app: &TestApp, name: &str) -> Session {
     let events = Arc::new(Recorder::default());
@@ -84,8 +75,8 @@ fn the_app_signs_in_through_the_system_browser_and_a_loopback_redirect() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let provider = Arc::new(OidcProvider::start(&[
-            person("jo", "jo@example.com"),
-            person("kim", "kim@example.com"),
+            Person::verified("jo", "jo@example.com"),
+            Person::verified("kim", "kim@example.com"),
         ]));
         let app = provider.app(Engine::Sqlite, &[]).await;
 

@@ -123,12 +123,7 @@ async fn full_journey_in_chromium() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_sign_on_in_chromium() {
     use support::oidc::{OidcProvider, PROVIDER_PASSWORD, Person};
-    let provider = OidcProvider::start(&[Person {
-        id: "ines",
-        email: "ines@example.com",
-        verified: true,
-        amr: None,
-    }]);
+    let provider = OidcProvider::start(&[Person::verified("ines", "ines@example.com")]);
     let button = "Sign in with Example Corp";
     let app = provider
         .app(Engine::Sqlite, &[("OIDC_BUTTON_TEXT", button)])

@@ -27,15 +27,6 @@ both_engines!(
     the_last_way_in_cannot_be_unlinked,
 );
 
-fn person<'a>(id: &'a str, email: &'a str) -> Person<'a> {
-    Person {
-        id,
-        email,
-        verified: true,
-        amr: None,
-    }
-}
-
 /// Runs a browser's sign-in as `who` from the server's start to the provider's
 /// redirect back; returns that redirect (the server's callback URL, not yet opened).
 async fn at_provider(
@@ -97,7 +88,7 @@ async fn user_count(app: &TestApp) -> i64 {
 }
 
 async fn a_new_person_signs_in_from_the_button_and_gets_an_account(engine: Engine) {
-    let provider = OidcProvider::start(&[person("alice", "Alice@Example.com")]);
+    let provider = OidcProvider::start(&[Person::verified("alice", "Alice@Example.com")]);
     let app = provider
         .app(engine, &[("OIDC_BUTTON_TEXT", "Sign in with Example SSO")])
         .await;
@@ -181,7 +172,7 @@ async fn a_new_person_signs_in_from_the_button_and_gets_an_account(engine: Engin
 }
 
 async fn a_forged_replayed_or_carried_state_signs_nobody_in(engine: Engine) {
-    let provider = OidcProvider::start(&[person("alice", "alice@example.com")]);
+    let provider = OidcProvider::start(&[Person::verified("alice", "alice@example.com")]);
     let app = provider.app(engine, &[]).await;
 
     // A state the server never issued.
@@ -232,9 +223,10 @@ async fn a_forged_replayed_or_carried_state_signs_nobody_in(engine: Engine) {
 async fn bad_id_tokens_and_unverified_emails_are_refused(engine: Engine) {
     let unverified = Person {
         verified: false,
-        ..person("uma", "uma@example.com")
+        ..Person::verified("uma", "uma@example.com")
     };
-    let provider = OidcProvider::start(&[person("alice", "alice@example.com"), unverified]);
+    let provider =
+        OidcProvider::start(&[Person::verified("alice", "alice@example.com"), unverified]);
     let app = provider.app(engine, &[]).await;
     for word in [
         "bad_signature",
@@ -293,7 +285,7 @@ async fn post_link(
 }
 
 async fn an_existing_account_links_only_after_its_password(engine: Engine) {
-    let provider = OidcProvider::start(&[person("bob-at-idp", "bob@example.com")]);
+    let provider = OidcProvider::start(&[Person::verified("bob-at-idp", "bob@example.com")]);
     let app = provider.app(engine, &[]).await;
     support::create_verified_user(&app.state, "bob@example.com").await;
     let bob = browser();
@@ -327,12 +319,12 @@ async fn an_existing_account_links_only_after_its_password(engine: Engine) {
 }
 
 async fn a_changed_email_at_the_provider_keeps_the_account(engine: Engine) {
-    let provider = OidcProvider::start(&[person("carol", "carol@example.com")]);
+    let provider = OidcProvider::start(&[Person::verified("carol", "carol@example.com")]);
     let app = provider.app(engine, &[]).await;
     let (status, _) = sso_sign_in(&app, &provider, &browser(), "carol").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
 
-    provider.set_people(&[person("carol", "carol.new@example.com")]);
+    provider.set_people(&[Person::verified("carol", "carol.new@example.com")]);
     let carol = browser();
     let (status, _) = sso_sign_in(&app, &provider, &carol, "carol").await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -349,8 +341,8 @@ async fn a_changed_email_at_the_provider_keeps_the_account(engine: Engine) {
 
     // Someone else taking over the old address at the provider is someone else.
     provider.set_people(&[
-        person("carol", "carol.new@example.com"),
-        person("mallory", "carol@example.com"),
+        Person::verified("carol", "carol.new@example.com"),
+        Person::verified("mallory", "carol@example.com"),
     ]);
     let mallory = browser();
     let (status, page) = sso_sign_in(&app, &provider, &mallory, "mallory").await;
@@ -398,7 +390,7 @@ async fn two_step_on(app: &TestApp, email: &str) -> Vec<String> {
 
 async fn local_two_step_applies_unless_the_provider_did_mfa(engine: Engine) {
     let with_mfa: &[&str] = &["pwd", "otp"];
-    let provider = OidcProvider::start(&[person("dave", "dave@example.com")]);
+    let provider = OidcProvider::start(&[Person::verified("dave", "dave@example.com")]);
     let app = provider.app(engine, &[]).await;
     support::create_verified_user(&app.state, "dave@example.com").await;
     let codes = two_step_on(&app, "dave@example.com").await;
@@ -436,7 +428,7 @@ async fn local_two_step_applies_unless_the_provider_did_mfa(engine: Engine) {
     // ...unless the provider says it asked for a second factor itself.
     provider.set_people(&[Person {
         amr: Some(with_mfa),
-        ..person("dave", "dave@example.com")
+        ..Person::verified("dave", "dave@example.com")
     }]);
     let trusted = browser();
     let (status, _) = sso_sign_in(&app, &provider, &trusted, "dave").await;
@@ -505,8 +497,8 @@ impl Native {
 
 async fn a_native_app_exchanges_its_loopback_code(engine: Engine) {
     let provider = OidcProvider::start(&[
-        person("erin", "erin@example.com"),
-        person("frank", "frank@example.com"),
+        Person::verified("erin", "erin@example.com"),
+        Person::verified("frank", "frank@example.com"),
     ]);
     let app = provider.app(engine, &[]).await;
     let native = Native::new();
@@ -558,7 +550,7 @@ async fn a_native_app_exchanges_its_loopback_code(engine: Engine) {
 }
 
 async fn hostile_exchange_and_start_input_gets_4xx(engine: Engine) {
-    let provider = OidcProvider::start(&[person("erin", "erin@example.com")]);
+    let provider = OidcProvider::start(&[Person::verified("erin", "erin@example.com")]);
     let app = provider.app(engine, &[]).await;
     let native = Native::new();
     let long_code = "c".repeat(5000);
@@ -627,8 +619,8 @@ async fn hostile_exchange_and_start_input_gets_4xx(engine: Engine) {
 
 async fn the_last_way_in_cannot_be_unlinked(engine: Engine) {
     let provider = OidcProvider::start(&[
-        person("gina", "gina@example.com"),
-        person("hal", "hal@example.com"),
+        Person::verified("gina", "gina@example.com"),
+        Person::verified("hal", "hal@example.com"),
     ]);
     let app = provider.app(engine, &[]).await;
     let remove = |browser: reqwest::Client, app: &TestApp| {

@@ -37,7 +37,17 @@ pub struct Person<'a> {
     pub amr: Option<&'a [&'a str]>,
 }
 
-impl Person<'_> {
+impl<'a> Person<'a> {
+    /// Someone whose email the provider has verified, without `amr`.
+    pub fn verified(id: &'a str, email: &'a str) -> Self {
+        Self {
+            id,
+            email,
+            verified: true,
+            amr: None,
+        }
+    }
+
     fn entry(&self) -> Value {
         let mut entry = json!({
             "password": PROVIDER_PASSWORD,

@@ -53,6 +53,16 @@ pub enum SsoSignIn {
     },
 }
 
+/// Single sign-on's steps (start, return, exchange, link) from one client address.
+pub async fn limit(state: &AppState, client: &Client) -> Result<(), ApiError> {
+    throttle::check(
+        &state.db,
+        throttle::SSO_PER_IP,
+        &throttle::ip_key(client.ip),
+    )
+    .await
+}
+
 /// The identity the provider vouches for with this code, or the reason it is refused —
 /// which is logged and audited, since a forged or replayed answer is an attack to see.
 pub async fn identify(
@@ -215,12 +225,7 @@ pub async fn confirm_link(
     if token.is_empty() || token.len() > 128 {
         return Err(ApiError::InvalidToken);
     }
-    throttle::check(
-        &state.db,
-        throttle::SSO_PER_IP,
-        &throttle::ip_key(client.ip),
-    )
-    .await?;
+    limit(state, client).await?;
     let token_hash = hash_token(token);
     let pending = links::take_link_try(state.db.pool(), &token_hash, LINK_TRIES, now())
         .await?

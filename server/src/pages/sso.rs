@@ -26,7 +26,6 @@ use crate::error::ApiError;
 use crate::http::client::Client;
 use crate::sso::{self, Exchange};
 use crate::state::AppState;
-use crate::throttle;
 
 /// A browser's sign-in may wait at the provider this long.
 const FLOW_TTL: i64 = 10 * 60;
@@ -85,12 +84,7 @@ fn found(res: &mut Response, url: &str) -> Result<(), ApiError> {
 async fn start(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     let provider = provider(&state)?;
     let client = Client::of(req, &state.config, None);
-    throttle::check(
-        &state.db,
-        throttle::SSO_PER_IP,
-        &throttle::ip_key(client.ip),
-    )
-    .await?;
+    sso_accounts::limit(&state, &client).await?;
     if let Some(redirect_uri) = req.query::<String>("redirect_uri") {
         let native = NativeStart::read(req, redirect_uri)?;
         let nonce = sso::native_nonce(state.secret_key.expose_secret(), &native.challenge);
@@ -197,12 +191,7 @@ impl NativeStart {
 async fn callback(state: AppState, req: &mut Request, res: &mut Response) -> Result<(), ApiError> {
     provider(&state)?;
     let client = Client::of(req, &state.config, device_cookie(req, &state));
-    throttle::check(
-        &state.db,
-        throttle::SSO_PER_IP,
-        &throttle::ip_key(client.ip),
-    )
-    .await?;
+    sso_accounts::limit(&state, &client).await?;
     forget_binding(&state, res);
     // Refusals are audited where they are found: here a `state` that names no flow of
     // this browser, in `finish_callback` the provider's error, in `identify` the code and

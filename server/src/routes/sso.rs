@@ -15,7 +15,6 @@ use crate::error::ApiError;
 use crate::http::client::Client;
 use crate::sso::{self, Exchange};
 use crate::state::AppState;
-use crate::throttle;
 
 /// The single sign-on routes under `/auth/oidc`.
 pub fn router() -> Router {
@@ -47,12 +46,7 @@ async fn exchange(state: AppState, req: &mut Request) -> Result<Json<LoginRespon
     }
     let body: SsoExchange = json(req).await?;
     let client = Client::of(req, &state.config, None);
-    throttle::check(
-        &state.db,
-        throttle::SSO_PER_IP,
-        &throttle::ip_key(client.ip),
-    )
-    .await?;
+    sso_accounts::limit(&state, &client).await?;
     if !sso::is_loopback_redirect(&body.redirect_uri) {
         return Err(ApiError::BadRequest(
             "redirect_uri must be the loopback address the code was sent to, like \
