@@ -97,9 +97,7 @@ async fn single_sign_on() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(std::fs::read_to_string(&report).unwrap(), "ok");
-    let username = imagevault_desktop::keychain::Account::new(email, &server)
-        .username()
-        .to_owned();
+    let username = support::keychain_name(&app.base, email);
     let token = lookup(&username).expect("the token is in the Secret Service");
     assert_eq!(app.me(&token).await.status(), 200);
     ui.quit().await;
@@ -151,9 +149,7 @@ async fn journey() {
     let shots = shots.as_deref();
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_imagevault-desktop"));
     let server = imagevault_desktop::settings::parse_server_url(&app.base).unwrap();
-    let username = imagevault_desktop::keychain::Account::new(EMAIL, &server)
-        .username()
-        .to_owned();
+    let username = support::keychain_name(&app.base, EMAIL);
 
     let ui = Session::start(&driver, exe).await;
     ui.visible("#view-signin").await;

@@ -11,7 +11,6 @@ mod support;
 use std::sync::Arc;
 
 use imagevault_desktop::error::Error;
-use imagevault_desktop::keychain::Account;
 use imagevault_desktop::session::{Session, SignInOutcome};
 use imagevault_desktop::settings::SettingsFile;
 use support::recorder::Recorder;
@@ -60,13 +59,6 @@ async fn sso(
         .await
 }
 
-fn keychain_name(app: &TestApp, email: &str) -> String {
-    let server = imagevault_desktop::settings::parse_server_url(&app.base).unwrap();
-    Account::new(email, &url::Url::parse(server.as_str()).unwrap())
-        .username()
-        .to_owned()
-}
-
 #[test]
 fn the_app_signs_in_through_the_system_browser_and_a_loopback_redirect() {
     if enter("the_app_signs_in_through_the_system_browser_and_a_loopback_redirect").is_some() {
@@ -87,8 +79,8 @@ fn the_app_signs_in_through_the_system_browser_and_a_loopback_redirect() {
             panic!("signed in: {outcome:?}");
         };
         assert_eq!(account.email, "jo@example.com");
-        let stored =
-            lookup(&keychain_name(&app, "jo@example.com")).expect("the token is in the keychain");
+        let stored = lookup(&support::keychain_name(&app.base, "jo@example.com"))
+            .expect("the token is in the keychain");
         assert_eq!(app.me(&stored).await.status(), 200);
 
         // Denied consent: the provider's reason, no session.

@@ -8,7 +8,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use imagevault_desktop::keychain::{Account, DEVICE_SERVICE};
+use imagevault_desktop::keychain::DEVICE_SERVICE;
 use serde_json::{Value, json};
 use support::ipc::{app as desktop, invoke};
 use support::secret_service::{enter, lookup, lookup_in};
@@ -16,7 +16,6 @@ use support::server::{Engine, PASSWORD, TestApp};
 use tauri::test::MockRuntime;
 use tauri::{Listener, WebviewWindow};
 use totp_rs::{Algorithm, Secret, Totp};
-use url::Url;
 
 type Window = WebviewWindow<MockRuntime>;
 
@@ -107,13 +106,6 @@ fn turn_on_two_step(window: &Window) -> (Totp, Vec<String>) {
     (totp, codes)
 }
 
-fn keychain_name(app: &TestApp, email: &str) -> String {
-    let server = imagevault_desktop::settings::parse_server_url(&app.base).unwrap();
-    Account::new(email, &Url::parse(server.as_str()).unwrap())
-        .username()
-        .to_owned()
-}
-
 #[test]
 fn a_two_step_account_signs_in_with_a_code_after_a_wrong_one() {
     if enter("a_two_step_account_signs_in_with_a_code_after_a_wrong_one").is_some() {
@@ -145,7 +137,8 @@ fn a_two_step_account_signs_in_with_a_code_after_a_wrong_one() {
     assert_eq!(account["email"], email);
 
     // Signed in exactly like a password sign-in: the token is in the keychain and works.
-    let token = lookup(&keychain_name(&app, email)).expect("the token is in the keychain");
+    let token =
+        lookup(&support::keychain_name(&app.base, email)).expect("the token is in the keychain");
     assert_eq!(rt.block_on(app.me(&token)).status(), 200);
     let err = invoke(&window, "sign_in_code", json!({"code": "123456"})).unwrap_err();
     assert_eq!(err["code"], "sign_in_expired", "the step is used up: {err}");
@@ -232,7 +225,7 @@ fn the_device_token_is_kept_and_gets_this_computer_past_a_strangers_lockout() {
     let (rt, app, _) = server(email);
     let (_desk, window, dir) = desktop();
     signed_in(&window, &app, email);
-    let name = keychain_name(&app, email);
+    let name = support::keychain_name(&app.base, email);
     let device = lookup_in(DEVICE_SERVICE, &name).expect("the device token is in the keychain");
     let token = lookup(&name).unwrap();
     assert_ne!(device, token);
@@ -302,7 +295,7 @@ fn sessions_show_this_computer_and_revoking_one_ends_it() {
     assert_eq!(err["code"], "bad_response", "{err}");
 
     // This computer's own: a sign-out, and the view is told.
-    let name = keychain_name(&app, email);
+    let name = support::keychain_name(&app.base, email);
     let token = lookup(&name).unwrap();
     let revoked = invoke(&window, "revoke_session", json!({"id": this["id"]})).unwrap();
     assert_eq!(revoked, true);

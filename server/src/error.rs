@@ -268,7 +268,7 @@ impl ApiError {
 }
 
 /// `error: cause: cause of the cause…`, for the log.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut next = error.source();
     while let Some(cause) = next {

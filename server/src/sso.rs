@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::RwLock;
 
 use crate::config::OidcSettings;
+use crate::error::chain;
 
 /// How long discovery (metadata and signing keys) is trusted before it is fetched again,
 /// so a provider's key rotation reaches us without a restart.
@@ -330,18 +331,6 @@ pub fn is_loopback_redirect(uri: &str) -> bool {
         && url.query().is_none()
         && url.fragment().is_none()
         && uri.len() <= 200
-}
-
-/// `error: cause: cause…`, for the log.
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(cause) = next {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        next = cause.source();
-    }
-    text
 }
 
 /// `reqwest` behind `openidconnect`'s client trait: no redirects, bounded answers.

@@ -24,6 +24,7 @@ both_engines!(
     local_two_step_applies_unless_the_provider_did_mfa,
     a_native_app_exchanges_its_loopback_code,
     hostile_exchange_and_start_input_gets_4xx,
+    hostile_callback_link_and_unlink_input_gets_4xx,
     the_last_way_in_cannot_be_unlinked,
 );
 
@@ -674,5 +675,103 @@ async fn the_last_way_in_cannot_be_unlinked(engine: Engine) {
     let (status, page) = sso_sign_in(&app, &provider, &browser(), "hal").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Link your ImageVault account"));
+    app.finish().await;
+}
+
+async fn hostile_callback_link_and_unlink_input_gets_4xx(engine: Engine) {
+    let provider = OidcProvider::start(&[Person::verified("gina", "gina@example.com")]);
+    let app = provider.app(engine, &[]).await;
+
+    // The provider's error text is never echoed back: a fixed sentence answers it.
+    let visitor = browser();
+    let res = visitor
+        .get(app.url("/auth/oidc/start"))
+        .send()
+        .await
+        .unwrap();
+    let to_provider = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    let state = to_provider
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let mut callback = url::Url::parse(&app.url("/auth/oidc/callback")).unwrap();
+    callback
+        .query_pairs_mut()
+        .append_pair("state", &state)
+        .append_pair("error", "<script>alert(1)</script>")
+        .append_pair("error_description", "<b>owned</b>");
+    let res = visitor.get(callback).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("could not sign you in"), "{page}");
+    assert!(
+        !page.contains("<script>alert") && !page.contains("owned"),
+        "{page}"
+    );
+
+    // The link form: its CSRF field, a form body, and a token that names nothing.
+    let stranger = browser();
+    let login = app.page(&stranger, "/login").await;
+    let csrf = form_field(&login, "csrf_token");
+    let form = |token: &str, csrf: &str| {
+        vec![
+            ("csrf_token", csrf.to_owned()),
+            ("link_token", token.to_owned()),
+            ("password", PASSWORD.to_owned()),
+        ]
+    };
+    let post = |body: Vec<(&'static str, String)>| {
+        stranger.post(app.url("/auth/oidc/link")).form(&body).send()
+    };
+    assert_eq!(
+        post(form("x", "forged")).await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    for token in ["", "nope", &"t".repeat(10_000)] {
+        let res = post(form(token, &csrf)).await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::BAD_REQUEST,
+            "{} bytes",
+            token.len()
+        );
+        assert!(res.text().await.unwrap().contains("expired"));
+    }
+    let res = stranger
+        .post(app.url("/auth/oidc/link"))
+        .json(&json!({"csrf_token": csrf, "link_token": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    // Removing a link (from an account with a password, so removing is allowed):
+    // unknown or absurd issuers name nothing; without the CSRF field nothing changes.
+    support::create_verified_user(&app.state, "gina@example.com").await;
+    let gina = browser();
+    let (_, page) = sso_sign_in(&app, &provider, &gina, "gina").await;
+    post_link(&app, &gina, &page, PASSWORD, "").await;
+    let account = app.page(&gina, "/account").await;
+    let csrf = form_field(&account, "csrf_token");
+    for (issuer, field, expected) in [
+        (
+            "https://other.example",
+            csrf.as_str(),
+            StatusCode::NOT_FOUND,
+        ),
+        (&"i".repeat(10_000), csrf.as_str(), StatusCode::NOT_FOUND),
+        (provider.issuer.as_str(), "forged", StatusCode::FORBIDDEN),
+    ] {
+        let res = gina
+            .post(app.url("/account/sso/remove"))
+            .form(&[("csrf_token", field), ("issuer", issuer)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), expected, "{} bytes", issuer.len());
+    }
+    assert!(app.page(&gina, "/account").await.contains(&provider.issuer));
     app.finish().await;
 }

@@ -326,6 +326,28 @@ mod tests {
         let base = loopback.redirect_uri.clone();
         assert!(base.starts_with("http://127.0.0.1:") && base.ends_with("/callback"));
         let receiving = tokio::spawn(async move { loopback.receive("s1").await });
+        let port = base
+            .trim_start_matches("http://127.0.0.1:")
+            .trim_end_matches("/callback")
+            .to_owned();
+        // A POST is answered 400 and ignored; so is a head over the limit (unless the
+        // reset of the unread rest beats the answer). Either way the listener goes on.
+        let junk = vec![b'x'; MAX_REQUEST + 4096];
+        let a_post = b"POST /callback?code=x&state=s1 HTTP/1.1\r\n\r\n".to_vec();
+        for (request, must_answer) in [(a_post, true), (junk, false)] {
+            let mut raw = TcpStream::connect(format!("127.0.0.1:{port}"))
+                .await
+                .unwrap();
+            let _ = raw.write_all(&request).await;
+            let _ = raw.shutdown().await;
+            let mut answer = Vec::new();
+            let _ = raw.read_to_end(&mut answer).await;
+            let answer = String::from_utf8_lossy(&answer);
+            assert!(
+                answer.starts_with("HTTP/1.1 400") || (!must_answer && answer.is_empty()),
+                "{answer}"
+            );
+        }
         let client = reqwest::Client::new();
         let stray = client
             .get(format!("{base}?code=x&state=other"))

@@ -30,6 +30,15 @@ pub fn watch_a_folder(dir: &std::path::Path) -> std::path::PathBuf {
     camera
 }
 
+/// The keychain entry's user name of `email` on the server at `base`, as the app names
+/// it (for `secret_service::lookup`).
+pub fn keychain_name(base: &str, email: &str) -> String {
+    let server = imagevault_desktop::settings::parse_server_url(base).unwrap();
+    imagevault_desktop::keychain::Account::new(email, &server)
+        .username()
+        .to_owned()
+}
+
 /// Signs `session` in as `email` with the test password (an account without two-step
 /// sign-in).
 pub async fn sign_in(session: &Session, email: &str) -> AccountInfo {

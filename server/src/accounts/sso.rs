@@ -139,7 +139,8 @@ pub async fn sign_in(
             let outcome = finish(state, tx, &user, identity, client, kind).await?;
             let event = Event::new(Kind::Registered).user(user.id).from(client.ip);
             audit::record(state, event.with("method", "single sign-on")).await;
-            audit::record(state, linked_event(user.id, identity, client)).await;
+            let linked = linked_event(user.id, &identity.issuer, email, client);
+            audit::record(state, linked).await;
             Ok(outcome)
         }
         None => Err(ApiError::SsoNoAccount),
@@ -284,24 +285,18 @@ pub async fn confirm_link(
     }
     let session = sign_in::passwordless_session(state, &mut tx, &user, kind, client).await?;
     tx.commit().await?;
-    let identity = Identity {
-        issuer: pending.issuer,
-        subject: pending.subject,
-        email: imagevault_common::email::EmailAddress::parse(&pending.email)
-            .map_err(|_| ApiError::internal("a stored link email does not parse"))?,
-        provider_mfa: false,
-    };
-    audit::record(state, linked_event(user.id, &identity, client)).await;
+    let linked = linked_event(user.id, &pending.issuer, &pending.email, client);
+    audit::record(state, linked).await;
     sign_in::signed_in(state, &session, client.ip, "single sign-on (linked)").await;
     Ok(session)
 }
 
-fn linked_event(user: UserId, identity: &Identity, client: &Client) -> Event {
+fn linked_event(user: UserId, issuer: &str, email: &str, client: &Client) -> Event {
     Event::new(Kind::SsoLinked)
         .user(user)
         .from(client.ip)
-        .with("issuer", identity.issuer.as_str())
-        .with("email", identity.email.as_str())
+        .with("issuer", issuer)
+        .with("email", email)
 }
 
 /// The account's links, for the account page and `GET /me`.
