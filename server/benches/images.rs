@@ -22,44 +22,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use imagevault_server::db::Db;
-use imagevault_server::vault::blob::{BlobId, BlobKind, open, seal};
-use imagevault_server::vault::keyring::UserKey;
 use imagevault_test_support::images::insert_rows_of_an_earlier_version;
 use serde_json::Value;
 
 mod support;
-use support::{EMAIL, PHASE, Server, cores, fetches, median, percentile, photo, upload, uploads};
+use support::{
+    EMAIL, PHASE, Server, cores, crypto_limit, decode_limit, fetches, median, percentile, photo,
+    upload, uploads,
+};
 
 const RUNS: usize = 3;
-
-fn decode_limit(file: &[u8]) -> f64 {
-    let times: Vec<f64> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(image::load_from_memory(file).unwrap());
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    cores() as f64 / median(times)
-}
-
-fn crypto_limit(plain_len: usize) -> f64 {
-    let key = UserKey::generate();
-    let id = BlobId {
-        image: uuid::Uuid::new_v4(),
-        owner: uuid::Uuid::new_v4(),
-        kind: BlobKind::Image,
-    };
-    let blob = seal(&key, 1, &id, &vec![7u8; plain_len]);
-    let times: Vec<f64> = (0..51)
-        .map(|_| {
-            let t = Instant::now();
-            std::hint::black_box(open(&key, &id, &blob).unwrap());
-            t.elapsed().as_secs_f64()
-        })
-        .collect();
-    cores() as f64 / median(times)
-}
 
 async fn uploads_and_fetches(client: &reqwest::Client) {
     let file = Arc::new(photo(2000, 1500, 92));

@@ -11,7 +11,9 @@
 //! per second walking 1,000 images in pages of 100 at c=16, and nginx sending the same
 //! file at c=16. Interleaving puts every measure under the same machine load; the
 //! median of the rounds is reported. The load client is this process, on the same
-//! cores as the server, as in any loopback benchmark.
+//! cores as the server, as in any loopback benchmark. Each round also measures this
+//! machine's decode and crypto limits, from which the report derives what uploads and
+//! cold fetches can reach here at most.
 #![allow(
     missing_docs,
     clippy::cast_precision_loss,
@@ -29,7 +31,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 mod support;
-use support::{PHASE, Server, fetches, median, photo, upload, uploads};
+use support::{PHASE, Server, crypto_limit, decode_limit, fetches, median, photo, upload, uploads};
 
 const ROUNDS: usize = 3;
 /// Images stored before the rounds: the cold set and the listing walk over them.
@@ -142,6 +144,8 @@ struct Rounds {
     cold: Vec<f64>,
     listed: Vec<f64>,
     nginx: Vec<f64>,
+    decode: Vec<f64>,
+    crypto: Vec<f64>,
 }
 
 async fn round(
@@ -153,6 +157,9 @@ async fn round(
     nginx: Option<&Nginx>,
     out: &mut Rounds,
 ) {
+    // The ceilings, under the same load as the phases beside them.
+    out.decode.push(decode_limit(file));
+    out.crypto.push(crypto_limit(file.len()));
     let url = server.url("/api/v1/images");
     let uploaded = uploads(client, 8, url, token.clone(), file.clone()).await;
     out.uploads.push(uploaded.per_second);
@@ -236,8 +243,30 @@ fn report(rounds: &Rounds) {
         println!("  hot fetches / nginx:  {:.2} (target ≥ 0.6)", hot / nginx);
         println!("  cold fetches / nginx: {:.2}", cold / nginx);
     }
+    ceilings(rounds, uploads, hot);
     let django: Vec<String> = DJANGO.iter().map(|(k, v)| format!("{k} {v:.0}")).collect();
     println!("  (Django design, from the issue: {})", django.join("; "));
+}
+
+/// What this machine allows at most, from figures of the same run: an upload decodes
+/// the whole file (the decode limit), and a fetch that misses the cache does all of a
+/// hot fetch's work (authenticate, find the row, send the bytes, the client's receive)
+/// plus the MAC check and decryption, so it runs at most at 1 / (1/hot + 1/crypto).
+fn ceilings(rounds: &Rounds, uploads: f64, hot: f64) {
+    let (decode, crypto) = (median(rounds.decode.clone()), median(rounds.crypto.clone()));
+    let cold_ceiling = 1.0 / (1.0 / hot + 1.0 / crypto);
+    let upload_target = 2.0 * DJANGO[0].1;
+    println!("ceilings on this machine, measured in the same rounds:");
+    println!(
+        "  decode limit (a plain decode of the file on every core): {decode:.0}/s; uploads reach {:.2} of it; the upload target ({upload_target:.0}/s) is {:.1}× it",
+        uploads / decode,
+        upload_target / decode
+    );
+    println!(
+        "  crypto limit (MAC check + decryption on every core): {crypto:.0}/s; cold-fetch ceiling 1 / (1/hot + 1/crypto) = {cold_ceiling:.0}/s; cold fetches reach {:.2} of it; the target (1,450/s) is {:.1}× it",
+        median(rounds.cold.clone()) / cold_ceiling,
+        1450.0 / cold_ceiling
+    );
 }
 
 fn main() {

@@ -1,11 +1,18 @@
 //! A bounded, memory-only cache of verified, decrypted images and thumbnails, so a
 //! gallery that shows the same pictures again does not pay for reading, checking and
-//! decrypting their blobs again (`docs/DESIGN.md`, "Upload idempotency and caching").
+//! decrypting their blobs again (`docs/DESIGN.md`, "Upload idempotency and caching"),
+//! and of listing pages as sent, so a gallery that lists the same images again does not
+//! pay for reading their rows and opening their names again.
 //!
 //! The cache never decides who may see what: it is consulted only after the image's row
 //! was found for its owner, so a deleted image or account is never served from it, even
 //! by an instance that did not hear of the deletion. Deleting still drops the entries at
 //! once, so their memory is freed and wiped then rather than at some later eviction.
+//! A listing page is kept under the owner's listing version (a counter in the database
+//! that every insert and delete of their images raises), read with the request's
+//! session, before the page's rows:
+//! once any instance changes the list, no instance finds the old pages again, and they
+//! age out.
 //!
 //! An entry's bytes are one buffer shared by the cache and the answers being written
 //! from it; the buffer is zeroised when the last of them lets go (eviction, removal, or
@@ -17,7 +24,10 @@ use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, OptionsBuilder, Weighter};
 use zeroize::Zeroizing;
 
+use sha2::{Digest, Sha256};
+
 use crate::db::ids::{ImageId, UserId};
+use crate::db::images::After;
 use crate::vault::blob::BlobKind;
 
 /// What an entry costs beyond its bytes (key, tag, bookkeeping), so a flood of tiny
@@ -45,6 +55,12 @@ impl Plain {
         }
     }
 
+    /// Wraps bytes that have no blob tag (a listing page): their SHA-256 is the tag.
+    pub fn digested(bytes: Vec<u8>) -> Self {
+        let tag = Sha256::digest(&bytes).into();
+        Self::new(bytes, tag)
+    }
+
     /// The bytes, shared (not copied) with the cache.
     pub fn bytes(&self) -> Bytes {
         self.bytes.clone()
@@ -62,10 +78,35 @@ impl Plain {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct Key {
-    owner: UserId,
-    image: ImageId,
-    kind: BlobKind,
+enum Key {
+    Blob {
+        owner: UserId,
+        image: ImageId,
+        kind: BlobKind,
+    },
+    Page {
+        owner: UserId,
+        page: PageKey,
+    },
+}
+
+impl Key {
+    fn owner(&self) -> UserId {
+        match self {
+            Key::Blob { owner, .. } | Key::Page { owner, .. } => *owner,
+        }
+    }
+}
+
+/// Which page of an owner's listing, as of which version of their list.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    /// The owner's listing version, read before the page's rows.
+    pub version: i64,
+    /// Where the page starts (`None`: the newest).
+    pub after: Option<After>,
+    /// At most this many images.
+    pub limit: i64,
 }
 
 #[derive(Clone)]
@@ -110,14 +151,26 @@ impl ImageCache {
 
     /// The cached bytes of `owner`'s `image` of `kind`, if held.
     pub fn get(&self, owner: UserId, image: ImageId, kind: BlobKind) -> Option<Plain> {
-        let key = Key { owner, image, kind };
+        let key = Key::Blob { owner, image, kind };
         self.entries.as_ref()?.get(&key)
     }
 
     /// Keeps `plain` for later; an entry larger than a shard is simply not kept.
     pub fn insert(&self, owner: UserId, image: ImageId, kind: BlobKind, plain: Plain) {
         if let Some(entries) = &self.entries {
-            entries.insert(Key { owner, image, kind }, plain);
+            entries.insert(Key::Blob { owner, image, kind }, plain);
+        }
+    }
+
+    /// The listing page `page` of `owner`, as sent, if held.
+    pub fn page(&self, owner: UserId, page: PageKey) -> Option<Plain> {
+        self.entries.as_ref()?.get(&Key::Page { owner, page })
+    }
+
+    /// Keeps a listing page as sent.
+    pub fn insert_page(&self, owner: UserId, page: PageKey, sent: Plain) {
+        if let Some(entries) = &self.entries {
+            entries.insert(Key::Page { owner, page }, sent);
         }
     }
 
@@ -125,7 +178,7 @@ impl ImageCache {
     pub fn forget_image(&self, owner: UserId, image: ImageId) {
         if let Some(entries) = &self.entries {
             for kind in [BlobKind::Image, BlobKind::Thumbnail] {
-                entries.remove(&Key { owner, image, kind });
+                entries.remove(&Key::Blob { owner, image, kind });
             }
         }
     }
@@ -133,7 +186,7 @@ impl ImageCache {
     /// Drops everything of one account.
     pub fn forget_owner(&self, owner: UserId) {
         if let Some(entries) = &self.entries {
-            entries.retain(|key, _| key.owner != owner);
+            entries.retain(|key, _| key.owner() != owner);
         }
     }
 
@@ -207,6 +260,60 @@ mod tests {
             );
         }
         assert!(cache.len() >= 8, "it keeps what fits: {}", cache.len());
+    }
+
+    #[test]
+    fn pages_are_kept_per_owner_version_and_start_and_go_with_their_owner() {
+        let cache = ImageCache::new(64 * 1024 * 1024);
+        let (alice, bob) = (UserId::random(), UserId::random());
+        let at = |version, after| PageKey {
+            version,
+            after,
+            limit: 100,
+        };
+        let later = Some(After {
+            created_us: 7,
+            id: ImageId::random(),
+        });
+        cache.insert_page(alice, at(3, None), Plain::digested(b"first".to_vec()));
+        cache.insert_page(alice, at(3, later), Plain::digested(b"second".to_vec()));
+        cache.insert_page(bob, at(3, None), Plain::digested(b"bob's".to_vec()));
+        assert_eq!(
+            &cache.page(alice, at(3, None)).unwrap().bytes()[..],
+            b"first"
+        );
+        assert_eq!(
+            &cache.page(alice, at(3, later)).unwrap().bytes()[..],
+            b"second"
+        );
+        assert!(cache.page(alice, at(4, None)).is_none(), "a newer list");
+        assert!(
+            cache
+                .page(
+                    alice,
+                    PageKey {
+                        limit: 50,
+                        ..at(3, None)
+                    }
+                )
+                .is_none(),
+            "another page size"
+        );
+        cache.insert(alice, ImageId::random(), BlobKind::Image, plain(10, 1));
+        cache.forget_owner(alice);
+        assert!(cache.page(alice, at(3, None)).is_none());
+        assert_eq!(&cache.page(bob, at(3, None)).unwrap().bytes()[..], b"bob's");
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_page_is_tagged_by_its_digest() {
+        let (a, b) = (
+            Plain::digested(b"a".to_vec()),
+            Plain::digested(b"b".to_vec()),
+        );
+        assert_ne!(a.etag(), b.etag());
+        assert_eq!(a.etag(), Plain::digested(b"a".to_vec()).etag());
     }
 
     #[test]

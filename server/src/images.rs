@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use imagevault_common::api::ImageObject;
+use imagevault_common::api::{ImageList, ImageObject};
 use imagevault_common::image::{CheckedImage, validate};
 use time::OffsetDateTime;
 
@@ -19,7 +19,7 @@ use crate::db::images::{self as rows, After, ImageRow};
 use crate::db::usage::{self, Usage};
 use crate::db::{DbError, upload_keys, user_keys};
 use crate::error::ApiError;
-use crate::image_cache::Plain;
+use crate::image_cache::{PageKey, Plain};
 use crate::image_names;
 use crate::keys;
 use crate::state::AppState;
@@ -469,13 +469,61 @@ pub async fn list(
     limit: Option<i64>,
     cursor: Option<&str>,
 ) -> Result<(Vec<ImageObject>, Option<String>), ApiError> {
+    let (limit, after) = page_at(limit, cursor)?;
+    page(state, owner, after, limit).await
+}
+
+/// A page of the owner's images as the API sends it (an [`ImageList`] in JSON), from
+/// the cache while the owner's list is as it was when the page was built. `version` is
+/// the owner's listing version read before this call (with the caller's session), so
+/// the page built here shows that list or a newer one and is never kept under a
+/// version it is older than.
+pub async fn list_sent(
+    state: &AppState,
+    owner: UserId,
+    version: i64,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<Plain, ApiError> {
+    let (limit, after) = page_at(limit, cursor)?;
+    let key = PageKey {
+        version,
+        after,
+        limit,
+    };
+    let cached = state.image_cache.page(owner, key);
+    state.metrics.listing_page_lookup(cached.is_some());
+    if let Some(sent) = cached {
+        return Ok(sent);
+    }
+    let (items, next_cursor) = page(state, owner, after, limit).await?;
+    // One buffer: salvo's `Json` writes each token separately into its body, which was a
+    // tenth of a listing's CPU (docs/PERFORMANCE.md).
+    let body = serde_json::to_vec(&ImageList { items, next_cursor }).map_err(ApiError::internal)?;
+    let sent = Plain::digested(body);
+    state.image_cache.insert_page(owner, key, sent.clone());
+    Ok(sent)
+}
+
+/// The page size asked for (checked) and where the page starts.
+fn page_at(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, Option<After>), ApiError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::BadRequest(format!(
             "limit must be between 1 and {MAX_PAGE}."
         )));
     }
-    let after = cursor.map(decode_cursor).transpose()?;
+    Ok((limit, cursor.map(decode_cursor).transpose()?))
+}
+
+/// Up to `limit` of the owner's images after `after`, with their names opened, and the
+/// cursor of the next page.
+async fn page(
+    state: &AppState,
+    owner: UserId,
+    after: Option<After>,
+    limit: i64,
+) -> Result<(Vec<ImageObject>, Option<String>), ApiError> {
     let fetch = || rows::page(state.db.pool(), owner, after, limit + 1);
     let mut page = image_names::named(&state.db, &state.keyring, owner, fetch).await?;
     let more = page.len() > usize::try_from(limit).expect("positive");

@@ -97,7 +97,8 @@ impl Metrics {
         let image_cache = IntCounterVec::new(
             Opts::new(
                 "imagevault_image_cache_lookups_total",
-                "Fetches of decrypted images and thumbnails, by kind and `hit` or `miss`.",
+                "Fetches of decrypted images and thumbnails and of listing pages, by kind \
+                 (`image`, `thumbnail`, `listing_page`) and `hit` or `miss`.",
             ),
             &["kind", "outcome"],
         )
@@ -176,6 +177,15 @@ impl Metrics {
             BlobKind::Image => "image",
             BlobKind::Thumbnail => "thumbnail",
         };
+        self.cache_lookup(kind, hit);
+    }
+
+    /// One look for a listing page in the image cache.
+    pub fn listing_page_lookup(&self, hit: bool) {
+        self.cache_lookup("listing_page", hit);
+    }
+
+    fn cache_lookup(&self, kind: &str, hit: bool) {
         let outcome = if hit { "hit" } else { "miss" };
         self.image_cache.with_label_values(&[kind, outcome]).inc();
     }

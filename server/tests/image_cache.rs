@@ -1,6 +1,7 @@
 //! The in-memory image cache and conditional requests, on both whole stacks: what a
 //! browser may keep, 304s that never cross owners, a cache that serves repeats without
-//! touching the store and forgets deleted images and accounts.
+//! touching the store and forgets deleted images and accounts, and listing pages served
+//! again until any instance changes the list.
 
 use imagevault_test_support as support;
 use support::both_engines;
@@ -17,6 +18,7 @@ both_engines!(
     thumbnails_revalidate_originals_are_never_stored_and_both_answer_304,
     the_cache_serves_repeats_and_forgets_deleted_images_and_accounts,
     with_the_cache_off_every_fetch_reads_the_store,
+    listing_pages_are_served_again_until_any_instance_changes_the_list,
 );
 
 const METRICS: &str = "metrics-token-0123456789-abcdefghijklmnop";
@@ -226,5 +228,124 @@ async fn with_the_cache_off_every_fetch_reads_the_store(engine: Engine) {
         StatusCode::INTERNAL_SERVER_ERROR,
         "the missing blob is noticed"
     );
+    app.finish().await;
+}
+
+/// A listing page on `base` (this instance or a sibling): its status, `ETag` and ids.
+async fn listed(
+    app: &TestApp,
+    base: &str,
+    query: &str,
+    token: &str,
+    if_none_match: Option<&str>,
+) -> (StatusCode, String, Vec<String>) {
+    let mut req = app
+        .client
+        .get(format!("{base}/api/v1/images?{query}"))
+        .bearer_auth(token);
+    if let Some(etag) = if_none_match {
+        req = req.header(IF_NONE_MATCH, etag);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let etag = res
+        .headers()
+        .get(ETAG)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    if status == StatusCode::NOT_MODIFIED {
+        assert!(res.bytes().await.unwrap().is_empty(), "a 304 has no body");
+        return (status, etag, Vec::new());
+    }
+    assert_eq!(res.headers()[CACHE_CONTROL], "private, no-store");
+    let page: Value = res.json().await.unwrap();
+    let ids = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect();
+    (status, etag, ids)
+}
+
+async fn listing_pages_are_served_again_until_any_instance_changes_the_list(engine: Engine) {
+    let app = TestApp::spawn_stack_with(engine, &[("METRICS_TOKEN", METRICS)]).await;
+    let (other, other_handle) = app.sibling().await;
+    let (here, other) = (app.base.clone(), format!("http://{other}"));
+    let alice = app.signed_up_user("alice@example.com").await;
+    let bob = app.signed_up_user("bob@example.com").await;
+    let oldest = upload_id(&app, &alice, "a.png", png(20, 20, 1)).await;
+    let newest = upload_id(&app, &alice, "b.png", png(20, 20, 2)).await;
+
+    let (status, etag, ids) = listed(&app, &here, "limit=1", &alice, None).await;
+    assert_eq!(
+        (status, ids.clone()),
+        (StatusCode::OK, vec![newest.clone()])
+    );
+    assert_eq!(
+        listed(&app, &here, "limit=1", &alice, None).await,
+        (status, etag.clone(), ids)
+    );
+    let (_, _, all) = listed(&app, &here, "", &alice, None).await;
+    assert_eq!(all, [newest.clone(), oldest.clone()]);
+    let lookups = |scrape: &support::metrics::Scraped, outcome| {
+        scrape.value(
+            "imagevault_image_cache_lookups_total",
+            &[("kind", "listing_page"), ("outcome", outcome)],
+        )
+    };
+    let scrape = app.scrape(METRICS).await;
+    assert_eq!((lookups(&scrape, "hit"), lookups(&scrape, "miss")), (1, 2));
+
+    // A client holding the page asks whether it changed.
+    let (status, same, _) = listed(&app, &here, "limit=1", &alice, Some(&etag)).await;
+    assert_eq!((status, same), (StatusCode::NOT_MODIFIED, etag.clone()));
+    let (status, _, _) = listed(&app, &here, "limit=1", &alice, Some("\"stale\"")).await;
+    assert_eq!(status, StatusCode::OK);
+    // Alice's ETag is nothing to Bob: he gets his own (empty) page.
+    let (status, _, ids) = listed(&app, &here, "limit=1", &bob, Some(&etag)).await;
+    assert_eq!((status, ids), (StatusCode::OK, Vec::<String>::new()));
+
+    // An upload here, then a delete on the other instance: each shows on both at once.
+    let third = upload_id(&app, &alice, "c.png", png(20, 20, 3)).await;
+    for base in [&here, &other] {
+        let (status, changed, ids) = listed(&app, base, "limit=1", &alice, Some(&etag)).await;
+        assert_eq!(
+            (status, ids),
+            (StatusCode::OK, vec![third.clone()]),
+            "{base}"
+        );
+        assert_ne!(changed, etag);
+    }
+    let res = app
+        .client
+        .delete(format!("{other}/api/v1/images/{third}"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    for base in [&here, &other] {
+        let (_, _, all) = listed(&app, base, "", &alice, None).await;
+        assert_eq!(all, [newest.clone(), oldest.clone()], "{base}");
+    }
+    // The same list again has the same page and ETag as before it changed.
+    let (status, _, _) = listed(&app, &here, "limit=1", &alice, Some(&etag)).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    // Hostile paging is refused before the cache is consulted.
+    for query in [
+        "limit=0",
+        "limit=101",
+        "limit=x",
+        "cursor=%00",
+        "cursor=AAAA",
+    ] {
+        let res = app
+            .get_bearer(&format!("/api/v1/images?{query}"), &alice)
+            .await;
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{query}");
+    }
+    other_handle.stop_forceful();
     app.finish().await;
 }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::{ImageEncoder, RgbImage};
+use imagevault_server::vault::blob::{BlobId, BlobKind, open, seal};
+use imagevault_server::vault::keyring::UserKey;
 use imagevault_test_support::get_json;
 use imagevault_test_support::images::post_image;
 use serde_json::{Value, json};
@@ -62,6 +64,38 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
+/// Cores ÷ the time of a plain `image` decode of `file`: what uploads of it can reach.
+pub fn decode_limit(file: &[u8]) -> f64 {
+    let times: Vec<f64> = (0..9)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(image::load_from_memory(file).unwrap());
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    cores() as f64 / median(times)
+}
+
+/// Cores ÷ the time of a MAC check plus decryption of a blob of `plain_len` bytes:
+/// what fetches that miss the cache can reach, before sending a byte.
+pub fn crypto_limit(plain_len: usize) -> f64 {
+    let key = UserKey::generate();
+    let id = BlobId {
+        image: uuid::Uuid::new_v4(),
+        owner: uuid::Uuid::new_v4(),
+        kind: BlobKind::Image,
+    };
+    let blob = seal(&key, 1, &id, &vec![7u8; plain_len]);
+    let times: Vec<f64> = (0..51)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(open(&key, &id, &blob).unwrap());
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    cores() as f64 / median(times)
 }
 
 pub struct Server {

@@ -51,7 +51,7 @@ pub(super) fn columns_of(alias: &str) -> String {
 }
 
 /// Where a page of the listing starts: after this `(created_us, id)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct After {
     /// Upload time of the last image of the previous page.
     pub created_us: i64,

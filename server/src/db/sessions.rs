@@ -46,6 +46,9 @@ pub struct LiveSession {
     pub device_id: Option<String>,
     /// When it was last used (to [`TOUCH_EVERY`]).
     pub last_seen_at: i64,
+    /// The account's listing version (`db::usage::listing_version`), read with the
+    /// session so that a cached listing page costs no second round trip.
+    pub listing_version: i64,
 }
 
 /// When sessions die: an absolute expiry stored with each, and an idle limit.
@@ -109,9 +112,10 @@ pub async fn live(
     idle: i64,
 ) -> Result<Option<LiveSession>, DbError> {
     Ok(sqlx::query_as(
-        "SELECT id, user_id, device_id, last_seen_at FROM sessions \
-         WHERE token_hash = $1 AND kind = $2 \
-         AND revoked_at IS NULL AND expires_at > $3 AND last_seen_at > $4",
+        "SELECT s.id, s.user_id, s.device_id, s.last_seen_at, u.listing_version \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.kind = $2 \
+         AND s.revoked_at IS NULL AND s.expires_at > $3 AND s.last_seen_at > $4",
     )
     .bind(token_hash)
     .bind(kind.as_str())

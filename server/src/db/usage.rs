@@ -1,7 +1,9 @@
 //! What each account stores, against its quota. The counters sit on the user's row and
 //! move in the transaction that adds or removes an image row: one conditional `UPDATE`
 //! takes the row lock, so two instances can never both squeeze an upload into the last
-//! bytes of a quota.
+//! bytes of a quota. The same statements count the changes to the account's list of
+//! images (`listing_version`, read with the session), which is what a cached listing
+//! page is valid for.
 
 use super::ids::UserId;
 use super::{AnyExecutor, DbError};
@@ -36,7 +38,8 @@ pub async fn take(
     default_quota: i64,
 ) -> Result<bool, DbError> {
     let done = sqlx::query(
-        "UPDATE users SET bytes_used = bytes_used + $2, image_count = image_count + 1 \
+        "UPDATE users SET bytes_used = bytes_used + $2, image_count = image_count + 1, \
+         listing_version = listing_version + 1 \
          WHERE id = $1 AND bytes_used + $2 <= COALESCE(quota_bytes, $3)",
     )
     .bind(user)
@@ -52,7 +55,8 @@ pub async fn give_back(tx: &mut super::Tx, user: UserId, bytes: i64) -> Result<(
     sqlx::query(
         "UPDATE users SET \
          bytes_used = CASE WHEN bytes_used > $2 THEN bytes_used - $2 ELSE 0 END, \
-         image_count = CASE WHEN image_count > 0 THEN image_count - 1 ELSE 0 END \
+         image_count = CASE WHEN image_count > 0 THEN image_count - 1 ELSE 0 END, \
+         listing_version = listing_version + 1 \
          WHERE id = $1",
     )
     .bind(user)

@@ -43,6 +43,9 @@ pub struct Caller {
     pub kind: SessionKind,
     /// The device holding the session, if it has one.
     pub device_id: Option<String>,
+    /// The account's listing version when the request was authenticated: a listing
+    /// page read after it shows that list or a newer one.
+    pub listing_version: i64,
 }
 
 /// The session cookie's name for this deployment.
@@ -143,6 +146,7 @@ async fn caller(
         token_hash,
         kind,
         device_id: session.device_id,
+        listing_version: session.listing_version,
     })
 }
 

@@ -21,6 +21,8 @@ use crate::vault::blob::BlobKind;
 
 /// The upload's idempotency header (design.md, "Upload idempotency").
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// A listing page's content type.
+const JSON: &str = "application/json; charset=utf-8";
 
 /// The image routes.
 pub fn router() -> Router {
@@ -97,12 +99,15 @@ fn created(res: &mut Response, object: ImageObject) {
     res.render(Json(object));
 }
 
-/// The caller's images, newest first.
-#[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "A page of images", body = ImageList)))]
+/// The caller's images, newest first. A client that keeps its own copy of a page may
+/// ask again with `If-None-Match` and gets 304 while the list is unchanged; browsers
+/// keep nothing (`no-store`: the page holds the filenames).
+#[endpoint(security(("bearer" = [])), tags("images"), responses((status_code = 200, description = "A page of images", body = ImageList), (status_code = 304, description = "Unchanged since the ETag the client sent")))]
 async fn list(
     limit: QueryParam<String, false>,
     cursor: QueryParam<String, false>,
     user: AuthUser,
+    req: &mut Request,
     res: &mut Response,
 ) -> Result<(), ApiError> {
     let limit = limit
@@ -116,16 +121,16 @@ async fn list(
             })
         })
         .transpose()?;
-    let (items, next_cursor) =
-        images::list(&user.state, user.caller.user_id, limit, cursor.as_deref()).await?;
-    // Serialised into one buffer: salvo's `Json` writes each token separately into its
-    // body, which was a tenth of a listing's CPU (docs/PERFORMANCE.md).
-    let body = serde_json::to_vec(&ImageList { items, next_cursor }).map_err(ApiError::internal)?;
-    res.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    res.body(body);
+    let caller = &user.caller;
+    let page = images::list_sent(
+        &user.state,
+        caller.user_id,
+        caller.listing_version,
+        limit,
+        cursor.as_deref(),
+    )
+    .await?;
+    send_owned(req, res, JSON, &page, Keep::Never);
     Ok(())
 }
 
