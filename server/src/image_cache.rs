@@ -10,9 +10,8 @@
 //! once, so their memory is freed and wiped then rather than at some later eviction.
 //! A listing page is kept under the owner's listing version (a counter in the database
 //! that every insert and delete of their images raises), read with the request's
-//! session, before the page's rows:
-//! once any instance changes the list, no instance finds the old pages again, and they
-//! age out.
+//! session, before the page's rows: once any instance changes the list, no instance
+//! finds the old pages again, and they age out.
 //!
 //! An entry's bytes are one buffer shared by the cache and the answers being written
 //! from it; the buffer is zeroised when the last of them lets go (eviction, removal, or
@@ -22,9 +21,8 @@ use base64::Engine as _;
 use bytes::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, OptionsBuilder, Weighter};
-use zeroize::Zeroizing;
-
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::db::ids::{ImageId, UserId};
 use crate::db::images::After;

@@ -46,8 +46,9 @@ pub struct LiveSession {
     pub device_id: Option<String>,
     /// When it was last used (to [`TOUCH_EVERY`]).
     pub last_seen_at: i64,
-    /// The account's listing version (`db::usage::listing_version`), read with the
-    /// session so that a cached listing page costs no second round trip.
+    /// The account's `users.listing_version` (raised by `db::usage` with every insert and
+    /// delete of its images), read with the session so that a cached listing page costs
+    /// no second round trip.
     pub listing_version: i64,
 }
 
