@@ -119,6 +119,9 @@ impl TestApp {
 /// wrote them: the name (`photo-<i>.jpg`) in clear, nothing sealed, no blobs (a listing
 /// reads rows only), uploaded in 2025 (older than anything uploaded now), `photo-0` the
 /// oldest. One transaction: thousands of synchronous commits would only measure the disk.
+/// Like every writer of image rows (the server's own inserts and deletes do it with the
+/// quota), it raises the owner's listing version, or a server that holds a page of the
+/// owner's listing would go on sending it.
 pub async fn insert_rows_of_an_earlier_version(
     db: &imagevault_server::db::Db,
     owner: &str,
@@ -139,5 +142,10 @@ pub async fn insert_rows_of_an_earlier_version(
         .await
         .unwrap();
     }
+    sqlx::query("UPDATE users SET listing_version = listing_version + 1 WHERE id = $1")
+        .bind(owner)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 }
